@@ -1,0 +1,86 @@
+/*
+ * job.h: what every finops binary shares: common options, logging set-up,
+ * the database connection, the schema check, job_runs bookkeeping, the
+ * advisory lock, the summary line and the exit code.
+ *
+ * A binary's main() describes itself in a struct fo_job and hands over to
+ * fo_job_main(). Common options:
+ *   -h, --help            usage on stdout, exit 0
+ *   -V, --version         version on stdout, exit 0
+ *   --dsn CONNINFO        database (else libpq's PG* environment)
+ *   --log-format FMT      auto (default: text on a terminal, else json), json, text
+ *   --log-level LEVEL     debug, info (default), warn, error
+ *   --lock-wait SECONDS   wait that long for another run of the same job and
+ *                         scope to finish (default 0: exit 4 at once; -1: forever)
+ *   -n, --dry-run         read and check everything, change nothing (jobs that
+ *                         set FO_JOB_DRY_RUN)
+ * FINOPS_LOG_FORMAT and FINOPS_LOG_LEVEL set defaults for the log options.
+ */
+#ifndef FINOPS_JOB_H
+#define FINOPS_JOB_H
+
+#include <libpq-fe.h>
+
+#include "finops/buf.h"
+#include "finops/error.h"
+
+/* A job-specific option: name without "--", has_arg as getopt_long. */
+struct fo_option {
+	const char *name;
+	int has_arg;            /* 0 no argument, 1 required */
+	int id;                 /* passed to fo_job.option; >= 1000 to avoid clashes */
+	const char *arg_name;   /* "PATH" in the help */
+	const char *help;
+};
+
+enum fo_job_flags {
+	FO_JOB_NOT_IMPLEMENTED = 1 << 0, /* only --help and --version work; exit 2 */
+	FO_JOB_DRY_RUN = 1 << 1,         /* accepts --dry-run */
+	FO_JOB_SCHEMA_ADMIN = 1 << 2     /* finops_migrate: no schema check, no job_runs row */
+};
+
+struct fo_job_ctx {
+	const struct fo_job *job;
+	void *data;               /* the job's own state, from fo_job_main() */
+	PGconn *conn;
+	int dry_run;
+	int lock_wait_s;
+	long long run_id;         /* 0 when no job_runs row */
+	long long rows_read;      /* the job adds to these; they go to job_runs */
+	long long rows_written;
+	int nothing_new;          /* set by run(): exit 99 instead of 0 */
+	fo_buf details;           /* JSON object for job_runs.details, or empty */
+	fo_buf summary;           /* extra text for the summary line, or empty */
+};
+
+struct fo_job {
+	const char *name;          /* the binary's name */
+	const char *purpose;       /* one line for --help */
+	const char *usage;         /* after the name: "[OPTIONS] SOURCE..." */
+	const char *description;   /* more --help text, or NULL */
+	unsigned flags;
+	const struct fo_option *options;   /* ends with a {NULL} entry; may be NULL */
+	/* Called for each job-specific option; fail with FO_EXIT_USAGE on a bad value. */
+	int (*option)(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err);
+	/* Called with the positional arguments (may be NULL: none allowed). */
+	int (*args)(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err);
+	/* The work, with ctx->conn open and the schema checked. */
+	int (*run)(struct fo_job_ctx *ctx, fo_err *err);
+};
+
+/* Runs a job as described above and returns its exit code. */
+int fo_job_main(const struct fo_job *job, void *data, int argc, char **argv);
+
+/*
+ * Takes the job's advisory lock on scope (honouring --lock-wait) and records
+ * the scope in job_runs. Held until the process ends.
+ */
+int fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err);
+
+/* Non-zero once SIGINT or SIGTERM arrived; long loops check it and stop. */
+int fo_job_interrupted(void);
+
+/* Parses a whole decimal int in [min, max] for option values. */
+int fo_parse_int(const char *s, long min, long max, long *out);
+
+#endif

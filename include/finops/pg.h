@@ -1,0 +1,69 @@
+/*
+ * pg.h: PostgreSQL connections, statements, transactions and advisory locks.
+ *
+ * Every failure is classified into an exit code (exit.h): connection loss,
+ * server shutdown, serialization failures and lack of resources are
+ * transient (4); data exceptions and constraint violations are bad input (3);
+ * authentication and configuration failures are usage errors (2).
+ */
+#ifndef FINOPS_PG_H
+#define FINOPS_PG_H
+
+#include <libpq-fe.h>
+
+#include "finops/error.h"
+
+struct fo_pg_connect_opts {
+	const char *dsn;               /* conninfo or URI; NULL: libpq's PG* environment */
+	const char *application_name;  /* fallback_application_name; PGAPPNAME or the DSN win */
+	int attempts;                  /* tries in all for transient failures; 0: 5 */
+	int connect_timeout_s;         /* per try unless the DSN says otherwise; 0: 10 */
+	int max_backoff_ms;            /* cap of the exponential backoff; 0: 8000 */
+};
+
+/*
+ * Opens a connection, retrying transient failures (server not up yet, in
+ * recovery, too many clients, network) with capped exponential backoff.
+ * Authentication and conninfo errors fail at once with FO_EXIT_USAGE; after
+ * the last try a transient failure gives FO_EXIT_TRANSIENT. The message never
+ * contains the password. On success *out is owned by the caller (PQfinish).
+ */
+int fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err);
+
+/* The exit-code class of a SQLSTATE (NULL or unknown: FO_EXIT_FAILURE). */
+int fo_pg_sqlstate_class(const char *sqlstate);
+
+/*
+ * Fills err from a failed result (or, when res is NULL, from the connection),
+ * prefixed by what ("insert into job_runs"), with the server's detail and
+ * hint, and returns -1. A lost connection is always FO_EXIT_TRANSIENT.
+ */
+int fo_pg_fail(PGconn *conn, const PGresult *res, const char *what, fo_err *err);
+
+/* Runs one or more SQL commands that return no rows. */
+int fo_pg_exec(PGconn *conn, const char *sql, fo_err *err);
+
+/*
+ * Runs one statement with text parameters. On success, when out is not NULL,
+ * *out is the result, owned by the caller (PQclear); otherwise it is cleared.
+ */
+int fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		PGresult **out, fo_err *err);
+
+int fo_pg_begin(PGconn *conn, fo_err *err);
+int fo_pg_commit(PGconn *conn, fo_err *err);
+/* Rolls back if a transaction is open; safe to call on a failed connection. */
+void fo_pg_rollback(PGconn *conn);
+
+/*
+ * Takes the session-level advisory lock of (job, scope), so that two runs of
+ * one job on one scope never overlap. With wait_s == 0 a held lock fails at
+ * once; otherwise it is retried until wait_s seconds have passed (wait_s < 0:
+ * forever). A lock still held by another session gives FO_EXIT_TRANSIENT and
+ * a message naming the holder's backend pid and application. The lock lasts
+ * until fo_pg_unlock() or the end of the session.
+ */
+int fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err *err);
+int fo_pg_unlock(PGconn *conn, const char *job, const char *scope, fo_err *err);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * copy.c: COPY FROM STDIN in text format, in large buffers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finops/buf.h"
+#include "finops/copy.h"
+#include "finops/pg.h"
+
+struct fo_copy {
+	PGconn *conn;
+	char table[256];
+	size_t ncolumns;
+	size_t field;              /* fields put in the current row */
+	fo_buf buf;
+	size_t flush_at;
+	unsigned long long rows;
+	unsigned long long bytes_sent;
+	int refused;               /* a field of the current row was refused */
+	char refused_msg[128];
+};
+
+/* Bytes that text-format COPY needs escaped, and their escape letter. */
+static const char escape_letter[256] = {
+	['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r', ['\b'] = 'b',
+	['\f'] = 'f', ['\v'] = 'v',
+};
+
+int
+fo_copy_escape(fo_buf *out, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	char *w;
+
+	if (memchr(s, '\0', n))
+		return -1;
+	/* Worst case every byte doubles; write straight into the buffer. */
+	if (fo_buf_reserve(out, 2 * n) < 0)
+		return -1;
+	w = out->data + out->len;
+	while (p < end) {
+		char e = escape_letter[*p];
+
+		if (e) {
+			*w++ = '\\';
+			*w++ = e;
+		} else {
+			*w++ = (char)*p;
+		}
+		p++;
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int
+fo_copy_begin(PGconn *conn, const char *table, const char *const *columns,
+	      size_t ncolumns, size_t buffer_size, fo_copy **out, fo_err *err)
+{
+	fo_buf sql = FO_BUF_INIT;
+	fo_copy *c;
+	PGresult *res;
+
+	*out = NULL;
+	if (ncolumns == 0)
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: no columns", table);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
+	c->conn = conn;
+	c->ncolumns = ncolumns;
+	c->flush_at = buffer_size ? buffer_size : FO_COPY_DEFAULT_BUFFER;
+	snprintf(c->table, sizeof(c->table), "%s", table);
+
+	fo_buf_printf(&sql, "COPY %s (", table);
+	for (size_t i = 0; i < ncolumns; i++) {
+		char *q = PQescapeIdentifier(conn, columns[i], strlen(columns[i]));
+
+		if (!q) {
+			fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: bad column name %s", table,
+				   columns[i]);
+			goto fail;
+		}
+		fo_buf_printf(&sql, "%s%s", i ? ", " : "", q);
+		PQfreemem(q);
+	}
+	fo_buf_puts(&sql, ") FROM STDIN");
+	if (sql.oom || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0) {
+		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
+		goto fail;
+	}
+	res = PQexec(conn, sql.data);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "COPY into %s", table);
+		fo_pg_fail(conn, res, what, err);
+		PQclear(res);
+		goto fail;
+	}
+	PQclear(res);
+	fo_buf_free(&sql);
+	*out = c;
+	return 0;
+fail:
+	fo_buf_free(&sql);
+	fo_buf_free(&c->buf);
+	free(c);
+	return -1;
+}
+
+void
+fo_copy_put(fo_copy *c, const char *s, size_t n)
+{
+	if (c->field++ > 0)
+		fo_buf_putc(&c->buf, '\t');
+	if (!s) {
+		fo_buf_append(&c->buf, "\\N", 2);
+		return;
+	}
+	if (fo_copy_escape(&c->buf, s, n) < 0 && !c->refused) {
+		c->refused = 1;
+		snprintf(c->refused_msg, sizeof(c->refused_msg),
+			 c->buf.oom ? "out of memory" : "field %zu contains a NUL byte", c->field);
+	}
+}
+
+void
+fo_copy_put_str(fo_copy *c, const char *s)
+{
+	fo_copy_put(c, s, s ? strlen(s) : 0);
+}
+
+void
+fo_copy_put_null(fo_copy *c)
+{
+	fo_copy_put(c, NULL, 0);
+}
+
+void
+fo_copy_put_int(fo_copy *c, long long v)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), "%lld", v);
+
+	fo_copy_put(c, num, (size_t)n);
+}
+
+static int
+send_buffer(fo_copy *c, fo_err *err)
+{
+	if (c->buf.len == 0)
+		return 0;
+	if (PQputCopyData(c->conn, c->buf.data, (int)c->buf.len) != 1) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "COPY into %s: sending rows", c->table);
+		return fo_pg_fail(c->conn, NULL, what, err);
+	}
+	c->bytes_sent += c->buf.len;
+	fo_buf_reset(&c->buf);
+	return 0;
+}
+
+int
+fo_copy_end_row(fo_copy *c, fo_err *err)
+{
+	if (c->refused) {
+		c->refused = 0;
+		c->field = 0;
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "COPY into %s, row %llu: %s", c->table,
+				  c->rows + 1, c->refused_msg);
+	}
+	if (c->field != c->ncolumns) {
+		size_t got = c->field;
+
+		c->field = 0;
+		return fo_err_set(err, FO_EXIT_FAILURE,
+				  "COPY into %s, row %llu: %zu fields for %zu columns", c->table,
+				  c->rows + 1, got, c->ncolumns);
+	}
+	fo_buf_putc(&c->buf, '\n');
+	if (c->buf.oom)
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", c->table);
+	c->field = 0;
+	c->rows++;
+	if (c->buf.len >= c->flush_at)
+		return send_buffer(c, err);
+	return 0;
+}
+
+unsigned long long
+fo_copy_rows(const fo_copy *c)
+{
+	return c->rows;
+}
+
+/* Reads "line N" and "column X" from a COPY error context. */
+static unsigned long long
+context_row(const char *ctx, char *column, size_t len)
+{
+	const char *p;
+	unsigned long long row = 0;
+
+	column[0] = '\0';
+	if (!ctx)
+		return 0;
+	p = strstr(ctx, ", line ");
+	if (p)
+		row = strtoull(p + 7, NULL, 10);
+	p = strstr(ctx, ", column ");
+	if (p) {
+		size_t n = strcspn(p + 9, ":\n");
+
+		snprintf(column, len, "%.*s", (int)n, p + 9);
+	}
+	return row;
+}
+
+static void
+drain_results(PGconn *conn)
+{
+	PGresult *res;
+
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+int
+fo_copy_finish(fo_copy *c, struct fo_copy_result *result, fo_err *err)
+{
+	struct fo_copy_result r = {0, c->rows, 0, 0};
+	PGresult *res;
+	int rc = 0;
+
+	if (c->field != 0) {
+		fo_copy_abort(c, "unfinished row");
+		fo_err_set(err, FO_EXIT_FAILURE, "COPY: a row was left unfinished");
+		if (result)
+			*result = r;
+		return -1;
+	}
+	if (send_buffer(c, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (PQputCopyEnd(c->conn, NULL) != 1) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "COPY into %s: ending", c->table);
+		rc = fo_pg_fail(c->conn, NULL, what, err);
+		goto out;
+	}
+	res = PQgetResult(c->conn);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		r.rows = strtoull(PQcmdTuples(res), NULL, 10);
+	} else {
+		char column[128], what[512];
+		const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+
+		r.failed_row = context_row(ctx, column, sizeof(column));
+		if (r.failed_row)
+			snprintf(what, sizeof(what), "COPY into %s failed at row %llu%s%s", c->table,
+				 r.failed_row, column[0] ? ", column " : "", column);
+		else
+			snprintf(what, sizeof(what), "COPY into %s failed", c->table);
+		rc = fo_pg_fail(c->conn, res, what, err);
+	}
+	PQclear(res);
+	drain_results(c->conn);
+out:
+	r.bytes_sent = c->bytes_sent;
+	if (result)
+		*result = r;
+	fo_buf_free(&c->buf);
+	free(c);
+	return rc;
+}
+
+void
+fo_copy_abort(fo_copy *c, const char *reason)
+{
+	if (!c)
+		return;
+	if (PQputCopyEnd(c->conn, reason ? reason : "aborted by client") == 1)
+		drain_results(c->conn);
+	fo_buf_free(&c->buf);
+	free(c);
+}

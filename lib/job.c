@@ -1,0 +1,474 @@
+/*
+ * job.c: the life of one run of a finops binary (see job.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <csv.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <zlib.h>
+
+#include "finops/job.h"
+#include "finops/jobrun.h"
+#include "finops/log.h"
+#include "finops/migrate.h"
+#include "finops/pg.h"
+#include "finops/version.h"
+
+enum {
+	OPT_DSN = 256,
+	OPT_LOG_FORMAT,
+	OPT_LOG_LEVEL,
+	OPT_LOCK_WAIT
+};
+
+static const struct fo_option common_options[] = {
+	{"dsn", 1, OPT_DSN, "CONNINFO",
+	 "PostgreSQL conninfo or URI (default: libpq's PG* environment);"
+	 " prefer PGPASSFILE to a password here"},
+	{"lock-wait", 1, OPT_LOCK_WAIT, "SECONDS",
+	 "wait up to SECONDS for another run on the same scope (default 0: exit 4"
+	 " at once; -1: wait forever)"},
+	{"log-format", 1, OPT_LOG_FORMAT, "FORMAT",
+	 "auto (text on a terminal, else json), json or text [$FINOPS_LOG_FORMAT]"},
+	{"log-level", 1, OPT_LOG_LEVEL, "LEVEL", "debug, info, warn or error [$FINOPS_LOG_LEVEL]"},
+	{"dry-run", 0, 'n', NULL, "read and check everything, change nothing"},
+	{"help", 0, 'h', NULL, "show this help and exit"},
+	{"version", 0, 'V', NULL, "show the version and exit"},
+	{NULL, 0, 0, NULL, NULL}
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+int
+fo_job_interrupted(void)
+{
+	return interrupted != 0;
+}
+
+int
+fo_parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+has_dry_run(const struct fo_job *job)
+{
+	return (job->flags & FO_JOB_DRY_RUN) != 0;
+}
+
+/* Prints text from the current column (indent), wrapping at width. */
+static void
+print_wrapped(FILE *f, const char *text, int indent, int width)
+{
+	int col = indent;
+	const char *p = text;
+
+	while (*p) {
+		size_t w = strcspn(p, " ");
+
+		if (col > indent && col + 1 + (int)w > width) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, w, f);
+		col += (int)w;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', f);
+}
+
+static void
+print_options(FILE *f, const struct fo_option *opts, const struct fo_job *job)
+{
+	for (const struct fo_option *o = opts; o && o->name; o++) {
+		char left[64];
+
+		if (o->id == 'n' && !has_dry_run(job))
+			continue;
+		if (o->id == 'h' || o->id == 'V' || o->id == 'n')
+			snprintf(left, sizeof(left), "-%c, --%s", o->id, o->name);
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg_name ? " " : "",
+				 o->arg_name ? o->arg_name : "");
+		fprintf(f, "  %-28s ", left);
+		print_wrapped(f, o->help, 31, 79);
+	}
+}
+
+static void
+print_help(const struct fo_job *job)
+{
+	printf("%s - %s\n\n", job->name, job->purpose);
+	if (job->flags & FO_JOB_NOT_IMPLEMENTED)
+		printf("NOT YET IMPLEMENTED: this release only answers --help and --version;\n"
+		       "any other use exits 2 and changes nothing.\n\n");
+	printf("Usage: %s %s\n", job->name, job->usage ? job->usage : "[OPTIONS]");
+	if (job->description)
+		printf("\n%s\n", job->description);
+	if (job->options && job->options[0].name) {
+		printf("\nOptions:\n");
+		print_options(stdout, job->options, job);
+	}
+	printf("\nCommon options:\n");
+	print_options(stdout, common_options, job);
+	printf("\nExit codes: 0 done, 99 nothing new (Airflow: skipped), 2 usage or configuration,\n"
+	       "3 bad input (nothing changed), 4 transient (retry later), 1 other failure.\n"
+	       "Logs: one JSON object a line on stderr (text on a terminal).\n");
+}
+
+static void
+print_version(const struct fo_job *job)
+{
+	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+	int pq = PQlibVersion();
+
+	printf("%s (finops-pipeline) %s\n", job->name, FO_VERSION);
+	printf("libpq %d.%d, libcurl %s, jansson %s, libcsv %d.%d.%d, zlib %s\n",
+	       pq / 10000, pq % 10000, curl->version, jansson_version_str(),
+	       CSV_MAJOR, CSV_MINOR, CSV_RELEASE, zlibVersion());
+}
+
+/* Builds the getopt_long table of the common and the job's options. */
+static struct option *
+build_longopts(const struct fo_job *job)
+{
+	size_t n = 0, k = 0;
+	struct option *lo;
+
+	for (const struct fo_option *o = common_options; o->name; o++)
+		n++;
+	for (const struct fo_option *o = job->options; o && o->name; o++)
+		n++;
+	lo = calloc(n + 1, sizeof(*lo));
+	if (!lo)
+		return NULL;
+	for (const struct fo_option *o = common_options; o->name; o++, k++)
+		lo[k] = (struct option){o->name, o->has_arg ? required_argument : no_argument, NULL, o->id};
+	for (const struct fo_option *o = job->options; o && o->name; o++, k++)
+		lo[k] = (struct option){o->name, o->has_arg ? required_argument : no_argument, NULL, o->id};
+	return lo;
+}
+
+/* Keeps the DSN's password out of log lines and of the process title. */
+static void
+protect_dsn(char *dsn)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	char red[1024];
+	size_t n, rn;
+
+	if (opts) {
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			if (strcmp(o->keyword, "password") == 0 && o->val)
+				fo_log_add_secret(o->val);
+		PQconninfoFree(opts);
+	}
+	fo_redact_conninfo(dsn, red, sizeof(red));
+	if (strcmp(red, dsn) == 0)
+		return;
+	/* argv is what ps and /proc/PID/cmdline show. */
+	n = strlen(dsn);
+	rn = strlen(red);
+	memset(dsn, ' ', n);
+	memcpy(dsn, red, rn < n ? rn : n);
+}
+
+struct parsed {
+	int help, version;
+	char *dsn;          /* a copy; the argv original is overwritten */
+};
+
+static int
+usage_error(const struct fo_job *job, const char *msg)
+{
+	fo_logf(FO_LOG_ERROR, FO_FIELDS(FO_INT("exit_code", FO_EXIT_USAGE)), "%s", msg);
+	fprintf(stderr, "Try '%s --help' for more information.\n", job->name);
+	return FO_EXIT_USAGE;
+}
+
+static int
+parse_args(const struct fo_job *job, struct fo_job_ctx *ctx, int argc, char **argv,
+	   struct parsed *p, fo_err *err)
+{
+	struct option *lo = build_longopts(job);
+	enum fo_log_format fmt;
+	enum fo_log_level lvl;
+	long v;
+	int c, rc = -1;
+
+	if (!lo)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hVn", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			p->help = 1;
+			break;
+		case 'V':
+			p->version = 1;
+			break;
+		case 'n':
+			if (!has_dry_run(job)) {
+				fo_err_set(err, FO_EXIT_USAGE, "%s has no --dry-run", job->name);
+				goto out;
+			}
+			ctx->dry_run = 1;
+			break;
+		case OPT_DSN:
+			free(p->dsn);
+			p->dsn = strdup(optarg);
+			protect_dsn(optarg);
+			break;
+		case OPT_LOG_FORMAT:
+			if (fo_log_parse_format(optarg, &fmt) < 0) {
+				fo_err_set(err, FO_EXIT_USAGE, "--log-format: '%s' is not auto, json or text",
+					   optarg);
+				goto out;
+			}
+			fo_log_set_format(fmt);
+			break;
+		case OPT_LOG_LEVEL:
+			if (fo_log_parse_level(optarg, &lvl) < 0) {
+				fo_err_set(err, FO_EXIT_USAGE,
+					   "--log-level: '%s' is not debug, info, warn or error", optarg);
+				goto out;
+			}
+			fo_log_set_level(lvl);
+			break;
+		case OPT_LOCK_WAIT:
+			if (fo_parse_int(optarg, -1, 7 * 86400, &v) < 0) {
+				fo_err_set(err, FO_EXIT_USAGE,
+					   "--lock-wait: '%s' is not a number of seconds (-1 to %d)",
+					   optarg, 7 * 86400);
+				goto out;
+			}
+			ctx->lock_wait_s = (int)v;
+			break;
+		case ':':
+			fo_err_set(err, FO_EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
+			goto out;
+		case '?':
+			if (optopt)
+				fo_err_set(err, FO_EXIT_USAGE, "unknown option '-%c'", optopt);
+			else
+				fo_err_set(err, FO_EXIT_USAGE, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		default:
+			if (!job->option) {
+				fo_err_set(err, FO_EXIT_USAGE, "unexpected option");
+				goto out;
+			}
+			if (job->option(ctx, c, optarg, err) < 0) {
+				if (err->code == FO_EXIT_OK)
+					err->code = FO_EXIT_USAGE;
+				goto out;
+			}
+		}
+	}
+	if (p->help || p->version) {
+		rc = 0;
+		goto out;
+	}
+	if (optind < argc) {
+		if (!job->args) {
+			fo_err_set(err, FO_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+			goto out;
+		}
+		if (job->args(ctx, argc - optind, argv + optind, err) < 0) {
+			if (err->code == FO_EXIT_OK)
+				err->code = FO_EXIT_USAGE;
+			goto out;
+		}
+	} else if (job->args && job->args(ctx, 0, argv + optind, err) < 0) {
+		if (err->code == FO_EXIT_OK)
+			err->code = FO_EXIT_USAGE;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(lo);
+	return rc;
+}
+
+static void
+init_log_from_env(const struct fo_job *job)
+{
+	enum fo_log_format fmt = FO_LOG_FORMAT_AUTO;
+	enum fo_log_level lvl = FO_LOG_INFO;
+	const char *e;
+
+	e = getenv("FINOPS_LOG_FORMAT");
+	if (e && *e && fo_log_parse_format(e, &fmt) < 0)
+		fmt = FO_LOG_FORMAT_AUTO;
+	e = getenv("FINOPS_LOG_LEVEL");
+	if (e && *e && fo_log_parse_level(e, &lvl) < 0)
+		lvl = FO_LOG_INFO;
+	fo_log_init(job->name, fmt, lvl);
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocking wait returns EINTR and the loop sees the flag. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static double
+seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+int
+fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err)
+{
+	if (fo_pg_lock(ctx->conn, ctx->job->name, scope, ctx->lock_wait_s, err) < 0)
+		return -1;
+	if (ctx->run_id && fo_jobrun_set_scope(ctx->conn, ctx->run_id, scope, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int argc,
+	char **argv, fo_err *err)
+{
+	struct fo_pg_connect_opts copts = {dsn, job->name, 0, 0, 0};
+	struct fo_migrate_report mr;
+
+	if (fo_pg_connect(&copts, &ctx->conn, err) < 0)
+		return -1;
+	if (!(job->flags & FO_JOB_SCHEMA_ADMIN)) {
+		if (fo_migrate_check(ctx->conn, fo_migrations_embedded, fo_migrations_embedded_count,
+				     &mr, err) < 0)
+			return -1;
+		if (fo_jobrun_start(ctx->conn, job->name, argc, argv, ctx->dry_run, &ctx->run_id,
+				    err) < 0)
+			return -1;
+		fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_INT("run_id", ctx->run_id)), "run started");
+	}
+	return job->run(ctx, err);
+}
+
+int
+fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
+{
+	struct fo_job_ctx ctx;
+	struct parsed p = {0, 0, NULL};
+	struct timespec start;
+	fo_err err;
+	int code, rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.job = job;
+	ctx.data = data;
+	fo_err_clear(&err);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	init_log_from_env(job);
+	install_signals();
+
+	if (parse_args(job, &ctx, argc, argv, &p, &err) < 0) {
+		code = err.code == FO_EXIT_USAGE ? usage_error(job, err.msg) : err.code;
+		if (code != FO_EXIT_USAGE)
+			fo_error("%s", err.msg);
+		goto out;
+	}
+	if (p.help) {
+		print_help(job);
+		code = FO_EXIT_OK;
+		goto out;
+	}
+	if (p.version) {
+		print_version(job);
+		code = FO_EXIT_OK;
+		goto out;
+	}
+	if (job->flags & FO_JOB_NOT_IMPLEMENTED) {
+		code = usage_error(job, "not yet implemented: this release only answers --help and"
+				   " --version");
+		goto out;
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = run_job(job, &ctx, p.dsn, argc, argv, &err);
+	if (rc < 0)
+		code = err.code == FO_EXIT_OK || err.code == FO_EXIT_NOTHING_NEW ? FO_EXIT_FAILURE
+										 : err.code;
+	else
+		code = ctx.nothing_new ? FO_EXIT_NOTHING_NEW : FO_EXIT_OK;
+	if (rc < 0 && interrupted) {
+		code = FO_EXIT_TRANSIENT;
+		fo_err_prefix(&err, "interrupted by signal %d: ", (int)interrupted);
+	}
+	if (rc < 0)
+		fo_logf(FO_LOG_ERROR, FO_FIELDS(FO_INT("exit_code", code),
+						FO_STR("error_class", fo_exit_name(code))),
+			"%s", err.msg);
+
+	if (ctx.run_id) {
+		struct fo_jobrun_end end = {code, ctx.rows_read, ctx.rows_written,
+					    ctx.details.len ? ctx.details.data : NULL,
+					    rc < 0 ? err.msg : NULL};
+		fo_err ferr;
+
+		if (fo_jobrun_finish(ctx.conn, ctx.run_id, &end, &ferr) < 0)
+			fo_logf(FO_LOG_WARN, FO_FIELDS(FO_INT("run_id", ctx.run_id)), "%s", ferr.msg);
+	}
+	fo_logf(rc < 0 ? FO_LOG_ERROR : FO_LOG_INFO,
+		FO_FIELDS(FO_STR("status", fo_jobrun_status(code)), FO_INT("exit_code", code),
+			  FO_INT("run_id", ctx.run_id), FO_INT("rows_read", ctx.rows_read),
+			  FO_INT("rows_written", ctx.rows_written),
+			  FO_NUM("duration_s", (double)(long long)(seconds_since(&start) * 1000) / 1000),
+			  FO_BOOL("dry_run", ctx.dry_run)),
+		"summary: %s%s%s", fo_jobrun_status(code), ctx.summary.len ? "; " : "",
+		fo_buf_str(&ctx.summary));
+	PQfinish(ctx.conn);
+	curl_global_cleanup();
+out:
+	if (p.dsn) {
+		fo_memzero(p.dsn, strlen(p.dsn));
+		free(p.dsn);
+	}
+	fo_buf_free(&ctx.details);
+	fo_buf_free(&ctx.summary);
+	fo_log_forget_secrets();
+	return code;
+}

@@ -1,0 +1,326 @@
+/*
+ * pg.c: PostgreSQL connections, statements, transactions, advisory locks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "finops/job.h"
+#include "finops/log.h"
+#include "finops/pg.h"
+#include "internal.h"
+
+int
+fo_pg_sqlstate_class(const char *s)
+{
+	if (!s || strlen(s) != 5)
+		return FO_EXIT_FAILURE;
+	/* connection exceptions, lack of resources, system (I/O) errors */
+	if (strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0 || strncmp(s, "58", 2) == 0)
+		return FO_EXIT_TRANSIENT;
+	if (strcmp(s, "40001") == 0 ||   /* serialization_failure */
+	    strcmp(s, "40P01") == 0 ||   /* deadlock_detected */
+	    strcmp(s, "55P03") == 0 ||   /* lock_not_available */
+	    strcmp(s, "57014") == 0 ||   /* query_canceled (statement_timeout) */
+	    strcmp(s, "57P01") == 0 ||   /* admin_shutdown */
+	    strcmp(s, "57P02") == 0 ||   /* crash_shutdown */
+	    strcmp(s, "57P03") == 0)     /* cannot_connect_now */
+		return FO_EXIT_TRANSIENT;
+	/* data exceptions and integrity constraint violations */
+	if (strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0)
+		return FO_EXIT_BAD_INPUT;
+	/* authentication, unknown database, missing privilege: configuration */
+	if (strncmp(s, "28", 2) == 0 || strcmp(s, "3D000") == 0 || strcmp(s, "42501") == 0)
+		return FO_EXIT_USAGE;
+	return FO_EXIT_FAILURE;
+}
+
+/* Copies a libpq message without its trailing newline and "ERROR:  " noise. */
+static void
+clean_message(const char *in, char *out, size_t len)
+{
+	size_t n;
+
+	snprintf(out, len, "%s", in ? in : "");
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+int
+fo_pg_fail(PGconn *conn, const PGresult *res, const char *what, fo_err *err)
+{
+	char msg[1024];
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	int code;
+
+	if (primary)
+		clean_message(primary, msg, sizeof(msg));
+	else
+		clean_message(conn ? PQerrorMessage(conn) : "no connection", msg, sizeof(msg));
+	if (!conn || PQstatus(conn) == CONNECTION_BAD)
+		return fo_err_set(err, FO_EXIT_TRANSIENT, "%s: connection to the database lost: %s",
+				  what, msg);
+	code = fo_pg_sqlstate_class(state);
+	return fo_err_set(err, code, "%s: %s%s%s%s%s%s%s%s", what, msg,
+			  state ? " [SQLSTATE " : "", state ? state : "", state ? "]" : "",
+			  detail ? "; detail: " : "", detail ? detail : "",
+			  hint ? "; hint: " : "", hint ? hint : "");
+}
+
+static int
+is_too_many_clients(const char *msg)
+{
+	return strstr(msg, "too many clients") || strstr(msg, "remaining connection slots") ||
+	       strstr(msg, "too many connections");
+}
+
+/* Server notices go to our log, not raw to stderr where they break JSON lines. */
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	enum fo_log_level level = FO_LOG_DEBUG;
+
+	(void)arg;
+	if (sev && strcmp(sev, "WARNING") == 0)
+		level = FO_LOG_WARN;
+	fo_logf(level, FO_FIELDS(FO_STR("severity", sev)), "server: %s", msg ? msg : "");
+}
+
+int
+fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
+{
+	const char *keywords[] = {"connect_timeout", "client_encoding",
+				  "fallback_application_name", "dbname", NULL};
+	const char *values[5];
+	char timeout[16];
+	int attempts = opts->attempts > 0 ? opts->attempts : 5;
+	int max_backoff = opts->max_backoff_ms > 0 ? opts->max_backoff_ms : 8000;
+	char msg[1024] = "";
+
+	*out = NULL;
+	snprintf(timeout, sizeof(timeout), "%d",
+		 opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 10);
+	/* Later entries win: the DSN may override timeout and encoding. */
+	values[0] = timeout;
+	values[1] = "UTF8";
+	values[2] = opts->application_name;
+	values[3] = opts->dsn;
+	values[4] = NULL;
+
+	for (int attempt = 1; attempt <= attempts; attempt++) {
+		PGconn *conn = PQconnectdbParams(keywords, values, 1);
+		PGPing ping;
+		int backoff;
+
+		if (conn && PQstatus(conn) == CONNECTION_OK) {
+			PQsetNoticeReceiver(conn, notice_receiver, NULL);
+			*out = conn;
+			return 0;
+		}
+		clean_message(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof(msg));
+		PQfinish(conn);
+
+		/*
+		 * Ask whether the server is up at all: if it accepts connections,
+		 * the failure is ours (password, database, pg_hba) and retrying
+		 * will not help.
+		 */
+		ping = PQpingParams(keywords, values, 1);
+		if (ping == PQPING_NO_ATTEMPT)
+			return fo_err_set(err, FO_EXIT_USAGE, "invalid database connection settings: %s",
+					  msg);
+		if (ping == PQPING_OK && !is_too_many_clients(msg))
+			return fo_err_set(err, FO_EXIT_USAGE, "cannot connect to the database: %s", msg);
+		if (attempt == attempts || fo_job_interrupted())
+			break;
+		backoff = fo_backoff_ms(attempt, 500, max_backoff);
+		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_INT("attempt", attempt), FO_INT("attempts", attempts),
+					       FO_INT("retry_in_ms", backoff)),
+			"database not available, will retry: %s", msg);
+		fo_sleep_ms(backoff);
+	}
+	return fo_err_set(err, FO_EXIT_TRANSIENT, "database not available after %d attempts: %s",
+			  attempts, msg);
+}
+
+int
+fo_pg_exec(PGconn *conn, const char *sql, fo_err *err)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char what[80];
+
+		/* The first words of the statement say what failed. */
+		snprintf(what, sizeof(what), "%.60s", sql);
+		for (char *p = what; *p; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
+		fo_pg_fail(conn, res, what, err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+	    PGresult **out, fo_err *err)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (out)
+		*out = NULL;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char what[80];
+
+		snprintf(what, sizeof(what), "%.60s", sql);
+		for (char *p = what; *p; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
+		fo_pg_fail(conn, res, what, err);
+		PQclear(res);
+		return -1;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return 0;
+}
+
+int
+fo_pg_begin(PGconn *conn, fo_err *err)
+{
+	return fo_pg_exec(conn, "BEGIN", err);
+}
+
+int
+fo_pg_commit(PGconn *conn, fo_err *err)
+{
+	PGresult *res = PQexec(conn, "COMMIT");
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fo_pg_fail(conn, res, "commit", err);
+		PQclear(res);
+		return -1;
+	}
+	/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		PQclear(res);
+		return fo_err_set(err, FO_EXIT_FAILURE,
+				  "commit: the transaction had already failed and was rolled back");
+	}
+	PQclear(res);
+	return 0;
+}
+
+void
+fo_pg_rollback(PGconn *conn)
+{
+	PGTransactionStatusType ts;
+
+	if (!conn || PQstatus(conn) != CONNECTION_OK)
+		return;
+	ts = PQtransactionStatus(conn);
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+static void
+lock_name(const char *job, const char *scope, char *out, size_t len)
+{
+	snprintf(out, len, "finops:%s:%s", job, scope ? scope : "");
+}
+
+/* Describes who holds the advisory lock of name, for the error message. */
+static void
+describe_holder(PGconn *conn, const char *name, char *out, size_t len)
+{
+	static const char sql[] =
+		"SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'),"
+		"       coalesce(host(a.client_addr), 'local socket'),"
+		"       to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+		"  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid,"
+		"       hashtextextended($1, 0) AS k"
+		" WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+		"   AND l.classid = ((k >> 32) & 4294967295)::oid"
+		"   AND l.objid = (k & 4294967295)::oid"
+		"   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+	const char *params[] = {name};
+	PGresult *res = NULL;
+
+	snprintf(out, len, "holder unknown");
+	if (fo_pg_query(conn, sql, 1, params, &res, NULL) < 0)
+		return;
+	if (PQntuples(res) == 1)
+		snprintf(out, len, "held by backend pid %s, application %s, from %s, connected since %s",
+			 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+			 PQgetvalue(res, 0, 3));
+	PQclear(res);
+}
+
+int
+fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err *err)
+{
+	char name[512], holder[512];
+	const char *params[] = {name};
+	struct timespec start, now;
+	int logged = 0;
+
+	lock_name(job, scope, name, sizeof(name));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		PGresult *res;
+		int got;
+
+		if (fo_pg_query(conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+				1, params, &res, err) < 0)
+			return fo_err_prefix(err, "lock %s: ", name);
+		got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (got)
+			return 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (wait_s == 0 || (wait_s > 0 && now.tv_sec - start.tv_sec >= wait_s) ||
+		    fo_job_interrupted())
+			break;
+		if (!logged) {
+			describe_holder(conn, name, holder, sizeof(holder));
+			fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("lock", name), FO_INT("wait_s", wait_s)),
+				"another run holds the lock (%s); waiting", holder);
+			logged = 1;
+		}
+		fo_sleep_ms(500);
+	}
+	describe_holder(conn, name, holder, sizeof(holder));
+	return fo_err_set(err, FO_EXIT_TRANSIENT,
+			  "another %s run is working on scope '%s' (lock %s %s)%s", job,
+			  scope ? scope : "", name, holder,
+			  wait_s == 0 ? "; use --lock-wait SECONDS to wait for it" : "");
+}
+
+int
+fo_pg_unlock(PGconn *conn, const char *job, const char *scope, fo_err *err)
+{
+	char name[512];
+	const char *params[] = {name};
+
+	lock_name(job, scope, name, sizeof(name));
+	return fo_pg_query(conn, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, params,
+			   NULL, err);
+}
