@@ -92,11 +92,9 @@ fo_log_parse_level(const char *s, enum fo_log_level *out)
 	return -1;
 }
 
-int
-fo_log_add_secret(const char *secret)
+static int
+add_one_secret(const char *secret)
 {
-	if (!secret || strlen(secret) < 4)
-		return 0;
 	for (int i = 0; i < L.nsecrets; i++)
 		if (strcmp(L.secrets[i], secret) == 0)
 			return 0;
@@ -107,6 +105,29 @@ fo_log_add_secret(const char *secret)
 		return -1;
 	L.nsecrets++;
 	return 0;
+}
+
+int
+fo_log_add_secret(const char *secret)
+{
+	fo_buf esc = FO_BUF_INIT;
+	int rc;
+
+	if (!secret || strlen(secret) < 4)
+		return 0;
+	if (add_one_secret(secret) < 0)
+		return -1;
+	/*
+	 * A secret inside a JSON value (a raw JSON field, a Vault answer)
+	 * appears escaped: redact that spelling too.
+	 */
+	fo_json_append_string(&esc, secret);
+	if (esc.oom)
+		return -1;
+	esc.data[esc.len - 1] = '\0';
+	rc = strcmp(esc.data + 1, secret) != 0 ? add_one_secret(esc.data + 1) : 0;
+	fo_buf_wipe(&esc);
+	return rc;
 }
 
 void

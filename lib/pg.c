@@ -279,6 +279,7 @@ fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err 
 	char name[512], holder[512];
 	const char *params[] = {name};
 	struct timespec start, now;
+	long long waited_ms;
 	int logged = 0;
 
 	lock_name(job, scope, name, sizeof(name));
@@ -296,7 +297,9 @@ fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err 
 			return 0;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (wait_s == 0 || (wait_s > 0 && now.tv_sec - start.tv_sec >= wait_s) ||
+		waited_ms = (now.tv_sec - start.tv_sec) * 1000LL +
+			    (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (wait_s == 0 || (wait_s > 0 && waited_ms >= wait_s * 1000LL) ||
 		    fo_job_interrupted())
 			break;
 		if (!logged) {

@@ -1,0 +1,251 @@
+/*
+ * The COPY writer against a real PostgreSQL: awkward values round-trip
+ * exactly, buffers flush, and a server-side error names the row and leaves
+ * the table as it was.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "finops/copy.h"
+#include "finops/pg.h"
+#include "pgtest.h"
+
+static PGconn *conn;
+static const char *const cols[] = {"id", "val"};
+
+static int
+setup(void **state)
+{
+	(void)state;
+	conn = pgtest_fresh_db("fo_test_copy");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	PQfinish(conn);
+	return 0;
+}
+
+struct value {
+	const char *s;   /* NULL: SQL NULL */
+	size_t n;
+};
+
+#define V(lit) {lit, sizeof(lit) - 1}
+
+static const struct value awkward[] = {
+	V("plain"),
+	V(""),                       /* empty string, not NULL */
+	{NULL, 0},                   /* NULL */
+	V("\\N"),                    /* the text \N, not NULL */
+	V("tab\there"),
+	V("line\nbreak"),
+	V("cr\rlf\r\n"),
+	V("back\\slash\\"),
+	V("\\."),
+	V("\\"),
+	V("\"double\" and 'single' quotes"),
+	V("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x92\xb0"),   /* UTF-8, 2-4 bytes */
+	V("\b\f\v control"),
+	V(" leading and trailing spaces "),
+	V("comma,separated;and|pipes"),
+};
+
+static void
+test_awkward_values_round_trip_exactly(void **state)
+{
+	size_t n = sizeof(awkward) / sizeof(awkward[0]);
+	struct fo_copy_result r;
+	fo_copy *c;
+	fo_err err;
+	PGresult *res;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE awkward (id int PRIMARY KEY, val text)");
+	assert_int_equal(fo_copy_begin(conn, "awkward", cols, 2, 0, &c, &err), 0);
+	for (size_t i = 0; i < n; i++) {
+		fo_copy_put_int(c, (long long)i);
+		fo_copy_put(c, awkward[i].s, awkward[i].n);
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	assert_int_equal(fo_copy_finish(c, &r, &err), 0);
+	assert_int_equal(r.rows, n);
+	assert_int_equal(r.rows_sent, n);
+	assert_int_equal(r.failed_row, 0);
+
+	res = PQexec(conn, "SELECT id, val FROM awkward ORDER BY id");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), (int)n);
+	for (size_t i = 0; i < n; i++) {
+		if (!awkward[i].s) {
+			assert_true(PQgetisnull(res, (int)i, 1));
+			continue;
+		}
+		assert_false(PQgetisnull(res, (int)i, 1));
+		assert_int_equal((size_t)PQgetlength(res, (int)i, 1), awkward[i].n);
+		assert_memory_equal(PQgetvalue(res, (int)i, 1), awkward[i].s, awkward[i].n);
+	}
+	PQclear(res);
+}
+
+static void
+test_many_rows_through_small_buffer_are_all_loaded(void **state)
+{
+	struct fo_copy_result r;
+	fo_copy *c;
+	fo_err err;
+	char val[64];
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE many (id int, val text)");
+	/* a 100-byte buffer forces a PQputCopyData call every few rows */
+	assert_int_equal(fo_copy_begin(conn, "many", cols, 2, 100, &c, &err), 0);
+	for (int i = 1; i <= 20000; i++) {
+		int n = snprintf(val, sizeof(val), "row\t%d\\", i);
+
+		fo_copy_put_int(c, i);
+		fo_copy_put(c, val, (size_t)n);
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	assert_int_equal(fo_copy_rows(c), 20000);
+	assert_int_equal(fo_copy_finish(c, &r, &err), 0);
+	assert_int_equal(r.rows, 20000);
+	assert_true(r.bytes_sent > 20000 * 10);
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM many"), "20000");
+	assert_string_equal(pgtest_value(conn, "SELECT sum(id) FROM many"), "200010000");
+	assert_string_equal(pgtest_value(conn, "SELECT val FROM many WHERE id = 12345"),
+			    "row\t12345\\");
+}
+
+static void
+test_server_error_names_row_and_leaves_table_unchanged(void **state)
+{
+	static const char *const mcols[] = {"id", "amount"};
+	const char *amounts[] = {"1.50", "2.25", "abc", "4.00"};
+	const char *before;
+	struct fo_copy_result r;
+	fo_copy *c;
+	fo_err err;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE money (id int, amount numeric(20,10))");
+	pgtest_exec(conn, "INSERT INTO money VALUES (100, 7.5), (101, 8.25)");
+	before = pgtest_value(conn, "SELECT md5(string_agg(id || ':' || amount, ',' ORDER BY id))"
+			      " FROM money");
+
+	assert_int_equal(fo_pg_begin(conn, &err), 0);
+	pgtest_exec(conn, "DELETE FROM money");
+	assert_int_equal(fo_copy_begin(conn, "money", mcols, 2, 0, &c, &err), 0);
+	for (int i = 0; i < 4; i++) {
+		fo_copy_put_int(c, i + 1);
+		fo_copy_put_str(c, amounts[i]);
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	assert_int_equal(fo_copy_finish(c, &r, &err), -1);
+	assert_int_equal(err.code, FO_EXIT_BAD_INPUT);
+	assert_int_equal(r.failed_row, 3);
+	assert_int_equal(r.rows, 0);
+	assert_non_null(strstr(err.msg, "COPY into money failed at row 3, column amount"));
+	assert_non_null(strstr(err.msg, "abc"));
+	assert_non_null(strstr(err.msg, "22P02"));
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_INERROR);
+	fo_pg_rollback(conn);
+
+	assert_string_equal(pgtest_value(conn, "SELECT md5(string_agg(id || ':' || amount, ','"
+					 " ORDER BY id)) FROM money"), before);
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM money"), "2");
+}
+
+static void
+test_nul_byte_is_refused_with_row_number(void **state)
+{
+	fo_copy *c;
+	fo_err err;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE nul (id int, val text)");
+	assert_int_equal(fo_copy_begin(conn, "nul", cols, 2, 0, &c, &err), 0);
+	fo_copy_put_int(c, 1);
+	fo_copy_put_str(c, "fine");
+	assert_int_equal(fo_copy_end_row(c, &err), 0);
+	fo_copy_put_int(c, 2);
+	fo_copy_put(c, "a\0b", 3);
+	assert_int_equal(fo_copy_end_row(c, &err), -1);
+	assert_int_equal(err.code, FO_EXIT_BAD_INPUT);
+	assert_non_null(strstr(err.msg, "row 2"));
+	assert_non_null(strstr(err.msg, "NUL byte"));
+	fo_copy_abort(c, "test");
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM nul"), "0");
+}
+
+static void
+test_wrong_field_count_is_refused(void **state)
+{
+	fo_copy *c;
+	fo_err err;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE fields (id int, val text)");
+	assert_int_equal(fo_copy_begin(conn, "fields", cols, 2, 0, &c, &err), 0);
+	fo_copy_put_int(c, 1);
+	assert_int_equal(fo_copy_end_row(c, &err), -1);
+	assert_non_null(strstr(err.msg, "1 fields for 2 columns"));
+	fo_copy_abort(c, "test");
+}
+
+static void
+test_abort_discards_every_row(void **state)
+{
+	fo_copy *c;
+	fo_err err;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE aborted (id int, val text)");
+	assert_int_equal(fo_copy_begin(conn, "aborted", cols, 2, 16, &c, &err), 0);
+	for (int i = 0; i < 100; i++) {
+		fo_copy_put_int(c, i);
+		fo_copy_put_str(c, "x");
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	fo_copy_abort(c, "the input file was truncated");
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM aborted"), "0");
+}
+
+static void
+test_copy_into_missing_table_fails_clearly(void **state)
+{
+	fo_copy *c;
+	fo_err err;
+
+	(void)state;
+	assert_int_equal(fo_copy_begin(conn, "no_such_table", cols, 2, 0, &c, &err), -1);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "no_such_table"));
+	assert_non_null(strstr(err.msg, "42P01"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_awkward_values_round_trip_exactly),
+		cmocka_unit_test(test_many_rows_through_small_buffer_are_all_loaded),
+		cmocka_unit_test(test_server_error_names_row_and_leaves_table_unchanged),
+		cmocka_unit_test(test_nul_byte_is_refused_with_row_number),
+		cmocka_unit_test(test_wrong_field_count_is_refused),
+		cmocka_unit_test(test_abort_discards_every_row),
+		cmocka_unit_test(test_copy_into_missing_table_fails_clearly),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
