@@ -12,7 +12,6 @@
 
 #define LOCK_JOB "finops_migrate"
 #define LOCK_SCOPE "schema"
-#define LOCK_WAIT_S 300
 
 static const char bootstrap_sql[] =
 	"CREATE SCHEMA IF NOT EXISTS finops;\n"
@@ -208,7 +207,7 @@ apply_one(PGconn *conn, const struct fo_migration *m, fo_err *err)
 
 int
 fo_migrate_apply(PGconn *conn, const struct fo_migration *list, size_t n, int dry_run,
-		 struct fo_migrate_report *report, fo_err *err)
+		 int lock_wait_s, struct fo_migrate_report *report, fo_err *err)
 {
 	struct recorded *rec = NULL;
 	int nrec = 0, exists = 0, rc = -1, locked = 0;
@@ -220,7 +219,7 @@ fo_migrate_apply(PGconn *conn, const struct fo_migration *list, size_t n, int dr
 	pending = calloc(n ? n : 1, sizeof(*pending));
 	if (!pending)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	if (fo_pg_lock(conn, LOCK_JOB, LOCK_SCOPE, LOCK_WAIT_S, err) < 0)
+	if (fo_pg_lock(conn, LOCK_JOB, LOCK_SCOPE, lock_wait_s, err) < 0)
 		goto out;
 	locked = 1;
 	if (table_exists(conn, &exists, err) < 0)

@@ -47,7 +47,8 @@ run(struct fo_job_ctx *ctx, fo_err *err)
 				      fo_migrations_embedded_count, &r, err);
 	else
 		rc = fo_migrate_apply(ctx->conn, fo_migrations_embedded,
-				      fo_migrations_embedded_count, ctx->dry_run, &r, err);
+				      fo_migrations_embedded_count, ctx->dry_run,
+				      ctx->lock_wait_s, &r, err);
 	if (rc < 0)
 		return -1;
 	ctx->rows_written = r.applied_now;

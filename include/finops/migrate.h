@@ -37,10 +37,12 @@ struct fo_migrate_report {
  * Applies the migrations of list (n entries, versions strictly increasing)
  * that are not yet recorded. With dry_run, applies nothing and counts them in
  * report->pending. Fails, before applying anything, when a recorded migration
- * differs from the list's text (FO_EXIT_USAGE).
+ * differs from the list's text (FO_EXIT_USAGE). Another migrator holding the
+ * lock is waited for lock_wait_s seconds (as fo_pg_lock()).
  */
 int fo_migrate_apply(PGconn *conn, const struct fo_migration *list, size_t n,
-		     int dry_run, struct fo_migrate_report *report, fo_err *err);
+		     int dry_run, int lock_wait_s, struct fo_migrate_report *report,
+		     fo_err *err);
 
 /*
  * Checks that every migration of list is recorded with the same checksum, as

@@ -27,7 +27,7 @@ setup(void **state)
 	(void)state;
 	conn = pgtest_fresh_db("fo_test_jobrun");
 	assert_int_equal(fo_migrate_apply(conn, fo_migrations_embedded,
-					  fo_migrations_embedded_count, 0, &r, &err), 0);
+					  fo_migrations_embedded_count, 0, -1, &r, &err), 0);
 	return 0;
 }
 

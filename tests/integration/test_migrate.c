@@ -41,14 +41,14 @@ test_embedded_migrations_apply_twice_without_change(void **state)
 	(void)state;
 	assert_true(fo_migrations_embedded_count >= 1);
 	assert_int_equal(fo_migrate_apply(conn, fo_migrations_embedded,
-					  fo_migrations_embedded_count, 0, &r, &err), 0);
+					  fo_migrations_embedded_count, 0, -1, &r, &err), 0);
 	assert_int_equal(r.applied_now, (int)fo_migrations_embedded_count);
 	assert_int_equal(r.applied_before, 0);
 	assert_int_equal(r.pending, 0);
 	snprintf(before, sizeof(before), "%s", pgtest_value(conn, fingerprint_sql));
 
 	assert_int_equal(fo_migrate_apply(conn, fo_migrations_embedded,
-					  fo_migrations_embedded_count, 0, &r, &err), 0);
+					  fo_migrations_embedded_count, 0, -1, &r, &err), 0);
 	assert_int_equal(r.applied_now, 0);
 	assert_int_equal(r.applied_before, (int)fo_migrations_embedded_count);
 	assert_string_equal(pgtest_value(conn, fingerprint_sql), before);
@@ -68,7 +68,7 @@ test_recorded_checksum_equals_sha256_of_the_file_text(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, m, 1, 0, &r, &err), 0);
+	assert_int_equal(fo_migrate_apply(conn, m, 1, 0, -1, &r, &err), 0);
 	/* sha256sum of that text, computed with coreutils */
 	assert_string_equal(pgtest_value(conn, "SELECT checksum_sha256 FROM finops.schema_migrations"),
 			    "ece19adf0e7febbabf03fcee39bee531564e8d6fe1be6615a23ebe1f15ca0b61");
@@ -102,17 +102,17 @@ test_pending_migration_fails_check_then_applies(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, m, 1, 0, &r, &err), 0);
+	assert_int_equal(fo_migrate_apply(conn, m, 1, 0, -1, &r, &err), 0);
 	assert_int_equal(fo_migrate_check(conn, m, 2, &r, &err), -1);
 	assert_int_equal(err.code, FO_EXIT_USAGE);
 	assert_non_null(strstr(err.msg, "1 migration(s) pending, starting with 0002_b"));
 
 	/* a dry run applies nothing */
-	assert_int_equal(fo_migrate_apply(conn, m, 2, 1, &r, &err), 0);
+	assert_int_equal(fo_migrate_apply(conn, m, 2, 1, -1, &r, &err), 0);
 	assert_int_equal(r.pending, 1);
 	assert_string_equal(pgtest_value(conn, "SELECT to_regclass('finops.b') IS NULL"), "t");
 
-	assert_int_equal(fo_migrate_apply(conn, m, 2, 0, &r, &err), 0);
+	assert_int_equal(fo_migrate_apply(conn, m, 2, 0, -1, &r, &err), 0);
 	assert_int_equal(r.applied_now, 1);
 	assert_int_equal(r.latest, 2);
 	assert_int_equal(fo_migrate_check(conn, m, 2, &r, &err), 0);
@@ -132,8 +132,8 @@ test_changed_applied_migration_is_an_error_and_nothing_is_applied(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, v1, 1, 0, &r, &err), 0);
-	assert_int_equal(fo_migrate_apply(conn, v2, 2, 0, &r, &err), -1);
+	assert_int_equal(fo_migrate_apply(conn, v1, 1, 0, -1, &r, &err), 0);
+	assert_int_equal(fo_migrate_apply(conn, v2, 2, 0, -1, &r, &err), -1);
 	assert_int_equal(err.code, FO_EXIT_USAGE);
 	assert_non_null(strstr(err.msg, "migration 0001_a was changed after it was applied"));
 	assert_string_equal(pgtest_value(conn, "SELECT to_regclass('finops.b') IS NULL"), "t");
@@ -154,7 +154,7 @@ test_failing_migration_is_rolled_back_and_not_recorded(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, m, 2, 0, &r, &err), -1);
+	assert_int_equal(fo_migrate_apply(conn, m, 2, 0, -1, &r, &err), -1);
 	assert_non_null(strstr(err.msg, "migration 0002_broken: "));
 	assert_non_null(strstr(err.msg, "nosuchtype"));
 	assert_string_equal(pgtest_value(conn, "SELECT to_regclass('finops.half') IS NULL"), "t");
@@ -173,7 +173,7 @@ test_migration_with_commit_is_refused(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, m, 1, 0, &r, &err), -1);
+	assert_int_equal(fo_migrate_apply(conn, m, 1, 0, -1, &r, &err), -1);
 	assert_non_null(strstr(err.msg, "must not contain BEGIN, COMMIT or ROLLBACK"));
 	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM finops.schema_migrations"), "0");
 	PQfinish(conn);
@@ -196,8 +196,8 @@ test_gap_before_applied_migration_is_refused(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, a, 2, 0, &r, &err), 0);
-	assert_int_equal(fo_migrate_apply(conn, b, 3, 0, &r, &err), -1);
+	assert_int_equal(fo_migrate_apply(conn, a, 2, 0, -1, &r, &err), 0);
+	assert_int_equal(fo_migrate_apply(conn, b, 3, 0, -1, &r, &err), -1);
 	assert_non_null(strstr(err.msg, "0002_b is not applied but a later one (0003) is"));
 	PQfinish(conn);
 }
@@ -211,7 +211,7 @@ test_unsorted_list_is_refused(void **state)
 	fo_err err;
 
 	(void)state;
-	assert_int_equal(fo_migrate_apply(conn, m, 2, 0, &r, &err), -1);
+	assert_int_equal(fo_migrate_apply(conn, m, 2, 0, -1, &r, &err), -1);
 	assert_non_null(strstr(err.msg, "strictly increase"));
 	PQfinish(conn);
 }
@@ -228,7 +228,7 @@ race(void *arg)
 	PGconn *conn = pgtest_connect("fo_test_migrate_race");
 	fo_err err;
 
-	x->rc = fo_migrate_apply(conn, fo_migrations_embedded, fo_migrations_embedded_count, 0,
+	x->rc = fo_migrate_apply(conn, fo_migrations_embedded, fo_migrations_embedded_count, 0, 60,
 				 &x->r, &err);
 	PQfinish(conn);
 	return NULL;
@@ -262,7 +262,7 @@ test_reader_role_reads_and_cannot_write(void **state)
 
 	(void)state;
 	assert_int_equal(fo_migrate_apply(conn, fo_migrations_embedded,
-					  fo_migrations_embedded_count, 0, &r, &err), 0);
+					  fo_migrations_embedded_count, 0, -1, &r, &err), 0);
 	pgtest_exec(conn, "SET ROLE finops_writer");
 	pgtest_exec(conn, "INSERT INTO finops.job_runs (job) VALUES ('test')");
 	pgtest_exec(conn, "RESET ROLE");
