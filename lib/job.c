@@ -297,17 +297,11 @@ parse_args(const struct fo_job *job, struct fo_job_ctx *ctx, int argc, char **ar
 		rc = 0;
 		goto out;
 	}
-	if (optind < argc) {
-		if (!job->args) {
-			fo_err_set(err, FO_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-			goto out;
-		}
-		if (job->args(ctx, argc - optind, argv + optind, err) < 0) {
-			if (err->code == FO_EXIT_OK)
-				err->code = FO_EXIT_USAGE;
-			goto out;
-		}
-	} else if (job->args && job->args(ctx, 0, argv + optind, err) < 0) {
+	if (!job->args && optind < argc) {
+		fo_err_set(err, FO_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (job->args && job->args(ctx, argc - optind, argv + optind, err) < 0) {
 		if (err->code == FO_EXIT_OK)
 			err->code = FO_EXIT_USAGE;
 		goto out;

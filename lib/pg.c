@@ -153,6 +153,16 @@ fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
 			  attempts, msg);
 }
 
+/* The first words of a statement, on one line, say what failed. */
+static void
+statement_label(const char *sql, char *out, size_t len)
+{
+	snprintf(out, len, "%.60s", sql);
+	for (char *p = out; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
 int
 fo_pg_exec(PGconn *conn, const char *sql, fo_err *err)
 {
@@ -162,11 +172,7 @@ fo_pg_exec(PGconn *conn, const char *sql, fo_err *err)
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		char what[80];
 
-		/* The first words of the statement say what failed. */
-		snprintf(what, sizeof(what), "%.60s", sql);
-		for (char *p = what; *p; p++)
-			if (*p == '\n' || *p == '\t')
-				*p = ' ';
+		statement_label(sql, what, sizeof(what));
 		fo_pg_fail(conn, res, what, err);
 		PQclear(res);
 		return -1;
@@ -187,10 +193,7 @@ fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *param
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		char what[80];
 
-		snprintf(what, sizeof(what), "%.60s", sql);
-		for (char *p = what; *p; p++)
-			if (*p == '\n' || *p == '\t')
-				*p = ' ';
+		statement_label(sql, what, sizeof(what));
 		fo_pg_fail(conn, res, what, err);
 		PQclear(res);
 		return -1;

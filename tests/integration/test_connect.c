@@ -9,21 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
 #include "finops/pg.h"
 #include "pgtest.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 test_connects_with_environment_and_sets_application_name(void **state)
@@ -44,7 +34,7 @@ test_unreachable_server_is_transient_after_retries(void **state)
 {
 	struct fo_pg_connect_opts o = {"host=/nonexistent-socket-dir port=5999", "t", 3, 2, 50};
 	PGconn *conn;
-	double start = now_s();
+	double start = pgtest_now_s();
 	fo_err err;
 
 	(void)state;
@@ -52,7 +42,7 @@ test_unreachable_server_is_transient_after_retries(void **state)
 	assert_null(conn);
 	assert_int_equal(err.code, FO_EXIT_TRANSIENT);
 	assert_non_null(strstr(err.msg, "after 3 attempts"));
-	assert_true(now_s() - start < 5.0);
+	assert_true(pgtest_now_s() - start < 5.0);
 }
 
 static void
@@ -60,14 +50,14 @@ test_missing_database_is_a_usage_error_at_once(void **state)
 {
 	struct fo_pg_connect_opts o = {"dbname=fo_no_such_database", "t", 5, 2, 4000};
 	PGconn *conn;
-	double start = now_s();
+	double start = pgtest_now_s();
 	fo_err err;
 
 	(void)state;
 	assert_int_equal(fo_pg_connect(&o, &conn, &err), -1);
 	assert_int_equal(err.code, FO_EXIT_USAGE);
 	assert_non_null(strstr(err.msg, "fo_no_such_database"));
-	assert_true(now_s() - start < 2.0);    /* no retries */
+	assert_true(pgtest_now_s() - start < 2.0);    /* no retries */
 }
 
 static void

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -36,15 +35,6 @@ teardown(void **state)
 	PQfinish(a);
 	PQfinish(b);
 	return 0;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -93,10 +83,10 @@ test_waiting_run_gets_the_lock_when_the_first_ends(void **state)
 	(void)state;
 	assert_int_equal(fo_pg_lock(a, "usage_ingest", "w", 0, &err), 0);
 	pthread_create(&t, NULL, release_later, NULL);
-	start = now_s();
+	start = pgtest_now_s();
 	assert_int_equal(fo_pg_lock(b, "usage_ingest", "w", 30, &err), 0);
-	assert_true(now_s() - start >= 1.0);
-	assert_true(now_s() - start < 10.0);
+	assert_true(pgtest_now_s() - start >= 1.0);
+	assert_true(pgtest_now_s() - start < 10.0);
 	pthread_join(t, NULL);
 	pgtest_exec(b, "SELECT pg_advisory_unlock_all()");
 }
@@ -109,9 +99,9 @@ test_wait_gives_up_after_its_limit(void **state)
 
 	(void)state;
 	assert_int_equal(fo_pg_lock(a, "forecast_train", "all", 0, &err), 0);
-	start = now_s();
+	start = pgtest_now_s();
 	assert_int_equal(fo_pg_lock(b, "forecast_train", "all", 2, &err), -1);
-	took = now_s() - start;
+	took = pgtest_now_s() - start;
 	assert_int_equal(err.code, FO_EXIT_TRANSIENT);
 	assert_null(strstr(err.msg, "--lock-wait"));   /* it did wait */
 	assert_true(took >= 2.0 && took < 5.0);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -63,4 +64,13 @@ pgtest_fresh_db(const char *name)
 	pgtest_exec(admin, sql);
 	PQfinish(admin);
 	return pgtest_connect(name);
+}
+
+double
+pgtest_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -19,4 +19,7 @@ void pgtest_exec(PGconn *conn, const char *sql);
 /* Runs a one-value query; returns a copy owned by a static ring (no free). */
 const char *pgtest_value(PGconn *conn, const char *sql);
 
+/* Seconds on the monotonic clock, for timing assertions. */
+double pgtest_now_s(void);
+
 #endif
