@@ -1,0 +1,56 @@
+/*
+ * decimal.h: exact decimal text: validation and sums, never floating point.
+ *
+ * Money arrives as decimal text ("12.5", "-0.0000001", "1.2E-7") and goes to
+ * PostgreSQL numeric as that same text. These helpers check the text on the
+ * client, so a bad value is reported with its file and line, and add values
+ * exactly, so the totals of a load can be reconciled with what landed.
+ */
+#ifndef FINOPS_DECIMAL_H
+#define FINOPS_DECIMAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Digits a sum can hold: 45 after the decimal point, 54 before. */
+#define FO_DEC_FRAC_DIGITS 45
+#define FO_DEC_LIMBS 11   /* base 1e9: 5 fraction limbs, 6 integer limbs */
+
+typedef struct fo_dec_sum {
+	uint64_t pos[FO_DEC_LIMBS];  /* sum of positive values */
+	uint64_t neg[FO_DEC_LIMBS];  /* sum of magnitudes of negative values */
+	unsigned pending;            /* additions since the last carry */
+} fo_dec_sum;
+
+/*
+ * Checks that s (n bytes) is a plain decimal number: optional sign, digits
+ * with an optional point, optional exponent (E-7). No spaces, thousands
+ * separators, NaN or infinity. Returns 0, or -1 with a short reason in why.
+ */
+int fo_dec_check(const char *s, size_t n, const char **why);
+
+/* Clears a sum. */
+void fo_dec_zero(fo_dec_sum *sum);
+
+/*
+ * Adds the decimal text s (n bytes), which fo_dec_check accepted. Fails (-1)
+ * when a digit falls outside the range a sum holds.
+ */
+int fo_dec_add(fo_dec_sum *sum, const char *s, size_t n);
+
+/* Adds one sum to another. */
+void fo_dec_add_sum(fo_dec_sum *sum, const fo_dec_sum *other);
+
+/*
+ * Writes the exact value of sum as plain decimal text without trailing zeros
+ * ("-12.5", "0") into out (at least 128 bytes).
+ */
+void fo_dec_format(const fo_dec_sum *sum, char *out, size_t len);
+
+/*
+ * Rewrites the numeric text s (as PostgreSQL prints it) in the canonical form
+ * of fo_dec_format, so two spellings of one value compare equal.
+ */
+void fo_dec_canonical(const char *s, char *out, size_t len);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * decimal.c: exact decimal validation and sums (see decimal.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "finops/decimal.h"
+
+#define BASE 1000000000ULL
+#define FRAC_LIMBS 5
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+fo_dec_check(const char *s, size_t n, const char **why)
+{
+	size_t i = 0, digits = 0;
+
+	if (n == 0) {
+		*why = "empty";
+		return -1;
+	}
+	if (s[i] == '+' || s[i] == '-')
+		i++;
+	while (i < n && is_digit(s[i])) {
+		i++;
+		digits++;
+	}
+	if (i < n && s[i] == '.') {
+		i++;
+		while (i < n && is_digit(s[i])) {
+			i++;
+			digits++;
+		}
+	}
+	if (digits == 0) {
+		*why = "is not a number";
+		return -1;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t exp_digits = 0;
+
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		while (i < n && is_digit(s[i])) {
+			i++;
+			exp_digits++;
+		}
+		if (exp_digits == 0 || exp_digits > 4) {
+			*why = "has a bad exponent";
+			return -1;
+		}
+	}
+	if (i != n) {
+		*why = "is not a number";
+		return -1;
+	}
+	return 0;
+}
+
+void
+fo_dec_zero(fo_dec_sum *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+}
+
+static void
+carry(uint64_t *limbs)
+{
+	for (int i = 0; i < FO_DEC_LIMBS - 1; i++) {
+		limbs[i + 1] += limbs[i] / BASE;
+		limbs[i] %= BASE;
+	}
+}
+
+static void
+normalize(fo_dec_sum *sum)
+{
+	carry(sum->pos);
+	carry(sum->neg);
+	sum->pending = 0;
+}
+
+static const uint64_t pow10_table[9] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000
+};
+
+int
+fo_dec_add(fo_dec_sum *sum, const char *s, size_t n)
+{
+	const char *end = s + n, *p = s, *mant_end, *point = NULL;
+	uint64_t *limbs = sum->pos;
+	long exp = 0, pos;
+
+	if (p < end && (*p == '+' || *p == '-')) {
+		if (*p == '-')
+			limbs = sum->neg;
+		p++;
+	}
+	mant_end = p;
+	while (mant_end < end && (is_digit(*mant_end) || *mant_end == '.')) {
+		if (*mant_end == '.')
+			point = mant_end;
+		mant_end++;
+	}
+	if (mant_end < end && (*mant_end == 'e' || *mant_end == 'E')) {
+		const char *e = mant_end + 1;
+		int neg = 0;
+
+		if (e < end && (*e == '+' || *e == '-'))
+			neg = *e++ == '-';
+		for (; e < end; e++)
+			exp = exp * 10 + (*e - '0');
+		if (neg)
+			exp = -exp;
+	}
+	/* Position (power of ten) of the mantissa's last digit. */
+	pos = exp - (point ? (long)(mant_end - point - 1) : 0);
+	for (const char *d = mant_end - 1; d >= p; d--) {
+		long k;
+
+		if (*d == '.')
+			continue;
+		if (*d != '0') {
+			k = pos + FO_DEC_FRAC_DIGITS;   /* digit index from the lowest kept */
+			if (k < 0 || k >= (long)FO_DEC_LIMBS * 9)
+				return -1;
+			limbs[k / 9] += (uint64_t)(*d - '0') * pow10_table[k % 9];
+		}
+		pos++;
+	}
+	/* Each limb grows by less than 1e9 an addition: carry well before 2^64. */
+	if (++sum->pending >= (1u << 30))
+		normalize(sum);
+	return 0;
+}
+
+void
+fo_dec_add_sum(fo_dec_sum *sum, const fo_dec_sum *other)
+{
+	fo_dec_sum o = *other;
+
+	normalize(sum);
+	normalize(&o);
+	for (int i = 0; i < FO_DEC_LIMBS; i++) {
+		sum->pos[i] += o.pos[i];
+		sum->neg[i] += o.neg[i];
+	}
+	normalize(sum);
+}
+
+/* Compares two normalized magnitudes. */
+static int
+cmp(const uint64_t *a, const uint64_t *b)
+{
+	for (int i = FO_DEC_LIMBS - 1; i >= 0; i--)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
+}
+
+void
+fo_dec_format(const fo_dec_sum *in, char *out, size_t len)
+{
+	fo_dec_sum s = *in;
+	uint64_t r[FO_DEC_LIMBS];
+	const uint64_t *big, *small;
+	char digits[FO_DEC_LIMBS * 9 + 1];
+	int negative, borrow = 0, first, last;
+	size_t o = 0;
+
+	normalize(&s);
+	negative = cmp(s.pos, s.neg) < 0;
+	big = negative ? s.neg : s.pos;
+	small = negative ? s.pos : s.neg;
+	for (int i = 0; i < FO_DEC_LIMBS; i++) {
+		int64_t v = (int64_t)big[i] - (int64_t)small[i] - borrow;
+
+		borrow = v < 0;
+		r[i] = (uint64_t)(borrow ? v + (int64_t)BASE : v);
+	}
+	/* most significant digit first */
+	for (int i = FO_DEC_LIMBS - 1, k = 0; i >= 0; i--, k += 9)
+		snprintf(digits + k, 10, "%09llu", (unsigned long long)r[i]);
+	/* digits[0 .. int_len-1] integer part, then FO_DEC_FRAC_DIGITS */
+	{
+		int int_len = (FO_DEC_LIMBS - FRAC_LIMBS) * 9;
+
+		for (first = 0; first < int_len - 1 && digits[first] == '0'; first++)
+			;
+		for (last = FO_DEC_LIMBS * 9 - 1; last >= int_len && digits[last] == '0'; last--)
+			;
+		if (negative && !(first == int_len - 1 && digits[first] == '0' && last < int_len))
+			out[o++] = '-';
+		for (int i = first; i < int_len && o + 2 < len; i++)
+			out[o++] = digits[i];
+		if (last >= int_len) {
+			out[o++] = '.';
+			for (int i = int_len; i <= last && o + 1 < len; i++)
+				out[o++] = digits[i];
+		}
+		out[o] = '\0';
+	}
+}
+
+void
+fo_dec_canonical(const char *s, char *out, size_t len)
+{
+	fo_dec_sum sum;
+
+	fo_dec_zero(&sum);
+	if (fo_dec_add(&sum, s, strlen(s)) < 0) {
+		snprintf(out, len, "%s", s);
+		return;
+	}
+	fo_dec_format(&sum, out, len);
+}

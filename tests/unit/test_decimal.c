@@ -1,0 +1,163 @@
+/*
+ * Unit tests of exact decimal validation and sums (decimal.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "finops/decimal.h"
+
+static int
+ok(const char *s)
+{
+	const char *why;
+
+	return fo_dec_check(s, strlen(s), &why) == 0;
+}
+
+static const char *
+sum_of(const char *const *values, size_t n)
+{
+	static char out[160];
+	fo_dec_sum s;
+
+	fo_dec_zero(&s);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(fo_dec_add(&s, values[i], strlen(values[i])), 0);
+	fo_dec_format(&s, out, sizeof(out));
+	return out;
+}
+
+static void
+test_check_accepts_plain_and_exponent_forms(void **state)
+{
+	(void)state;
+	assert_true(ok("0"));
+	assert_true(ok("12.5"));
+	assert_true(ok("-0.0000001"));
+	assert_true(ok("+3"));
+	assert_true(ok(".5"));
+	assert_true(ok("5."));
+	assert_true(ok("1.2E-7"));
+	assert_true(ok("2.7e+10"));
+}
+
+static void
+test_check_refuses_what_is_not_a_plain_number(void **state)
+{
+	const char *why = NULL;
+
+	(void)state;
+	assert_false(ok(""));
+	assert_false(ok("12,5"));
+	assert_false(ok("1,234.00"));
+	assert_false(ok(" 1"));
+	assert_false(ok("1 "));
+	assert_false(ok("NaN"));
+	assert_false(ok("Infinity"));
+	assert_false(ok("-"));
+	assert_false(ok("."));
+	assert_false(ok("1e"));
+	assert_false(ok("1e99999"));
+	assert_false(ok("$5"));
+	assert_int_equal(fo_dec_check("abc", 3, &why), -1);
+	assert_string_equal(why, "is not a number");
+}
+
+static void
+test_sum_is_exact_where_binary_floating_point_is_not(void **state)
+{
+	const char *tenths[10] = {"0.1", "0.1", "0.1", "0.1", "0.1", "0.1", "0.1", "0.1",
+				  "0.1", "0.1"};
+	const char *mixed[] = {"12.50", "-0.0000001", "1.2E-7", "100", "-12.5"};
+	const char *cancel[] = {"5.25", "-5.25"};
+	const char *neg[] = {"-1.5", "0.25"};
+
+	(void)state;
+	assert_string_equal(sum_of(tenths, 10), "1");
+	assert_string_equal(sum_of(mixed, 5), "100.00000002");
+	assert_string_equal(sum_of(cancel, 2), "0");
+	assert_string_equal(sum_of(neg, 2), "-1.25");
+	assert_string_equal(sum_of(NULL, 0), "0");
+}
+
+static void
+test_sum_carries_across_limbs_and_many_additions(void **state)
+{
+	fo_dec_sum s;
+	char out[160];
+
+	(void)state;
+	fo_dec_zero(&s);
+	for (int i = 0; i < 1000000; i++)
+		assert_int_equal(fo_dec_add(&s, "999999999.999999999", 19), 0);
+	fo_dec_format(&s, out, sizeof(out));
+	assert_string_equal(out, "999999999999999.999");
+	assert_int_equal(fo_dec_add(&s, "1E-45", 5), 0);
+	assert_int_equal(fo_dec_add(&s, "1E-46", 5), -1);     /* beyond 45 decimals */
+	assert_int_equal(fo_dec_add(&s, "1E54", 4), -1);      /* beyond 54 integer digits */
+}
+
+static void
+test_exponent_moves_the_point_both_ways(void **state)
+{
+	const char *a[] = {"1.5E2"};
+	const char *b[] = {"15E-3"};
+	const char *c[] = {"0.00E5"};
+
+	(void)state;
+	assert_string_equal(sum_of(a, 1), "150");
+	assert_string_equal(sum_of(b, 1), "0.015");
+	assert_string_equal(sum_of(c, 1), "0");
+}
+
+static void
+test_canonical_form_of_server_text(void **state)
+{
+	char out[160];
+
+	(void)state;
+	fo_dec_canonical("12.5000000000", out, sizeof(out));
+	assert_string_equal(out, "12.5");
+	fo_dec_canonical("-0.00", out, sizeof(out));
+	assert_string_equal(out, "0");
+	fo_dec_canonical("007", out, sizeof(out));
+	assert_string_equal(out, "7");
+}
+
+static void
+test_add_sum_combines_totals(void **state)
+{
+	fo_dec_sum a, b;
+	char out[160];
+
+	(void)state;
+	fo_dec_zero(&a);
+	fo_dec_zero(&b);
+	fo_dec_add(&a, "1.25", 4);
+	fo_dec_add(&b, "-3", 2);
+	fo_dec_add_sum(&a, &b);
+	fo_dec_format(&a, out, sizeof(out));
+	assert_string_equal(out, "-1.75");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_accepts_plain_and_exponent_forms),
+		cmocka_unit_test(test_check_refuses_what_is_not_a_plain_number),
+		cmocka_unit_test(test_sum_is_exact_where_binary_floating_point_is_not),
+		cmocka_unit_test(test_sum_carries_across_limbs_and_many_additions),
+		cmocka_unit_test(test_exponent_moves_the_point_both_ways),
+		cmocka_unit_test(test_canonical_form_of_server_text),
+		cmocka_unit_test(test_add_sum_combines_totals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
