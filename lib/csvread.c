@@ -1,0 +1,308 @@
+/*
+ * csvread.c: streaming CSV over plain or gzip bytes (see csvread.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <csv.h>
+#include <zlib.h>
+
+#include "finops/buf.h"
+#include "finops/csvread.h"
+#include "finops/job.h"
+
+#define IN_CHUNK (256 * 1024)
+#define OUT_CHUNK (1024 * 1024)
+
+struct reader {
+	const char *name;
+	fo_csv_record_fn cb;
+	void *cbctx;
+	fo_err *err;
+	int failed;
+	/* the record being built */
+	fo_buf data;               /* fields, each NUL-terminated, back to back */
+	size_t *off, *len;
+	char **ptr;
+	size_t nfields, cap;
+	unsigned long long line;        /* line being parsed, 1-based */
+	unsigned long long record_line; /* line the current record started on */
+	unsigned long long records;
+	int in_record;
+};
+
+static void
+on_field(void *s, size_t n, void *data)
+{
+	struct reader *r = data;
+
+	if (r->failed)
+		return;
+	if (!r->in_record) {
+		r->in_record = 1;
+		r->record_line = r->line;
+	}
+	if (r->nfields == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		size_t *off = realloc(r->off, cap * sizeof(*off));
+		size_t *len = off ? realloc(r->len, cap * sizeof(*len)) : NULL;
+
+		if (off)
+			r->off = off;
+		if (len)
+			r->len = len;
+		if (!off || !len) {
+			r->failed = 1;
+			fo_err_set(r->err, FO_EXIT_FAILURE, "%s: out of memory", r->name);
+			return;
+		}
+		r->cap = cap;
+	}
+	if (n && memchr(s, '\0', n)) {
+		r->failed = 1;
+		fo_err_set(r->err, FO_EXIT_BAD_INPUT, "%s:%llu: field %zu contains a NUL byte",
+			   r->name, r->record_line, r->nfields + 1);
+		return;
+	}
+	r->off[r->nfields] = r->data.len;
+	r->len[r->nfields] = n;
+	fo_buf_append(&r->data, s, n);
+	fo_buf_putc(&r->data, '\0');
+	r->nfields++;
+}
+
+static void
+on_record_end(int c, void *data)
+{
+	struct reader *r = data;
+	struct fo_csv_record rec;
+	char **ptr;
+
+	(void)c;
+	if (r->failed)
+		return;
+	if (!r->in_record)
+		r->record_line = r->line;
+	if (r->data.oom) {
+		r->failed = 1;
+		fo_err_set(r->err, FO_EXIT_FAILURE, "%s: out of memory", r->name);
+		return;
+	}
+	ptr = realloc(r->ptr, (r->nfields ? r->nfields : 1) * sizeof(*ptr));
+	if (!ptr) {
+		r->failed = 1;
+		fo_err_set(r->err, FO_EXIT_FAILURE, "%s: out of memory", r->name);
+		return;
+	}
+	r->ptr = ptr;
+	for (size_t i = 0; i < r->nfields; i++)
+		ptr[i] = r->data.data + r->off[i];
+	r->records++;
+	rec.nfields = r->nfields;
+	rec.field = ptr;
+	rec.len = r->len;
+	rec.line = r->record_line;
+	rec.index = r->records;
+	if (r->cb(r->cbctx, &rec, r->err) < 0)
+		r->failed = 1;
+	r->nfields = 0;
+	r->in_record = 0;
+	fo_buf_reset(&r->data);
+}
+
+/* Feeds libcsv one line at a time, so callbacks know the line number. */
+static int
+feed(struct csv_parser *p, struct reader *r, const char *buf, size_t n)
+{
+	while (n > 0 && !r->failed) {
+		const char *nl = memchr(buf, '\n', n);
+		size_t k = nl ? (size_t)(nl - buf) + 1 : n;
+
+		if (csv_parse(p, buf, k, on_field, on_record_end, r) != k) {
+			fo_err_set(r->err, FO_EXIT_BAD_INPUT, "%s:%llu: malformed CSV: %s", r->name,
+				   r->line, csv_strerror(csv_error(p)));
+			return -1;
+		}
+		if (nl)
+			r->line++;
+		buf += k;
+		n -= k;
+	}
+	return r->failed ? -1 : 0;
+}
+
+int
+fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, void *cbctx,
+	    struct fo_csv_stats *stats, fo_err *err)
+{
+	struct csv_parser p;
+	struct reader r;
+	z_stream z;
+	char *in = NULL, *out = NULL;
+	int zinit = 0, rc = -1, gz = -1, zend = 0;
+	struct fo_csv_stats st = {0, 0, 0, 0};
+
+	memset(&r, 0, sizeof(r));
+	r.name = name;
+	r.cb = cb;
+	r.cbctx = cbctx;
+	r.err = err;
+	r.line = 1;
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		return fo_err_set(err, FO_EXIT_FAILURE, "%s: cannot start the CSV parser", name);
+	in = malloc(IN_CHUNK);
+	out = malloc(OUT_CHUNK);
+	if (!in || !out) {
+		fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", name);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = rd(rdctx, in, IN_CHUNK, err);
+
+		if (n < 0)
+			goto out;
+		if (fo_job_interrupted()) {
+			fo_err_set(err, FO_EXIT_TRANSIENT, "%s: interrupted", name);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		st.bytes_in += (unsigned long long)n;
+		if (gz < 0) {
+			gz = n >= 2 && (unsigned char)in[0] == 0x1f && (unsigned char)in[1] == 0x8b;
+			if (gz) {
+				memset(&z, 0, sizeof(z));
+				/* 15 + 16: gzip wrapper only */
+				if (inflateInit2(&z, 15 + 16) != Z_OK) {
+					fo_err_set(err, FO_EXIT_FAILURE, "%s: cannot start zlib", name);
+					goto out;
+				}
+				zinit = 1;
+			}
+		}
+		if (!gz) {
+			st.bytes_csv += (unsigned long long)n;
+			if (feed(&p, &r, in, (size_t)n) < 0)
+				goto out;
+			continue;
+		}
+		z.next_in = (Bytef *)in;
+		z.avail_in = (uInt)n;
+		while (z.avail_in > 0) {
+			int zr;
+
+			if (zend) {
+				/* another gzip member follows (concatenated files) */
+				if (inflateReset(&z) != Z_OK) {
+					fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: corrupt gzip data", name);
+					goto out;
+				}
+				zend = 0;
+			}
+			z.next_out = (Bytef *)out;
+			z.avail_out = OUT_CHUNK;
+			zr = inflate(&z, Z_NO_FLUSH);
+			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+				fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: corrupt gzip data (%s)", name,
+					   r.line, z.msg ? z.msg : "inflate failed");
+				goto out;
+			}
+			st.bytes_csv += OUT_CHUNK - z.avail_out;
+			if (feed(&p, &r, out, OUT_CHUNK - z.avail_out) < 0)
+				goto out;
+			if (zr == Z_STREAM_END)
+				zend = 1;
+			else if (zr == Z_BUF_ERROR && z.avail_out > 0)
+				break;
+		}
+	}
+	if (gz == 1) {
+		/* drain what inflate still holds */
+		while (!zend) {
+			int zr;
+
+			z.next_out = (Bytef *)out;
+			z.avail_out = OUT_CHUNK;
+			zr = inflate(&z, Z_FINISH);
+			st.bytes_csv += OUT_CHUNK - z.avail_out;
+			if (feed(&p, &r, out, OUT_CHUNK - z.avail_out) < 0)
+				goto out;
+			if (zr == Z_STREAM_END) {
+				zend = 1;
+				break;
+			}
+			if (OUT_CHUNK - z.avail_out == 0) {
+				fo_err_set(err, FO_EXIT_BAD_INPUT,
+					   "%s:%llu: truncated gzip file (the stream ends early)", name,
+					   r.line);
+				goto out;
+			}
+		}
+	}
+	if (csv_fini(&p, on_field, on_record_end, &r) != 0) {
+		fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: malformed CSV at the end: %s", name,
+			   r.record_line ? r.record_line : r.line,
+			   csv_error(&p) == CSV_EPARSE ? "unterminated quoted field"
+						       : csv_strerror(csv_error(&p)));
+		goto out;
+	}
+	if (r.failed)
+		goto out;
+	rc = 0;
+out:
+	st.records = r.records;
+	st.gzip = gz == 1;
+	if (stats)
+		*stats = st;
+	if (zinit)
+		inflateEnd(&z);
+	csv_free(&p);
+	free(in);
+	free(out);
+	fo_buf_free(&r.data);
+	free(r.off);
+	free(r.len);
+	free(r.ptr);
+	return rc;
+}
+
+struct file_ctx {
+	int fd;
+	const char *path;
+};
+
+static ssize_t
+read_file(void *ctx, char *buf, size_t len, fo_err *err)
+{
+	struct file_ctx *f = ctx;
+
+	for (;;) {
+		ssize_t n = read(f->fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR && !fo_job_interrupted())
+			continue;
+		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", f->path, strerror(errno));
+		return -1;
+	}
+}
+
+int
+fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx, struct fo_csv_stats *stats,
+		 fo_err *err)
+{
+	struct file_ctx f = {-1, path};
+	int rc;
+
+	f.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0)
+		return fo_err_set(err, errno == ENOENT ? FO_EXIT_BAD_INPUT : FO_EXIT_FAILURE,
+				  "%s: %s", path, strerror(errno));
+	rc = fo_csv_read(path, read_file, &f, cb, cbctx, stats, err);
+	close(f.fd);
+	return rc;
+}
