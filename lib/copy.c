@@ -60,6 +60,14 @@ int
 fo_copy_begin(PGconn *conn, const char *table, const char *const *columns,
 	      size_t ncolumns, size_t buffer_size, fo_copy **out, fo_err *err)
 {
+	return fo_copy_begin_with(conn, table, columns, ncolumns, buffer_size, NULL, out, err);
+}
+
+int
+fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
+		   size_t ncolumns, size_t buffer_size, const char *options, fo_copy **out,
+		   fo_err *err)
+{
 	fo_buf sql = FO_BUF_INIT;
 	fo_copy *c;
 	PGresult *res;
@@ -88,6 +96,8 @@ fo_copy_begin(PGconn *conn, const char *table, const char *const *columns,
 		PQfreemem(q);
 	}
 	fo_buf_puts(&sql, ") FROM STDIN");
+	if (options)
+		fo_buf_printf(&sql, " WITH (%s)", options);
 	if (sql.oom || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0) {
 		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
 		goto fail;

@@ -354,6 +354,7 @@ seconds_since(const struct timespec *start)
 int
 fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err)
 {
+	snprintf(ctx->scope, sizeof(ctx->scope), "%s", scope);
 	if (fo_pg_lock(ctx->conn, ctx->job->name, scope, ctx->lock_wait_s, err) < 0)
 		return -1;
 	if (ctx->run_id && fo_jobrun_set_scope(ctx->conn, ctx->run_id, scope, err) < 0)
@@ -440,7 +441,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	if (ctx.run_id) {
 		struct fo_jobrun_end end = {code, ctx.rows_read, ctx.rows_written,
 					    ctx.details.len ? ctx.details.data : NULL,
-					    rc < 0 ? err.msg : NULL};
+					    rc < 0 ? err.msg : NULL, ctx.scope};
 		fo_err ferr;
 
 		if (fo_jobrun_finish(ctx.conn, ctx.run_id, &end, &ferr) < 0)

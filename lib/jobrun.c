@@ -153,7 +153,7 @@ fo_jobrun_finish(PGconn *conn, long long run_id, const struct fo_jobrun_end *end
 {
 	char id[32], code[16], rread[32], rwritten[32];
 	char *msg = NULL;
-	const char *params[7];
+	const char *params[8];
 	int rc;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -181,11 +181,13 @@ fo_jobrun_finish(PGconn *conn, long long run_id, const struct fo_jobrun_end *end
 	params[4] = rwritten;
 	params[5] = end->details_json;
 	params[6] = msg;
+	params[7] = end->scope && *end->scope ? end->scope : NULL;
 	rc = fo_pg_query(conn,
 			 "UPDATE finops.job_runs SET finished_at = clock_timestamp(), status = $2,"
 			 "       exit_code = $3, rows_read = $4, rows_written = $5,"
-			 "       details = coalesce($6::jsonb, '{}'), error_message = $7"
-			 " WHERE run_id = $1", 7, params, NULL, err);
+			 "       details = coalesce($6::jsonb, '{}'), error_message = $7,"
+			 "       scope = coalesce($8, scope)"
+			 " WHERE run_id = $1", 8, params, NULL, err);
 	free(msg);
 	if (rc < 0)
 		return fo_err_prefix(err, "job_runs: ");

@@ -1,21 +1,88 @@
 /*
- * billing_ingest: load AWS CUR and FOCUS billing files into PostgreSQL, one atomic billing period at a time.
- *
- * Not built yet (issue #3): it answers --help and --version, and any other
- * use exits 2 without touching anything.
+ * billing_ingest: loads AWS CUR (legacy and 2.0) and FOCUS exports into
+ * finops.billing_line_items, one atomic billing period at a time.
  */
+#include <stdlib.h>
+
+#include "finops/billing.h"
 #include "finops/job.h"
+
+enum { OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS };
+
+static const struct fo_option options[] = {
+	{"force", 0, OPT_FORCE, NULL,
+	 "load even when the assembly is already loaded or older than the loaded one"},
+	{"report-name", 1, OPT_REPORT_NAME, "NAME",
+	 "report name for plain files without a manifest (default \"default\"); with the"
+	 " billing account it names the source a load replaces"},
+	{"allow-short-rows", 0, OPT_ALLOW_SHORT_ROWS, NULL,
+	 "accept rows with fewer fields than the header, the missing ones empty"},
+	{NULL, 0, 0, NULL, NULL}
+};
+
+static int
+on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+{
+	struct fo_billing_opts *o = ctx->data;
+
+	switch (id) {
+	case OPT_FORCE:
+		o->force = 1;
+		return 0;
+	case OPT_REPORT_NAME:
+		if (!*arg)
+			return fo_err_set(err, FO_EXIT_USAGE, "--report-name: empty");
+		o->report_name = arg;
+		return 0;
+	case OPT_ALLOW_SHORT_ROWS:
+		o->allow_short_rows = 1;
+		return 0;
+	}
+	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
+}
+
+static int
+on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
+{
+	struct fo_billing_opts *o = ctx->data;
+
+	if (argc == 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "name at least one manifest, file or directory");
+	o->sources = argv;
+	o->nsources = (size_t)argc;
+	return 0;
+}
+
+static int
+run(struct fo_job_ctx *ctx, fo_err *err)
+{
+	return fo_billing_ingest(ctx, ctx->data, err);
+}
 
 static const struct fo_job job = {
 	.name = "billing_ingest",
-	.purpose = "load AWS CUR and FOCUS billing files into PostgreSQL, one atomic billing period at a time",
-	.usage = "[OPTIONS]",
-	.description = "This job is being built (issue #3).",
-	.flags = FO_JOB_NOT_IMPLEMENTED,
+	.purpose = "load AWS CUR and FOCUS billing files into PostgreSQL, one atomic billing"
+		   " period at a time",
+	.usage = "[OPTIONS] SOURCE...",
+	.description =
+		"SOURCE is a CUR manifest (<report>-Manifest.json, legacy or CUR 2.0), a CSV or\n"
+		"CSV.gz file (legacy CUR, CUR 2.0 or FOCUS 1.0-1.2; gzip is detected by content),\n"
+		"or a directory holding one manifest or such files. Each SOURCE is one unit,\n"
+		"loaded in one transaction: every billing period it holds replaces that period\n"
+		"of its source (payer or billing account, and report) or nothing changes.\n"
+		"Re-running a loaded assembly exits 99; bad input exits 3 naming file, line and\n"
+		"column.",
+	.flags = FO_JOB_DRY_RUN,
+	.options = options,
+	.option = on_option,
+	.args = on_args,
+	.run = run,
 };
 
 int
 main(int argc, char **argv)
 {
-	return fo_job_main(&job, NULL, argc, argv);
+	struct fo_billing_opts opts = {0};
+
+	return fo_job_main(&job, &opts, argc, argv);
 }

@@ -43,6 +43,14 @@ int fo_copy_begin(PGconn *conn, const char *table, const char *const *columns,
 		  size_t ncolumns, size_t buffer_size, fo_copy **out, fo_err *err);
 
 /*
+ * As fo_copy_begin, with COPY options (trusted SQL, "FREEZE") added as
+ * WITH (options); NULL for none.
+ */
+int fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
+		       size_t ncolumns, size_t buffer_size, const char *options, fo_copy **out,
+		       fo_err *err);
+
+/*
  * Appends the next field of the current row: n bytes of s. s == NULL sends
  * NULL. A NUL byte inside the field is refused (text COPY cannot carry it);
  * the error is reported by fo_copy_end_row().

@@ -49,6 +49,7 @@ struct fo_job_ctx {
 	long long rows_read;      /* the job adds to these; they go to job_runs */
 	long long rows_written;
 	int nothing_new;          /* set by run(): exit 99 instead of 0 */
+	char scope[256];          /* set by fo_job_lock(); recorded in job_runs */
 	fo_buf details;           /* JSON object for job_runs.details, or empty */
 	fo_buf summary;           /* extra text for the summary line, or empty */
 };

@@ -18,6 +18,7 @@ struct fo_jobrun_end {
 	long long rows_written;
 	const char *details_json;   /* a JSON object, or NULL */
 	const char *error_message;  /* NULL on success; secrets are redacted here */
+	const char *scope;          /* recorded again at the end, or NULL to keep */
 };
 
 /*

@@ -114,9 +114,12 @@ COMMENT ON COLUMN finops.billing_line_items.split_cost IS
 CREATE INDEX billing_line_items_charge_period_brin
 	ON finops.billing_line_items USING brin (charge_period_start);
 
--- One row a load: what was loaded, from where, and its totals.
+-- One row per (load, source, billing period): what was loaded, from where,
+-- and its totals. A load is one manifest or one set of files, applied in one
+-- transaction; it may hold several sources or periods (FOCUS exports do).
+CREATE SEQUENCE finops.billing_load_id_seq;
 CREATE TABLE finops.billing_loads (
-	load_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	load_id            bigint NOT NULL,
 	source_id          integer NOT NULL REFERENCES finops.billing_sources,
 	billing_period     date NOT NULL,
 	run_id             bigint REFERENCES finops.job_runs,
@@ -128,13 +131,16 @@ CREATE TABLE finops.billing_loads (
 	rows_loaded        bigint NOT NULL,
 	totals             jsonb NOT NULL,
 	status             text NOT NULL DEFAULT 'current' CHECK (status IN ('current', 'replaced')),
-	replaced_by        bigint REFERENCES finops.billing_loads,
+	replaced_by        bigint,
 	loaded_at          timestamptz NOT NULL DEFAULT now(),
-	duration_ms        bigint
+	duration_ms        bigint,
+	PRIMARY KEY (load_id, source_id, billing_period)
 );
 COMMENT ON TABLE finops.billing_loads IS
-	'Audit of billing loads: one row per (source, billing period) load; the current one is'
-	' what billing_line_items holds.';
+	'Audit of billing loads: one row per (load, source, billing period); the current row of a'
+	' (source, period) is what billing_line_items holds.';
+COMMENT ON COLUMN finops.billing_loads.assembly_id IS
+	'CUR assemblyId, CUR 2.0 executionId, or for plain files a CRC-32 and size of their bytes.';
 COMMENT ON COLUMN finops.billing_loads.totals IS
 	'Per currency: rows, billed_cost, effective_cost, list_cost as loaded.';
 CREATE UNIQUE INDEX billing_loads_one_current
@@ -154,6 +160,7 @@ GRANT SELECT ON finops.billing_sources, finops.billing_line_items, finops.billin
 	finops.billing_daily_cost TO finops_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON finops.billing_sources,
 	finops.billing_line_items, finops.billing_loads TO finops_writer;
+GRANT USAGE, SELECT ON SEQUENCE finops.billing_load_id_seq TO finops_writer;
 GRANT SELECT ON finops.billing_daily_cost TO finops_writer;
 -- The writer swaps partitions: ATTACH and DETACH need ownership of the
 -- partitioned table.

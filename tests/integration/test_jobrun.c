@@ -43,7 +43,7 @@ static void
 test_run_row_goes_from_running_to_succeeded(void **state)
 {
 	char *argv[] = {"billing_ingest", "--dsn", "host=x password=hunter2", "manifest.json"};
-	struct fo_jobrun_end end = {0, 1000, 990, "{\"files\": 2}", NULL};
+	struct fo_jobrun_end end = {0, 1000, 990, "{\"files\": 2}", NULL, NULL};
 	long long id;
 	char sql[256];
 	fo_err err;
@@ -73,7 +73,7 @@ static void
 test_failed_run_keeps_its_error_message(void **state)
 {
 	char *argv[] = {"usage_ingest"};
-	struct fo_jobrun_end end = {3, 5, 0, NULL, "metrics.json:7: bad line"};
+	struct fo_jobrun_end end = {3, 5, 0, NULL, "metrics.json:7: bad line", NULL};
 	long long id;
 	char sql[256];
 	fo_err err;
@@ -91,7 +91,7 @@ static void
 test_nothing_new_run_is_recorded_as_such(void **state)
 {
 	char *argv[] = {"billing_ingest"};
-	struct fo_jobrun_end end = {99, 10, 0, NULL, NULL};
+	struct fo_jobrun_end end = {99, 10, 0, NULL, NULL, NULL};
 	long long id;
 	char sql[128];
 	fo_err err;

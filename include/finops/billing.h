@@ -1,0 +1,39 @@
+/*
+ * billing.h: loading billing exports into finops.billing_line_items.
+ *
+ * A unit is one manifest (all of its report files) or the files given or
+ * found in a directory. Each unit is loaded in one transaction: its rows go
+ * by COPY into a new table; the totals per currency counted while parsing
+ * must equal what landed; then each (source, billing period) the unit holds
+ * replaces that period's partition (DETACH old, ATTACH new, DROP old) and an
+ * audit row is written to finops.billing_loads. Readers see the old period
+ * or the new one, never a mix; any failure leaves everything as it was.
+ *
+ * A unit whose assembly is already the current load of every period it
+ * holds is not loaded again (nothing new, exit 99), nor is one older than
+ * the current load, unless forced.
+ */
+#ifndef FINOPS_BILLING_H
+#define FINOPS_BILLING_H
+
+#include <stddef.h>
+
+#include "finops/error.h"
+#include "finops/job.h"
+
+struct fo_billing_opts {
+	char **sources;           /* manifest, file or directory paths */
+	size_t nsources;
+	const char *report_name;  /* report name for plain files (default "default") */
+	int force;                /* load even when nothing is new or the assembly is older */
+	int allow_short_rows;     /* rows with fewer fields than the header: missing are empty */
+};
+
+/*
+ * Loads every unit of opts->sources in order, each atomically; stops at the
+ * first failure (units before it stay loaded). Sets ctx->nothing_new when no
+ * unit changed anything, and fills ctx's counters, details and summary.
+ */
+int fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * cur.h: billing export rows (AWS CUR legacy and 2.0, FOCUS 1.0-1.2) mapped
+ * to the columns of finops.billing_line_items.
+ *
+ * The format is recognised from the header; columns are found by name in
+ * any order (legacy "lineItem/UnblendedCost" and CUR 2.0
+ * "line_item_unblended_cost" are the same column); unknown columns are
+ * ignored; missing optional ones are NULL; a missing required one is an
+ * error naming it. Every value is checked on the client (money as exact
+ * decimal text, timestamps, currency codes, JSON tags) so a bad value is
+ * reported with file, line and column before anything is written.
+ */
+#ifndef FINOPS_CUR_H
+#define FINOPS_CUR_H
+
+#include <stddef.h>
+
+#include "finops/buf.h"
+#include "finops/csvread.h"
+#include "finops/error.h"
+
+enum fo_bill_format {
+	FO_BILL_CUR_LEGACY,    /* lineItem/UnblendedCost, resourceTags/user:x */
+	FO_BILL_CUR_SNAKE,     /* legacy CUR with Athena-style snake_case names */
+	FO_BILL_CUR2,          /* Data Exports CUR 2.0: resource_tags map column */
+	FO_BILL_FOCUS          /* FOCUS 1.0, 1.1, 1.2 */
+};
+
+/* The output columns, in the order fo_bill_row holds them. */
+enum fo_bill_col {
+	FO_COL_BILLING_PERIOD, FO_COL_SOURCE_ID, FO_COL_LOAD_ID, FO_COL_LINE_ITEM_ID,
+	FO_COL_BILLING_ACCOUNT_ID, FO_COL_BILLING_ACCOUNT_NAME, FO_COL_SUB_ACCOUNT_ID,
+	FO_COL_SUB_ACCOUNT_NAME, FO_COL_BILLING_PERIOD_END, FO_COL_CHARGE_PERIOD_START,
+	FO_COL_CHARGE_PERIOD_END, FO_COL_CHARGE_CATEGORY, FO_COL_CHARGE_CLASS,
+	FO_COL_CHARGE_DESCRIPTION, FO_COL_CHARGE_FREQUENCY, FO_COL_PROVIDER_NAME,
+	FO_COL_PUBLISHER_NAME, FO_COL_INVOICE_ISSUER_NAME, FO_COL_INVOICE_ID, FO_COL_SERVICE_NAME,
+	FO_COL_SERVICE_CATEGORY, FO_COL_REGION_ID, FO_COL_REGION_NAME, FO_COL_AVAILABILITY_ZONE,
+	FO_COL_RESOURCE_ID, FO_COL_RESOURCE_NAME, FO_COL_RESOURCE_TYPE, FO_COL_SKU_ID,
+	FO_COL_SKU_PRICE_ID, FO_COL_PRICING_CATEGORY, FO_COL_PRICING_QUANTITY, FO_COL_PRICING_UNIT,
+	FO_COL_CONSUMED_QUANTITY, FO_COL_CONSUMED_UNIT, FO_COL_BILLING_CURRENCY, FO_COL_BILLED_COST,
+	FO_COL_LIST_COST, FO_COL_LIST_UNIT_PRICE, FO_COL_CONTRACTED_COST,
+	FO_COL_CONTRACTED_UNIT_PRICE, FO_COL_LINE_ITEM_TYPE, FO_COL_USAGE_TYPE, FO_COL_OPERATION,
+	FO_COL_PRODUCT_CODE, FO_COL_PRODUCT_FAMILY, FO_COL_INSTANCE_TYPE, FO_COL_OPERATING_SYSTEM,
+	FO_COL_TENANCY, FO_COL_PRICING_TERM, FO_COL_RESERVATION_ARN, FO_COL_SAVINGS_PLAN_ARN,
+	FO_COL_SPLIT_PARENT_RESOURCE_ID, FO_COL_SPLIT_COST, FO_COL_SPLIT_UNUSED_COST,
+	FO_COL_REPORTED_EFFECTIVE_COST, FO_COL_SP_EFFECTIVE_COST, FO_COL_SP_TOTAL_COMMITMENT,
+	FO_COL_SP_USED_COMMITMENT, FO_COL_RI_EFFECTIVE_COST, FO_COL_RI_UNUSED_AMORTIZED_UPFRONT,
+	FO_COL_RI_UNUSED_RECURRING, FO_COL_TAGS, FO_COL_COST_CATEGORIES,
+	FO_BILL_NCOLS
+};
+
+/* Column names of finops.billing_line_items, indexed by enum fo_bill_col. */
+extern const char *const fo_bill_column_names[FO_BILL_NCOLS];
+
+/* One mapped row; v[i] NULL means SQL NULL. Valid until the next mapping. */
+struct fo_bill_row {
+	const char *v[FO_BILL_NCOLS];
+	size_t n[FO_BILL_NCOLS];
+	char period[11];          /* billing period start date, YYYY-MM-DD */
+};
+
+struct fo_bill_map_opts {
+	int allow_short_rows;     /* treat missing trailing fields as empty */
+};
+
+typedef struct fo_bill_mapper fo_bill_mapper;
+
+/*
+ * Recognises the format from a header record of file and maps its columns.
+ * Fails with FO_EXIT_BAD_INPUT naming the first missing required column.
+ * On success *out is owned by the caller (fo_bill_mapper_free).
+ */
+int fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
+		       const struct fo_bill_map_opts *opts, fo_bill_mapper **out, fo_err *err);
+void fo_bill_mapper_free(fo_bill_mapper *m);
+
+enum fo_bill_format fo_bill_mapper_format(const fo_bill_mapper *m);
+
+/* "aws-cur", "aws-cur-snake", "aws-cur2", "focus-1.0", "focus-1.1", "focus-1.2" */
+const char *fo_bill_mapper_format_name(const fo_bill_mapper *m);
+
+/* The source kind of the format: "aws_cur" or "focus". */
+const char *fo_bill_mapper_kind(const fo_bill_mapper *m);
+
+/*
+ * Maps and checks one data record. Fails with FO_EXIT_BAD_INPUT and
+ * "file:line: column NAME: reason". The source and load ids are left NULL
+ * for the caller to fill.
+ */
+int fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bill_row *row,
+		    fo_err *err);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * manifest.h: AWS CUR delivery manifests, legacy and CUR 2.0.
+ *
+ * A legacy CUR manifest (<report>-Manifest.json) names its assembly
+ * (assemblyId), report (reportName), payer (account), billingPeriod and
+ * report files (reportKeys, relative to the bucket). A CUR 2.0 (Data
+ * Exports) manifest, under metadata/BILLING_PERIOD=YYYY-MM/, names its
+ * execution (executionId), export (exportName), billingPeriod and data files
+ * (dataFiles, s3:// URIs). Both are read into one struct; a manifest is one
+ * unit: all of its files or nothing.
+ */
+#ifndef FINOPS_MANIFEST_H
+#define FINOPS_MANIFEST_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "finops/error.h"
+
+struct fo_manifest {
+	char *path;              /* where it was read from */
+	int cur2;                /* 1 for a Data Exports (CUR 2.0) manifest */
+	char *assembly_id;       /* assemblyId or executionId */
+	char *report_name;       /* reportName or exportName */
+	char *account;           /* payer account, when given */
+	char period[11];         /* billing period start date, "" when unknown */
+	char **keys;             /* report files as the manifest names them */
+	size_t nkeys;
+	char **files;            /* local paths of the keys, after fo_manifest_resolve_local */
+	time_t mtime;            /* when the manifest was written (file time) */
+};
+
+/*
+ * Parses the JSON text of a manifest read from path. Fails with
+ * FO_EXIT_BAD_INPUT naming what is missing. Free with fo_manifest_free().
+ */
+int fo_manifest_parse(const char *path, const char *json, size_t len, struct fo_manifest *m,
+		      fo_err *err);
+
+/* Reads and parses a local manifest file (and its modification time). */
+int fo_manifest_load(const char *path, struct fo_manifest *m, fo_err *err);
+
+/*
+ * Finds each key on local disk: keys are relative to the bucket, so they are
+ * looked up under every directory above the manifest, then beside it and in
+ * its assembly folder. A key found nowhere is bad input naming it.
+ */
+int fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err);
+
+void fo_manifest_free(struct fo_manifest *m);
+
+#endif

@@ -1,0 +1,866 @@
+/*
+ * billing.c: atomic loads of billing exports (see billing.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "finops/billing.h"
+#include "finops/copy.h"
+#include "finops/csvread.h"
+#include "finops/cur.h"
+#include "finops/decimal.h"
+#include "finops/jobrun.h"
+#include "finops/log.h"
+#include "finops/manifest.h"
+#include "finops/pg.h"
+
+#define MAX_CURRENCIES 32
+#define PARENT "finops.billing_line_items"
+
+/* One manifest, or a set of plain files. */
+struct unit {
+	char *label;               /* manifest path, or the first file */
+	int has_manifest;
+	struct fo_manifest man;
+	char **files;
+	size_t nfiles;
+	const char *report_name;
+	char assembly_id[160];
+	time_t assembly_time;
+};
+
+/* One (source, billing period) of a load. */
+struct group {
+	char *account;
+	char period[11];
+	int source_id;
+	char source_id_text[16];
+	long long rows;
+	int replace;               /* decided after parsing */
+	long long old_load;        /* current load of the period, 0 when none */
+};
+
+struct currency_total {
+	char code[4];
+	long long rows;
+	fo_dec_sum billed;
+};
+
+struct load {
+	struct fo_job_ctx *ctx;
+	const struct fo_billing_opts *opts;
+	struct unit *u;
+	const char *kind;            /* "aws_cur" or "focus", from the first header */
+	const char *format_name;
+	fo_bill_mapper *mapper;
+	const char *file;
+	fo_copy *copy;
+	char staging[96];
+	int staging_made, multi;
+	long long load_id;
+	char load_id_text[24];
+	struct group *groups;
+	size_t ngroups;
+	struct group *last;
+	struct currency_total cur[MAX_CURRENCIES];
+	size_t ncur;
+	long long rows;
+	unsigned long long bytes;
+	uLong crc;                   /* of the plain files' bytes: their fingerprint */
+};
+
+/* ---- units ------------------------------------------------------------ */
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+unit_free(struct unit *u)
+{
+	if (u->has_manifest)
+		fo_manifest_free(&u->man);
+	else
+		for (size_t i = 0; i < u->nfiles; i++)
+			free(u->files[i]);
+	if (!u->has_manifest)
+		free(u->files);
+	free(u->label);
+	memset(u, 0, sizeof(*u));
+}
+
+static int
+unit_from_manifest(struct unit *u, const char *path, fo_err *err)
+{
+	memset(u, 0, sizeof(*u));
+	u->has_manifest = 1;
+	if (fo_manifest_load(path, &u->man, err) < 0 || fo_manifest_resolve_local(&u->man, err) < 0)
+		return -1;
+	u->label = strdup(path);
+	u->files = u->man.files;
+	u->nfiles = u->man.nkeys;
+	u->report_name = u->man.report_name ? u->man.report_name : "default";
+	snprintf(u->assembly_id, sizeof(u->assembly_id), "%s", u->man.assembly_id);
+	u->assembly_time = u->man.mtime;
+	return 0;
+}
+
+/*
+ * Lists a directory: one manifest (*Manifest.json) makes a manifest unit;
+ * otherwise every *.csv, *.csv.gz and *.gz file, in name order, is one unit.
+ */
+static int
+unit_from_dir(struct unit *u, const char *dir, const char *report, fo_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096], manifest[4096] = "";
+	int manifests = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (!d)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (ends_with(e->d_name, "Manifest.json")) {
+			manifests++;
+			snprintf(manifest, sizeof(manifest), "%s", path);
+		} else if (ends_with(e->d_name, ".csv") || ends_with(e->d_name, ".gz")) {
+			char **f = realloc(u->files, (u->nfiles + 1) * sizeof(char *));
+
+			if (!f || !(f[u->nfiles] = strdup(path))) {
+				closedir(d);
+				return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			}
+			u->files = f;
+			u->nfiles++;
+		}
+	}
+	closedir(d);
+	if (manifests > 1)
+		return fo_err_set(err, FO_EXIT_USAGE,
+				  "%s holds %d manifests: name the one to load", dir, manifests);
+	if (manifests == 1) {
+		for (size_t i = 0; i < u->nfiles; i++)
+			free(u->files[i]);
+		free(u->files);
+		return unit_from_manifest(u, manifest, err);
+	}
+	if (u->nfiles == 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT,
+				  "%s: no manifest and no .csv or .gz files to load", dir);
+	qsort(u->files, u->nfiles, sizeof(char *), cmp_str);
+	u->label = strdup(dir);
+	u->report_name = report;
+	return 0;
+}
+
+static int
+unit_from_path(struct unit *u, const char *path, const char *report, fo_err *err)
+{
+	struct stat st;
+
+	memset(u, 0, sizeof(*u));
+	if (stat(path, &st) < 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return unit_from_dir(u, path, report, err);
+	if (ends_with(path, ".json"))
+		return unit_from_manifest(u, path, err);
+	u->files = calloc(1, sizeof(char *));
+	if (!u->files || !(u->files[0] = strdup(path)) || !(u->label = strdup(path)))
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	u->nfiles = 1;
+	u->report_name = report;
+	return 0;
+}
+
+/* ---- rows -------------------------------------------------------------- */
+
+struct file_read {
+	int fd;
+	const char *path;
+	struct load *l;
+};
+
+/* Reads a file, keeping a CRC-32 of its bytes as the plain files' fingerprint. */
+static ssize_t
+read_fingerprinted(void *ctx, char *buf, size_t len, fo_err *err)
+{
+	struct file_read *f = ctx;
+
+	for (;;) {
+		ssize_t n = read(f->fd, buf, len);
+
+		if (n > 0) {
+			f->l->crc = crc32(f->l->crc, (const Bytef *)buf, (uInt)n);
+			f->l->bytes += (unsigned long long)n;
+		}
+		if (n >= 0)
+			return n;
+		if (errno == EINTR && !fo_job_interrupted())
+			continue;
+		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", f->path, strerror(errno));
+		return -1;
+	}
+}
+
+static int
+start_copy(struct load *l, fo_err *err)
+{
+	char table[128];
+
+	snprintf(table, sizeof(table), "finops.%s", l->staging);
+	return fo_copy_begin_with(l->ctx->conn, table, fo_bill_column_names, FO_BILL_NCOLS, 0,
+				  "FREEZE", &l->copy, err);
+}
+
+static int
+end_copy(struct load *l, fo_err *err)
+{
+	struct fo_copy_result r;
+	int rc;
+
+	if (!l->copy)
+		return 0;
+	rc = fo_copy_finish(l->copy, &r, err);
+	l->copy = NULL;
+	if (rc < 0 && r.failed_row)
+		fo_err_prefix(err, "%s: ", l->u->label);
+	return rc;
+}
+
+static int
+source_id_of(struct load *l, const char *account, int *id, fo_err *err)
+{
+	const char *params[4] = {l->kind, account, l->u->report_name,
+				 strcmp(l->kind, "aws_cur") == 0 ? "AWS" : NULL};
+	PGresult *res;
+
+	if (fo_pg_query(l->ctx->conn,
+			"INSERT INTO finops.billing_sources (kind, billing_account_id, report_name,"
+			"                                    provider_name)"
+			" VALUES ($1, $2, $3, $4)"
+			" ON CONFLICT (kind, billing_account_id, report_name)"
+			" DO UPDATE SET kind = EXCLUDED.kind RETURNING source_id",
+			4, params, &res, err) < 0)
+		return -1;
+	*id = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int
+sql(struct load *l, fo_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+sql(struct load *l, fo_err *err, const char *fmt, ...)
+{
+	char text[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return fo_pg_exec(l->ctx->conn, text, err);
+}
+
+/* A row of a (source, period) not seen before: register it and route to it. */
+static struct group *
+new_group(struct load *l, const char *account, const char *period, fo_err *err)
+{
+	struct group *g, *groups;
+	char scope[256];
+
+	if (end_copy(l, err) < 0)
+		return NULL;
+	groups = realloc(l->groups, (l->ngroups + 1) * sizeof(*groups));
+	if (!groups) {
+		fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		return NULL;
+	}
+	l->groups = groups;
+	g = &groups[l->ngroups];
+	memset(g, 0, sizeof(*g));
+	g->account = strdup(account);
+	snprintf(g->period, sizeof(g->period), "%s", period);
+	if (!g->account || source_id_of(l, account, &g->source_id, err) < 0) {
+		free(g->account);
+		return NULL;
+	}
+	snprintf(g->source_id_text, sizeof(g->source_id_text), "%d", g->source_id);
+	snprintf(scope, sizeof(scope), "%s/%s/%s/%.7s", l->kind, account, l->u->report_name, period);
+	if (l->ngroups == 0) {
+		if (fo_job_lock(l->ctx, scope, err) < 0)
+			return NULL;
+		/* The new rows go to a table of their own; with one (source,
+		 * period) it becomes that partition as it is. */
+		if (sql(l, err,
+			"CREATE TABLE finops.%s (LIKE " PARENT
+			" INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)", l->staging) < 0 ||
+		    sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
+			" CHECK (billing_period = '%s' AND source_id = %d)", l->staging, l->staging,
+			period, g->source_id) < 0)
+			return NULL;
+		l->staging_made = 1;
+	} else {
+		if (fo_pg_lock(l->ctx->conn, l->ctx->job->name, scope, l->ctx->lock_wait_s, err) < 0)
+			return NULL;
+		if (!l->multi && sql(l, err, "ALTER TABLE finops.%s DROP CONSTRAINT %s_bounds",
+				     l->staging, l->staging) < 0)
+			return NULL;
+		l->multi = 1;
+	}
+	l->ngroups++;
+	if (start_copy(l, err) < 0)
+		return NULL;
+	return g;
+}
+
+static struct group *
+group_of(struct load *l, const char *account, const char *period, fo_err *err)
+{
+	if (l->last && strcmp(l->last->period, period) == 0 && strcmp(l->last->account, account) == 0)
+		return l->last;
+	for (size_t i = 0; i < l->ngroups; i++)
+		if (strcmp(l->groups[i].period, period) == 0 &&
+		    strcmp(l->groups[i].account, account) == 0)
+			return l->last = &l->groups[i];
+	l->last = new_group(l, account, period, err);
+	/* the array may have moved */
+	return l->last;
+}
+
+static int
+add_total(struct load *l, const struct fo_bill_row *row, fo_err *err)
+{
+	const char *code = row->v[FO_COL_BILLING_CURRENCY];
+	struct currency_total *t = NULL;
+
+	for (size_t i = 0; i < l->ncur; i++)
+		if (strcmp(l->cur[i].code, code) == 0)
+			t = &l->cur[i];
+	if (!t) {
+		if (l->ncur == MAX_CURRENCIES)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: more than %d currencies", l->file,
+					  MAX_CURRENCIES);
+		t = &l->cur[l->ncur++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->code, sizeof(t->code), "%s", code);
+	}
+	t->rows++;
+	if (fo_dec_add(&t->billed, row->v[FO_COL_BILLED_COST], row->n[FO_COL_BILLED_COST]) < 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: billed cost %s is out of range", l->file,
+				  row->v[FO_COL_BILLED_COST]);
+	return 0;
+}
+
+static int
+on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
+{
+	struct load *l = arg;
+	struct fo_bill_map_opts mopts = {l->opts->allow_short_rows};
+	struct fo_bill_row row;
+	struct group *g;
+
+	if (rec->index == 1) {
+		fo_bill_mapper_free(l->mapper);
+		l->mapper = NULL;
+		if (fo_bill_mapper_new(l->file, rec, &mopts, &l->mapper, err) < 0)
+			return -1;
+		if (!l->kind) {
+			l->kind = fo_bill_mapper_kind(l->mapper);
+			l->format_name = fo_bill_mapper_format_name(l->mapper);
+		} else if (strcmp(l->kind, fo_bill_mapper_kind(l->mapper)) != 0) {
+			return fo_err_set(err, FO_EXIT_BAD_INPUT,
+					  "%s: a %s file in a load of %s files", l->file,
+					  fo_bill_mapper_format_name(l->mapper), l->format_name);
+		}
+		return 0;
+	}
+	if (fo_bill_map_row(l->mapper, rec, &row, err) < 0)
+		return -1;
+	g = group_of(l, row.v[FO_COL_BILLING_ACCOUNT_ID], row.period, err);
+	if (!g)
+		return -1;
+	row.v[FO_COL_SOURCE_ID] = g->source_id_text;
+	row.n[FO_COL_SOURCE_ID] = strlen(g->source_id_text);
+	row.v[FO_COL_LOAD_ID] = l->load_id_text;
+	row.n[FO_COL_LOAD_ID] = strlen(l->load_id_text);
+	for (int c = 0; c < FO_BILL_NCOLS; c++)
+		fo_copy_put(l->copy, row.v[c], row.n[c]);
+	if (fo_copy_end_row(l->copy, err) < 0)
+		return fo_err_prefix(err, "%s:%llu: ", l->file, rec->line);
+	g->rows++;
+	l->rows++;
+	return add_total(l, &row, err);
+}
+
+static int
+read_files(struct load *l, fo_err *err)
+{
+	for (size_t i = 0; i < l->u->nfiles; i++) {
+		struct file_read f = {-1, l->u->files[i], l};
+		struct fo_csv_stats st;
+		struct stat sb;
+		int rc;
+
+		l->file = l->u->files[i];
+		f.fd = open(l->file, O_RDONLY | O_CLOEXEC);
+		if (f.fd < 0)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", l->file, strerror(errno));
+		if (!l->u->has_manifest && fstat(f.fd, &sb) == 0 && sb.st_mtime > l->u->assembly_time)
+			l->u->assembly_time = sb.st_mtime;
+		rc = fo_csv_read(l->file, read_fingerprinted, &f, on_record, l, &st, err);
+		close(f.fd);
+		if (rc < 0)
+			return -1;
+		if (st.records == 0)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: empty file (no header)", l->file);
+		l->ctx->rows_read += (long long)(st.records - 1);
+		fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_STR("file", l->file), FO_INT("rows", st.records - 1),
+						FO_BOOL("gzip", st.gzip), FO_INT("bytes", st.bytes_in)),
+			"read %s", l->file);
+		fo_bill_mapper_free(l->mapper);
+		l->mapper = NULL;
+	}
+	if (end_copy(l, err) < 0)
+		return -1;
+	if (l->rows == 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT,
+				  "%s: no line items in %zu file(s): refusing to replace a billing period"
+				  " with nothing", l->u->label, l->u->nfiles);
+	return 0;
+}
+
+/* ---- after parsing --------------------------------------------------------- */
+
+/* The totals counted while parsing must equal what landed in the new table. */
+static int
+reconcile(struct load *l, fo_err *err)
+{
+	char q[512], mine[160], theirs[160];
+	PGresult *res;
+	int n;
+
+	snprintf(q, sizeof(q),
+		 "SELECT billing_currency, count(*), sum(billed_cost)::text FROM finops.%s GROUP BY 1",
+		 l->staging);
+	if (fo_pg_query(l->ctx->conn, q, 0, NULL, &res, err) < 0)
+		return -1;
+	n = PQntuples(res);
+	if ((size_t)n != l->ncur) {
+		PQclear(res);
+		return fo_err_set(err, FO_EXIT_FAILURE,
+				  "%s: reconciliation failed: %zu currencies parsed, %d loaded",
+				  l->u->label, l->ncur, n);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *code = PQgetvalue(res, i, 0);
+		struct currency_total *t = NULL;
+
+		for (size_t k = 0; k < l->ncur; k++)
+			if (strcmp(l->cur[k].code, code) == 0)
+				t = &l->cur[k];
+		fo_dec_canonical(PQgetvalue(res, i, 2), theirs, sizeof(theirs));
+		if (t)
+			fo_dec_format(&t->billed, mine, sizeof(mine));
+		if (!t || t->rows != atoll(PQgetvalue(res, i, 1)) || strcmp(mine, theirs) != 0) {
+			fo_err_set(err, FO_EXIT_FAILURE,
+				   "%s: reconciliation failed for %s: parsed %lld rows, billed %s;"
+				   " loaded %s rows, billed %s", l->u->label, code, t ? t->rows : 0,
+				   t ? mine : "-", PQgetvalue(res, i, 1), theirs);
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Decides, per (source, period), whether this unit replaces what is there.
+ * Returns 1 when there is something to load, 0 when nothing is new.
+ */
+static int
+decide(struct load *l, fo_err *err)
+{
+	int same = 0, older = 0;
+
+	for (size_t i = 0; i < l->ngroups; i++) {
+		struct group *g = &l->groups[i];
+		const char *params[2] = {g->source_id_text, g->period};
+		PGresult *res;
+
+		if (fo_pg_query(l->ctx->conn,
+				"SELECT load_id, assembly_id, coalesce(extract(epoch FROM assembly_time), 0)"
+				"  FROM finops.billing_loads"
+				" WHERE source_id = $1 AND billing_period = $2 AND status = 'current'"
+				"   FOR UPDATE", 2, params, &res, err) < 0)
+			return -1;
+		g->replace = 1;
+		if (PQntuples(res) == 1) {
+			double t = atof(PQgetvalue(res, 0, 2));
+
+			g->old_load = atoll(PQgetvalue(res, 0, 0));
+			if (strcmp(PQgetvalue(res, 0, 1), l->u->assembly_id) == 0) {
+				same++;
+			} else if (l->u->assembly_time && t > (double)l->u->assembly_time) {
+				older++;
+				fo_logf(FO_LOG_WARN,
+					FO_FIELDS(FO_STR("period", g->period), FO_STR("account", g->account),
+						  FO_STR("current_assembly", PQgetvalue(res, 0, 1)),
+						  FO_STR("assembly", l->u->assembly_id)),
+					"%s: a newer assembly of %s is already loaded; not replacing it with"
+					" this older one%s", l->u->label, g->period,
+					l->opts->force ? " (--force: replacing anyway)" : " (--force to load it)");
+			}
+		}
+		PQclear(res);
+	}
+	if (l->opts->force)
+		return 1;
+	if (older)
+		return 0;
+	return same < (int)l->ngroups;
+}
+
+/* Leaf table name of a (source, period): billing_line_items_p20261001_s3 */
+static void
+leaf_name(const struct group *g, char *out, size_t len)
+{
+	snprintf(out, len, "billing_line_items_p%.4s%.2s%.2s_s%d", g->period, g->period + 5,
+		 g->period + 8, g->source_id);
+}
+
+/* Fills the new rows of group g into a table of its own (several groups in one load). */
+static int
+split_group(struct load *l, const struct group *g, const char *table, fo_err *err)
+{
+	fo_buf cols = FO_BUF_INIT;
+	char q[4096];
+	PGresult *res;
+	int rc;
+
+	for (int c = 0; c < FO_BILL_NCOLS; c++)
+		fo_buf_printf(&cols, "%s%s", c ? ", " : "", fo_bill_column_names[c]);
+	rc = sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT
+		 " INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)", table);
+	if (rc == 0)
+		rc = sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
+			 " CHECK (billing_period = '%s' AND source_id = %d)", table, table, g->period,
+			 g->source_id);
+	if (rc == 0) {
+		snprintf(q, sizeof(q), "INSERT INTO finops.%s (%s) SELECT %s FROM finops.%s"
+			 " WHERE source_id = %d AND billing_period = '%s'", table, cols.data, cols.data,
+			 l->staging, g->source_id, g->period);
+		rc = fo_pg_query(l->ctx->conn, q, 0, NULL, &res, err);
+		if (rc == 0) {
+			if (atoll(PQcmdTuples(res)) != g->rows)
+				rc = fo_err_set(err, FO_EXIT_FAILURE,
+						"%s: %s rows of %s moved, %lld parsed", l->u->label,
+						PQcmdTuples(res), g->period, g->rows);
+			PQclear(res);
+		}
+	}
+	fo_buf_free(&cols);
+	return rc;
+}
+
+/* Puts table in place as the partition of g, replacing the old one. */
+static int
+swap_in(struct load *l, const struct group *g, const char *table, fo_err *err)
+{
+	char leaf[96], period_table[64], reg[160];
+	const char *params[1] = {reg};
+	PGresult *res;
+	int exists;
+
+	leaf_name(g, leaf, sizeof(leaf));
+	snprintf(period_table, sizeof(period_table), "billing_line_items_p%.4s%.2s%.2s", g->period,
+		 g->period + 5, g->period + 8);
+	if (sql(l, err, "CREATE TABLE IF NOT EXISTS finops.%s PARTITION OF " PARENT
+		" FOR VALUES IN ('%s') PARTITION BY LIST (source_id)", period_table, g->period) < 0)
+		return -1;
+	snprintf(reg, sizeof(reg), "finops.%s", leaf);
+	if (fo_pg_query(l->ctx->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err) < 0)
+		return -1;
+	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (exists && (sql(l, err, "ALTER TABLE finops.%s DETACH PARTITION finops.%s", period_table,
+			   leaf) < 0 ||
+		       sql(l, err, "DROP TABLE finops.%s", leaf) < 0))
+		return -1;
+	if (sql(l, err, "ALTER TABLE finops.%s RENAME TO %s", table, leaf) < 0 ||
+	    sql(l, err, "ALTER TABLE finops.%s ATTACH PARTITION finops.%s FOR VALUES IN (%d)",
+		period_table, leaf, g->source_id) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+record_load(struct load *l, const struct group *g, long long ms, fo_err *err)
+{
+	char leaf[96], q[2048], run[24], when[24], dur[24];
+	char *files = fo_jobrun_args_literal((int)l->u->nfiles, l->u->files);
+	const char *params[11];
+	int rc;
+
+	if (!files)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	leaf_name(g, leaf, sizeof(leaf));
+	snprintf(run, sizeof(run), "%lld", l->ctx->run_id);
+	snprintf(when, sizeof(when), "%lld", (long long)l->u->assembly_time);
+	snprintf(dur, sizeof(dur), "%lld", ms);
+	params[0] = l->load_id_text;
+	params[1] = g->source_id_text;
+	params[2] = g->period;
+	params[3] = l->ctx->run_id ? run : NULL;
+	params[4] = l->format_name;
+	params[5] = l->u->has_manifest ? l->u->label : NULL;
+	params[6] = l->u->assembly_id;
+	params[7] = l->u->assembly_time ? when : NULL;
+	params[8] = files;
+	params[9] = dur;
+	rc = fo_pg_query(l->ctx->conn,
+			 "UPDATE finops.billing_loads SET status = 'replaced', replaced_by = $1"
+			 " WHERE source_id = $2 AND billing_period = $3 AND status = 'current'",
+			 3, params, NULL, err);
+	snprintf(q, sizeof(q),
+		 "INSERT INTO finops.billing_loads (load_id, source_id, billing_period, run_id, format,"
+		 "  manifest, assembly_id, assembly_time, files, rows_loaded, totals, duration_ms)"
+		 " SELECT $1, $2, $3, $4, $5, $6, $7, to_timestamp($8::double precision), $9::text[],"
+		 "        coalesce(sum(n), 0), coalesce(jsonb_object_agg(c, jsonb_build_object("
+		 "          'rows', n, 'billed_cost', b, 'effective_cost', e, 'list_cost', lc)), '{}'), $10"
+		 "   FROM (SELECT billing_currency c, count(*) n, sum(billed_cost) b,"
+		 "                sum(effective_cost) e, sum(list_cost) lc"
+		 "           FROM finops.%s GROUP BY 1) t", leaf);
+	if (rc == 0)
+		rc = fo_pg_query(l->ctx->conn, q, 10, params, NULL, err);
+	free(files);
+	return rc;
+}
+
+static long long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000LL + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+describe_totals(struct load *l, fo_buf *out)
+{
+	for (size_t i = 0; i < l->ncur; i++) {
+		char sum[160];
+
+		fo_dec_format(&l->cur[i].billed, sum, sizeof(sum));
+		fo_buf_printf(out, "%s%s %s", i ? ", " : "", l->cur[i].code, sum);
+	}
+}
+
+static void
+add_details(struct load *l, const char *outcome)
+{
+	fo_buf *d = &l->ctx->details;
+
+	if (d->len == 0)
+		fo_buf_puts(d, "{\"units\":[");
+	else
+		d->len -= 2;                 /* reopen the "]}" at the end */
+	if (d->data[d->len - 1] == '}')
+		fo_buf_putc(d, ',');
+	fo_buf_puts(d, "{\"source\":");
+	fo_json_append_string(d, l->u->label);
+	fo_buf_puts(d, ",\"outcome\":");
+	fo_json_append_string(d, outcome);
+	fo_buf_puts(d, ",\"format\":");
+	fo_json_append_string(d, l->format_name ? l->format_name : "");
+	fo_buf_puts(d, ",\"assembly_id\":");
+	fo_json_append_string(d, l->u->assembly_id);
+	fo_buf_printf(d, ",\"files\":%zu,\"rows\":%lld,\"load_id\":%lld,\"periods\":[", l->u->nfiles,
+		      l->rows, l->load_id);
+	for (size_t i = 0; i < l->ngroups; i++) {
+		fo_buf_printf(d, "%s{\"source_id\":%d,\"billing_period\":\"%s\",\"rows\":%lld}",
+			      i ? "," : "", l->groups[i].source_id, l->groups[i].period,
+			      l->groups[i].rows);
+	}
+	fo_buf_puts(d, "],\"billed_cost\":{");
+	for (size_t i = 0; i < l->ncur; i++) {
+		char sum[160];
+
+		fo_dec_format(&l->cur[i].billed, sum, sizeof(sum));
+		fo_buf_printf(d, "%s\"%s\":\"%s\"", i ? "," : "", l->cur[i].code, sum);
+	}
+	fo_buf_puts(d, "}}]}");
+}
+
+static int
+load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct unit *u,
+	  int *changed, fo_err *err)
+{
+	struct load l;
+	struct timespec t0;
+	PGresult *res;
+	fo_buf totals = FO_BUF_INIT;
+	int rc = -1, todo;
+
+	memset(&l, 0, sizeof(l));
+	l.ctx = ctx;
+	l.opts = opts;
+	l.u = u;
+	l.crc = crc32(0L, Z_NULL, 0);
+	*changed = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	snprintf(l.staging, sizeof(l.staging), "billing_line_items_load_%lld",
+		 ctx->run_id ? ctx->run_id : (long long)getpid());
+
+	if (fo_pg_begin(ctx->conn, err) < 0)
+		return -1;
+	/* Partitions belong to the writer role, so that every job can swap them. */
+	if (fo_pg_exec(ctx->conn,
+		       "DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
+		       " SET LOCAL ROLE finops_writer; END IF; END $$", err) < 0)
+		goto out;
+	if (fo_pg_query(ctx->conn, "SELECT nextval('finops.billing_load_id_seq')", 0, NULL, &res,
+			err) < 0)
+		goto out;
+	l.load_id = atoll(PQgetvalue(res, 0, 0));
+	snprintf(l.load_id_text, sizeof(l.load_id_text), "%lld", l.load_id);
+	PQclear(res);
+
+	if (read_files(&l, err) < 0)
+		goto out;
+	if (!u->has_manifest)
+		snprintf(u->assembly_id, sizeof(u->assembly_id), "crc32:%08lx:%llu",
+			 (unsigned long)l.crc, l.bytes);
+	if (u->has_manifest && u->man.period[0])
+		for (size_t i = 0; i < l.ngroups; i++)
+			if (strcmp(l.groups[i].period, u->man.period) != 0)
+				fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("manifest_period", u->man.period),
+							       FO_STR("row_period", l.groups[i].period),
+							       FO_INT("rows", l.groups[i].rows)),
+					"%s: %lld rows carry billing period %s, not the manifest's %s;"
+					" they are loaded as period %s", u->label, l.groups[i].rows,
+					l.groups[i].period, u->man.period, l.groups[i].period);
+	if (reconcile(&l, err) < 0)
+		goto out;
+	todo = decide(&l, err);
+	if (todo < 0)
+		goto out;
+	describe_totals(&l, &totals);
+	if (!todo) {
+		fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("source", u->label),
+					       FO_STR("assembly_id", u->assembly_id)),
+			"%s: nothing new: this assembly is already loaded (--force to load it again)",
+			u->label);
+		add_details(&l, "nothing_new");
+		rc = 0;
+		goto out;
+	}
+	if (ctx->dry_run) {
+		fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("source", u->label), FO_INT("rows", l.rows)),
+			"dry run: would load %lld rows into %zu billing period(s): %s", l.rows,
+			l.ngroups, fo_buf_str(&totals));
+		add_details(&l, "dry_run");
+		rc = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < l.ngroups; i++) {
+		char table[96];
+
+		if (l.multi) {
+			snprintf(table, sizeof(table), "%s_%zu", l.staging, i + 1);
+			if (split_group(&l, &l.groups[i], table, err) < 0)
+				goto out;
+		} else {
+			snprintf(table, sizeof(table), "%s", l.staging);
+		}
+		if (swap_in(&l, &l.groups[i], table, err) < 0 ||
+		    record_load(&l, &l.groups[i], ms_since(&t0), err) < 0)
+			goto out;
+	}
+	if (l.multi && sql(&l, err, "DROP TABLE finops.%s", l.staging) < 0)
+		goto out;
+	if (fo_pg_commit(ctx->conn, err) < 0)
+		goto out;
+	*changed = 1;
+	ctx->rows_written += l.rows;
+	add_details(&l, "loaded");
+	for (size_t i = 0; i < l.ngroups; i++)
+		fo_logf(FO_LOG_INFO,
+			FO_FIELDS(FO_STR("source", u->label), FO_STR("billing_period", l.groups[i].period),
+				  FO_STR("billing_account_id", l.groups[i].account),
+				  FO_INT("source_id", l.groups[i].source_id),
+				  FO_INT("rows", l.groups[i].rows), FO_INT("load_id", l.load_id),
+				  FO_INT("replaced_load_id", l.groups[i].old_load)),
+			"loaded billing period %s of %s (%lld rows)%s", l.groups[i].period,
+			l.groups[i].account, l.groups[i].rows,
+			l.groups[i].old_load ? ", replacing the previous load" : "");
+	fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("source", u->label), FO_STR("format", l.format_name),
+				       FO_INT("rows", l.rows), FO_INT("duration_ms", ms_since(&t0))),
+		"%s: loaded %lld rows; billed %s", u->label, l.rows, fo_buf_str(&totals));
+	rc = 0;
+out:
+	if (l.copy)
+		fo_copy_abort(l.copy, "load failed");
+	if (rc < 0 || !*changed)
+		fo_pg_rollback(ctx->conn);
+	fo_bill_mapper_free(l.mapper);
+	for (size_t i = 0; i < l.ngroups; i++)
+		free(l.groups[i].account);
+	free(l.groups);
+	fo_buf_free(&totals);
+	return rc;
+}
+
+int
+fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err)
+{
+	size_t loaded = 0, skipped = 0;
+
+	for (size_t i = 0; i < opts->nsources; i++) {
+		struct unit u;
+		int changed, rc;
+
+		rc = unit_from_path(&u, opts->sources[i],
+				    opts->report_name ? opts->report_name : "default", err);
+		if (rc == 0)
+			rc = load_unit(ctx, opts, &u, &changed, err);
+		unit_free(&u);
+		if (rc < 0)
+			return -1;
+		if (changed)
+			loaded++;
+		else
+			skipped++;
+	}
+	ctx->nothing_new = loaded == 0;
+	fo_buf_printf(&ctx->summary, "%zu unit(s) loaded, %zu unchanged or skipped%s", loaded, skipped,
+		      ctx->dry_run ? " (dry run: nothing written)" : "");
+	return 0;
+}
