@@ -727,7 +727,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 	struct timespec t0;
 	PGresult *res;
 	fo_buf totals = FO_BUF_INIT;
-	int rc = -1, todo;
+	int rc = -1, todo, committed = 0;
 
 	memset(&l, 0, sizeof(l));
 	l.ctx = ctx;
@@ -787,6 +787,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 			"dry run: would load %lld rows into %zu billing period(s): %s", l.rows,
 			l.ngroups, fo_buf_str(&totals));
 		add_details(&l, "dry_run");
+		*changed = 1;      /* it would change: exit 0, not 99 */
 		rc = 0;
 		goto out;
 	}
@@ -808,6 +809,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 		goto out;
 	if (fo_pg_commit(ctx->conn, err) < 0)
 		goto out;
+	committed = 1;
 	*changed = 1;
 	ctx->rows_written += l.rows;
 	add_details(&l, "loaded");
@@ -828,7 +830,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 out:
 	if (l.copy)
 		fo_copy_abort(l.copy, "load failed");
-	if (rc < 0 || !*changed)
+	if (!committed)
 		fo_pg_rollback(ctx->conn);
 	fo_bill_mapper_free(l.mapper);
 	for (size_t i = 0; i < l.ngroups; i++)
@@ -860,7 +862,8 @@ fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo
 			skipped++;
 	}
 	ctx->nothing_new = loaded == 0;
-	fo_buf_printf(&ctx->summary, "%zu unit(s) loaded, %zu unchanged or skipped%s", loaded, skipped,
+	fo_buf_printf(&ctx->summary, "%zu unit(s) %s, %zu unchanged or skipped%s", loaded,
+		      ctx->dry_run ? "would load" : "loaded", skipped,
 		      ctx->dry_run ? " (dry run: nothing written)" : "");
 	return 0;
 }
