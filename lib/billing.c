@@ -305,14 +305,18 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 	g = &groups[l->ngroups];
 	memset(g, 0, sizeof(*g));
 	g->account = strdup(account);
-	snprintf(g->period, sizeof(g->period), "%s", period);
-	if (!g->account || source_id_of(l, account, &g->source_id, err) < 0) {
-		free(g->account);
+	if (!g->account) {
+		fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		return NULL;
 	}
+	/* counted from here on, so that the load's cleanup frees it */
+	l->ngroups++;
+	snprintf(g->period, sizeof(g->period), "%s", period);
+	if (source_id_of(l, account, &g->source_id, err) < 0)
+		return NULL;
 	snprintf(g->source_id_text, sizeof(g->source_id_text), "%d", g->source_id);
 	snprintf(scope, sizeof(scope), "%s/%s/%s/%.7s", l->kind, account, l->u->report_name, period);
-	if (l->ngroups == 0) {
+	if (l->ngroups == 1) {
 		if (fo_job_lock(l->ctx, scope, err) < 0)
 			return NULL;
 		/* The new rows go to a table of their own; with one (source,
@@ -333,7 +337,6 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 			return NULL;
 		l->multi = 1;
 	}
-	l->ngroups++;
 	if (start_copy(l, err) < 0)
 		return NULL;
 	return g;
