@@ -1,6 +1,7 @@
 /*
  * copy.c: COPY FROM STDIN in text format, in large buffers.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,18 +10,87 @@
 #include "finops/copy.h"
 #include "finops/pg.h"
 
+/*
+ * Rows are gathered in buf; a full buf is handed to a sender thread, which
+ * sends it with PQputCopyData while the caller fills the other buffer. With
+ * a blocking send in the caller's thread, the client could only run ahead of
+ * the server by the socket's buffer, and parsing and loading would take
+ * turns; two buffers let them run at once. Only one thread uses the
+ * connection at a time: the sender from begin to finish, the caller after.
+ */
 struct fo_copy {
 	PGconn *conn;
 	char table[256];
 	size_t ncolumns;
 	size_t field;              /* fields put in the current row */
-	fo_buf buf;
+	fo_buf buf;                /* being filled by the caller */
 	size_t flush_at;
 	unsigned long long rows;
 	unsigned long long bytes_sent;
 	int refused;               /* a field of the current row was refused */
 	char refused_msg[128];
+	/* the sender thread */
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	fo_buf sending;            /* owned by the sender while has_job */
+	int has_job;
+	int stop;
+	int send_failed;
 };
+
+static void *
+sender(void *arg)
+{
+	fo_copy *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->has_job && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (!c->has_job)
+			break;
+		pthread_mutex_unlock(&c->mu);
+		/* the connection is this thread's until the caller joins it */
+		if (!c->send_failed &&
+		    PQputCopyData(c->conn, c->sending.data, (int)c->sending.len) != 1)
+			c->send_failed = 1;
+		pthread_mutex_lock(&c->mu);
+		if (!c->send_failed)
+			c->bytes_sent += c->sending.len;
+		fo_buf_reset(&c->sending);
+		c->has_job = 0;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* Stops the sender after its last buffer; the connection is the caller's again. */
+static void
+stop_sender(fo_copy *c)
+{
+	if (!c->thread_started)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	c->thread_started = 0;
+}
+
+static void
+free_copy(fo_copy *c)
+{
+	stop_sender(c);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	fo_buf_free(&c->buf);
+	fo_buf_free(&c->sending);
+	free(c);
+}
 
 /* Bytes that text-format COPY needs escaped, and their escape letter. */
 static const char escape_letter[256] = {
@@ -79,6 +149,8 @@ fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
 	if (!c)
 		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
 	c->conn = conn;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	c->ncolumns = ncolumns;
 	c->flush_at = buffer_size ? buffer_size : FO_COPY_DEFAULT_BUFFER;
 	snprintf(c->table, sizeof(c->table), "%s", table);
@@ -98,7 +170,8 @@ fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
 	fo_buf_puts(&sql, ") FROM STDIN");
 	if (options)
 		fo_buf_printf(&sql, " WITH (%s)", options);
-	if (sql.oom || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0) {
+	if (sql.oom || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0 ||
+	    fo_buf_reserve(&c->sending, c->flush_at + 4096) < 0) {
 		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
 		goto fail;
 	}
@@ -113,12 +186,20 @@ fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
 	}
 	PQclear(res);
 	fo_buf_free(&sql);
+	if (pthread_create(&c->thread, NULL, sender, c) != 0) {
+		PQputCopyEnd(conn, "cannot start the sender thread");
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: cannot start a thread", table);
+		free_copy(c);
+		return -1;
+	}
+	c->thread_started = 1;
 	*out = c;
 	return 0;
 fail:
 	fo_buf_free(&sql);
-	fo_buf_free(&c->buf);
-	free(c);
+	free_copy(c);
 	return -1;
 }
 
@@ -159,19 +240,34 @@ fo_copy_put_int(fo_copy *c, long long v)
 	fo_copy_put(c, num, (size_t)n);
 }
 
+/* Hands the filled buffer to the sender and takes its empty one. */
 static int
 send_buffer(fo_copy *c, fo_err *err)
 {
+	fo_buf tmp;
+	int failed;
+
 	if (c->buf.len == 0)
 		return 0;
-	if (PQputCopyData(c->conn, c->buf.data, (int)c->buf.len) != 1) {
+	pthread_mutex_lock(&c->mu);
+	while (c->has_job)
+		pthread_cond_wait(&c->cv, &c->mu);
+	failed = c->send_failed;
+	if (!failed) {
+		tmp = c->sending;
+		c->sending = c->buf;
+		c->buf = tmp;
+		c->has_job = 1;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (failed) {
 		char what[300];
 
+		stop_sender(c);
 		snprintf(what, sizeof(what), "COPY into %s: sending rows", c->table);
 		return fo_pg_fail(c->conn, NULL, what, err);
 	}
-	c->bytes_sent += c->buf.len;
-	fo_buf_reset(&c->buf);
 	return 0;
 }
 
@@ -257,6 +353,14 @@ fo_copy_finish(fo_copy *c, struct fo_copy_result *result, fo_err *err)
 		rc = -1;
 		goto out;
 	}
+	stop_sender(c);
+	if (c->send_failed) {
+		char what[300];
+
+		snprintf(what, sizeof(what), "COPY into %s: sending rows", c->table);
+		rc = fo_pg_fail(c->conn, NULL, what, err);
+		goto out;
+	}
 	if (PQputCopyEnd(c->conn, NULL) != 1) {
 		char what[300];
 
@@ -282,11 +386,11 @@ fo_copy_finish(fo_copy *c, struct fo_copy_result *result, fo_err *err)
 	PQclear(res);
 	drain_results(c->conn);
 out:
+	stop_sender(c);
 	r.bytes_sent = c->bytes_sent;
 	if (result)
 		*result = r;
-	fo_buf_free(&c->buf);
-	free(c);
+	free_copy(c);
 	return rc;
 }
 
@@ -295,8 +399,8 @@ fo_copy_abort(fo_copy *c, const char *reason)
 {
 	if (!c)
 		return;
+	stop_sender(c);
 	if (PQputCopyEnd(c->conn, reason ? reason : "aborted by client") == 1)
 		drain_results(c->conn);
-	fo_buf_free(&c->buf);
-	free(c);
+	free_copy(c);
 }
