@@ -255,6 +255,9 @@ main(int argc, char **argv)
 			cost = -cost;
 		if (strcmp(type, "DiscountedUsage") == 0)
 			cost = 0;
+		/* the hourly Savings Plan commitment: 1.00 an hour, 0.92 of it used */
+		if (strcmp(type, "SavingsPlanRecurringFee") == 0)
+			cost = 10000000000LL;
 		money(c_cost, sizeof(c_cost), cost);
 		money(c_rate, sizeof(c_rate), (long long)rate_e6 * 10000);
 		money(c_eff, sizeof(c_eff), (long long)amount_e4 * rate_e6 * 62 / 100);
@@ -354,12 +357,15 @@ main(int argc, char **argv)
 			set("reservation/UnusedRecurringFee", "0.0210000000");
 		}
 		if (sp) {
-			set("savingsPlan/TotalCommitmentToDate", "720.0000000000");
 			set("savingsPlan/SavingsPlanARN", "arn:aws:savingsplans::%s:savingsplan/%08x", payer,
 			    pick(20));
 			set("savingsPlan/SavingsPlanRate", "0.0620000000");
-			set("savingsPlan/UsedCommitment", "%s", c_eff);
+		}
+		if (strcmp(type, "SavingsPlanCoveredUsage") == 0)
 			set("savingsPlan/SavingsPlanEffectiveCost", "%s", c_eff);
+		if (strcmp(type, "SavingsPlanRecurringFee") == 0) {
+			set("savingsPlan/TotalCommitmentToDate", "1.0000000000");
+			set("savingsPlan/UsedCommitment", "0.9200000000");
 			set("savingsPlan/RecurringCommitmentForBillingPeriod", "1.0000000000");
 		}
 		set("resourceTags/user:Name", "%s-%u", ec2 ? "web" : "logs", pick(900));

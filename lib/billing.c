@@ -114,10 +114,11 @@ unit_from_manifest(struct unit *u, const char *path, fo_err *err)
 {
 	memset(u, 0, sizeof(*u));
 	u->has_manifest = 1;
-	if (fo_manifest_load(path, &u->man, err) < 0 || fo_manifest_resolve_local(&u->man, err) < 0)
+	if (fo_manifest_load(path, &u->man, err) < 0)
 		return -1;
 	u->label = strdup(path);
-	u->files = u->man.files;
+	/* files are found once the assembly is known to be new (load_unit) */
+	u->files = u->man.keys;
 	u->nfiles = u->man.nkeys;
 	u->report_name = u->man.report_name ? u->man.report_name : "default";
 	snprintf(u->assembly_id, sizeof(u->assembly_id), "%s", u->man.assembly_id);
@@ -322,8 +323,8 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 		/* The new rows go to a table of their own; with one (source,
 		 * period) it becomes that partition as it is. */
 		if (sql(l, err,
-			"CREATE TABLE finops.%s (LIKE " PARENT
-			" INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)", l->staging) < 0 ||
+			"CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS INCLUDING GENERATED"
+			" INCLUDING CONSTRAINTS INCLUDING INDEXES)", l->staging) < 0 ||
 		    sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
 			" CHECK (billing_period = '%s' AND source_id = %d)", l->staging, l->staging,
 			period, g->source_id) < 0)
@@ -460,46 +461,61 @@ read_files(struct load *l, fo_err *err)
 
 /* ---- after parsing --------------------------------------------------------- */
 
-/* The totals counted while parsing must equal what landed in the new table. */
+/*
+ * One scan of the new rows gives, per (source, period, currency), the row
+ * count and the billed, effective and list totals: the audit's figures, and
+ * what the totals counted while parsing must equal. *out is the caller's.
+ */
 static int
-reconcile(struct load *l, fo_err *err)
+landed_totals(struct load *l, PGresult **out, fo_err *err)
 {
-	char q[512], mine[160], theirs[160];
-	PGresult *res;
-	int n;
+	char q[512];
 
 	snprintf(q, sizeof(q),
-		 "SELECT billing_currency, count(*), sum(billed_cost)::text FROM finops.%s GROUP BY 1",
-		 l->staging);
-	if (fo_pg_query(l->ctx->conn, q, 0, NULL, &res, err) < 0)
-		return -1;
-	n = PQntuples(res);
-	if ((size_t)n != l->ncur) {
-		PQclear(res);
-		return fo_err_set(err, FO_EXIT_FAILURE,
-				  "%s: reconciliation failed: %zu currencies parsed, %d loaded",
-				  l->u->label, l->ncur, n);
+		 "SELECT source_id, billing_period, billing_currency, count(*), sum(billed_cost),"
+		 "       sum(effective_cost), coalesce(sum(list_cost), 0)"
+		 "  FROM finops.%s GROUP BY 1, 2, 3", l->staging);
+	return fo_pg_query(l->ctx->conn, q, 0, NULL, out, err);
+}
+
+/* The totals counted while parsing must equal what landed in the new table. */
+static int
+reconcile(struct load *l, PGresult *landed, fo_err *err)
+{
+	for (size_t k = 0; k < l->ncur; k++) {
+		struct currency_total *t = &l->cur[k];
+		fo_dec_sum sum;
+		long long rows = 0;
+		char mine[160], theirs[160];
+
+		fo_dec_zero(&sum);
+		for (int i = 0; i < PQntuples(landed); i++) {
+			if (strcmp(PQgetvalue(landed, i, 2), t->code) != 0)
+				continue;
+			rows += atoll(PQgetvalue(landed, i, 3));
+			if (fo_dec_add(&sum, PQgetvalue(landed, i, 4),
+				       (size_t)PQgetlength(landed, i, 4)) < 0)
+				return fo_err_set(err, FO_EXIT_FAILURE, "%s: total %s out of range",
+						  l->u->label, PQgetvalue(landed, i, 4));
+		}
+		fo_dec_format(&t->billed, mine, sizeof(mine));
+		fo_dec_format(&sum, theirs, sizeof(theirs));
+		if (rows != t->rows || strcmp(mine, theirs) != 0)
+			return fo_err_set(err, FO_EXIT_FAILURE,
+					  "%s: reconciliation failed for %s: parsed %lld rows, billed %s;"
+					  " loaded %lld rows, billed %s", l->u->label, t->code, t->rows, mine,
+					  rows, theirs);
 	}
-	for (int i = 0; i < n; i++) {
-		const char *code = PQgetvalue(res, i, 0);
-		struct currency_total *t = NULL;
+	for (int i = 0; i < PQntuples(landed); i++) {
+		int known = 0;
 
 		for (size_t k = 0; k < l->ncur; k++)
-			if (strcmp(l->cur[k].code, code) == 0)
-				t = &l->cur[k];
-		fo_dec_canonical(PQgetvalue(res, i, 2), theirs, sizeof(theirs));
-		if (t)
-			fo_dec_format(&t->billed, mine, sizeof(mine));
-		if (!t || t->rows != atoll(PQgetvalue(res, i, 1)) || strcmp(mine, theirs) != 0) {
-			fo_err_set(err, FO_EXIT_FAILURE,
-				   "%s: reconciliation failed for %s: parsed %lld rows, billed %s;"
-				   " loaded %s rows, billed %s", l->u->label, code, t ? t->rows : 0,
-				   t ? mine : "-", PQgetvalue(res, i, 1), theirs);
-			PQclear(res);
-			return -1;
-		}
+			known |= strcmp(PQgetvalue(landed, i, 2), l->cur[k].code) == 0;
+		if (!known)
+			return fo_err_set(err, FO_EXIT_FAILURE,
+					  "%s: reconciliation failed: %s rows landed that were not parsed",
+					  l->u->label, PQgetvalue(landed, i, 2));
 	}
-	PQclear(res);
 	return 0;
 }
 
@@ -569,8 +585,8 @@ split_group(struct load *l, const struct group *g, const char *table, fo_err *er
 
 	for (int c = 0; c < FO_BILL_NCOLS; c++)
 		fo_buf_printf(&cols, "%s%s", c ? ", " : "", fo_bill_column_names[c]);
-	rc = sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT
-		 " INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)", table);
+	rc = sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
+		 " INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES)", table);
 	if (rc == 0)
 		rc = sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
 			 " CHECK (billing_period = '%s' AND source_id = %d)", table, table, g->period,
@@ -623,20 +639,42 @@ swap_in(struct load *l, const struct group *g, const char *table, fo_err *err)
 	return 0;
 }
 
-static int
-record_load(struct load *l, const struct group *g, long long ms, fo_err *err)
+/* {"USD": {"rows": n, "billed_cost": x, ...}, ...} for one (source, period). */
+static void
+totals_json(const struct group *g, PGresult *landed, fo_buf *out)
 {
-	char leaf[96], q[2048], run[24], when[24], dur[24];
+	int first = 1;
+
+	fo_buf_putc(out, '{');
+	for (int i = 0; i < PQntuples(landed); i++) {
+		if (strcmp(PQgetvalue(landed, i, 0), g->source_id_text) != 0 ||
+		    strcmp(PQgetvalue(landed, i, 1), g->period) != 0)
+			continue;
+		fo_buf_printf(out, "%s\"%s\":{\"rows\":%s,\"billed_cost\":%s,\"effective_cost\":%s,"
+			      "\"list_cost\":%s}", first ? "" : ",", PQgetvalue(landed, i, 2),
+			      PQgetvalue(landed, i, 3), PQgetvalue(landed, i, 4),
+			      PQgetvalue(landed, i, 5), PQgetvalue(landed, i, 6));
+		first = 0;
+	}
+	fo_buf_putc(out, '}');
+}
+
+static int
+record_load(struct load *l, const struct group *g, PGresult *landed, long long ms, fo_err *err)
+{
+	char run[24], when[24], dur[24], rows[24];
 	char *files = fo_jobrun_args_literal((int)l->u->nfiles, l->u->files);
-	const char *params[11];
+	fo_buf totals = FO_BUF_INIT;
+	const char *params[12];
 	int rc;
 
 	if (!files)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	leaf_name(g, leaf, sizeof(leaf));
+	totals_json(g, landed, &totals);
 	snprintf(run, sizeof(run), "%lld", l->ctx->run_id);
 	snprintf(when, sizeof(when), "%lld", (long long)l->u->assembly_time);
 	snprintf(dur, sizeof(dur), "%lld", ms);
+	snprintf(rows, sizeof(rows), "%lld", g->rows);
 	params[0] = l->load_id_text;
 	params[1] = g->source_id_text;
 	params[2] = g->period;
@@ -646,23 +684,22 @@ record_load(struct load *l, const struct group *g, long long ms, fo_err *err)
 	params[6] = l->u->assembly_id;
 	params[7] = l->u->assembly_time ? when : NULL;
 	params[8] = files;
-	params[9] = dur;
+	params[9] = rows;
+	params[10] = totals.data;
+	params[11] = dur;
 	rc = fo_pg_query(l->ctx->conn,
 			 "UPDATE finops.billing_loads SET status = 'replaced', replaced_by = $1"
 			 " WHERE source_id = $2 AND billing_period = $3 AND status = 'current'",
 			 3, params, NULL, err);
-	snprintf(q, sizeof(q),
-		 "INSERT INTO finops.billing_loads (load_id, source_id, billing_period, run_id, format,"
-		 "  manifest, assembly_id, assembly_time, files, rows_loaded, totals, duration_ms)"
-		 " SELECT $1, $2, $3, $4, $5, $6, $7, to_timestamp($8::double precision), $9::text[],"
-		 "        coalesce(sum(n), 0), coalesce(jsonb_object_agg(c, jsonb_build_object("
-		 "          'rows', n, 'billed_cost', b, 'effective_cost', e, 'list_cost', lc)), '{}'), $10"
-		 "   FROM (SELECT billing_currency c, count(*) n, sum(billed_cost) b,"
-		 "                sum(effective_cost) e, sum(list_cost) lc"
-		 "           FROM finops.%s GROUP BY 1) t", leaf);
 	if (rc == 0)
-		rc = fo_pg_query(l->ctx->conn, q, 10, params, NULL, err);
+		rc = fo_pg_query(l->ctx->conn,
+				 "INSERT INTO finops.billing_loads (load_id, source_id, billing_period,"
+				 "  run_id, format, manifest, assembly_id, assembly_time, files, rows_loaded,"
+				 "  totals, duration_ms)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::double precision),"
+				 "         $9::text[], $10, $11::jsonb, $12)", 12, params, NULL, err);
 	free(files);
+	fo_buf_free(&totals);
 	return rc;
 }
 
@@ -722,13 +759,37 @@ add_details(struct load *l, const char *outcome)
 	fo_buf_puts(d, "}}]}");
 }
 
+/*
+ * A manifest names its assembly before a byte is read: when the latest load
+ * of that assembly is still current for every period it held, there is
+ * nothing new and the files need not be read at all. Returns 1 when so.
+ */
+static int
+assembly_is_current(struct fo_job_ctx *ctx, const struct unit *u, fo_err *err)
+{
+	const char *params[1] = {u->assembly_id};
+	PGresult *res;
+	int current;
+
+	if (fo_pg_query(ctx->conn,
+			"SELECT count(*) > 0 AND bool_and(status = 'current')"
+			"  FROM finops.billing_loads"
+			" WHERE load_id = (SELECT max(load_id) FROM finops.billing_loads"
+			"                   WHERE assembly_id = $1)",
+			1, params, &res, err) < 0)
+		return -1;
+	current = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return current;
+}
+
 static int
 load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct unit *u,
 	  int *changed, fo_err *err)
 {
 	struct load l;
 	struct timespec t0;
-	PGresult *res;
+	PGresult *res, *landed = NULL;
 	fo_buf totals = FO_BUF_INIT;
 	int rc = -1, todo, committed = 0;
 
@@ -741,6 +802,26 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	snprintf(l.staging, sizeof(l.staging), "billing_line_items_load_%lld",
 		 ctx->run_id ? ctx->run_id : (long long)getpid());
+
+	if (u->has_manifest && !opts->force) {
+		int current = assembly_is_current(ctx, u, err);
+
+		if (current < 0)
+			return -1;
+		if (current) {
+			fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("source", u->label),
+						       FO_STR("assembly_id", u->assembly_id)),
+				"%s: nothing new: assembly %s is already loaded (--force to load it"
+				" again)", u->label, u->assembly_id);
+			add_details(&l, "nothing_new");
+			return 0;
+		}
+	}
+	if (u->has_manifest) {
+		if (fo_manifest_resolve_local(&u->man, err) < 0)
+			return -1;
+		u->files = u->man.files;
+	}
 
 	if (fo_pg_begin(ctx->conn, err) < 0)
 		return -1;
@@ -770,7 +851,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 					"%s: %lld rows carry billing period %s, not the manifest's %s;"
 					" they are loaded as period %s", u->label, l.groups[i].rows,
 					l.groups[i].period, u->man.period, l.groups[i].period);
-	if (reconcile(&l, err) < 0)
+	if (landed_totals(&l, &landed, err) < 0 || reconcile(&l, landed, err) < 0)
 		goto out;
 	todo = decide(&l, err);
 	if (todo < 0)
@@ -805,7 +886,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 			snprintf(table, sizeof(table), "%s", l.staging);
 		}
 		if (swap_in(&l, &l.groups[i], table, err) < 0 ||
-		    record_load(&l, &l.groups[i], ms_since(&t0), err) < 0)
+		    record_load(&l, &l.groups[i], landed, ms_since(&t0), err) < 0)
 			goto out;
 	}
 	if (l.multi && sql(&l, err, "DROP TABLE finops.%s", l.staging) < 0)
@@ -835,6 +916,7 @@ out:
 		fo_copy_abort(l.copy, "load failed");
 	if (!committed)
 		fo_pg_rollback(ctx->conn);
+	PQclear(landed);
 	fo_bill_mapper_free(l.mapper);
 	for (size_t i = 0; i < l.ngroups; i++)
 		free(l.groups[i].account);

@@ -59,7 +59,9 @@ stage() {
 
 stage finops_migrate 2 "$bin/finops_migrate"
 stage instance_catalog_updater 5 "$bin/instance_catalog_updater"
-stage billing_ingest 3 "$bin/billing_ingest"
+stage billing_ingest 3 "$bin/billing_ingest" \
+	"$root/demo/aws-cur/demo-cur/20261001-20261101/demo-cur-Manifest.json" \
+	"$root/demo/focus/focus-demo-2026-10.csv"
 stage usage_ingest 6 "$bin/usage_ingest"
 stage rightsizing_calc 8 "$bin/rightsizing_calc"
 stage forecast_train 9 "$bin/forecast_train"
@@ -85,6 +87,28 @@ $(q "SELECT format('  %-26s %s rows', c.relname,
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = 'finops' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         ORDER BY 1")
+
+Billing by period, provider and account (finops.billing_line_items; never summed across currencies)
+$(q "SELECT coalesce(string_agg(line, E'\n' ORDER BY line), '  no billing data loaded')
+       FROM (SELECT format('  %s  %-14s %-20s %s %8s rows  billed %14s  effective %14s',
+                           to_char(billing_period, 'YYYY-MM'), provider_name, billing_account_id,
+                           billing_currency, count(*), round(sum(billed_cost), 2),
+                           round(sum(effective_cost), 2)) AS line
+               FROM finops.billing_line_items GROUP BY billing_period, provider_name,
+                    billing_account_id, billing_currency) t")
+
+Top services by effective cost
+$(q "SELECT coalesce(string_agg(format('  %-38s %s %14s', service_name, billing_currency,
+                                      round(e, 2)), E'\n' ORDER BY e DESC), '  none')
+       FROM (SELECT service_name, billing_currency, sum(effective_cost) e
+               FROM finops.billing_line_items GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 6) t")
+
+Billing loads (finops.billing_loads)
+$(q "SELECT coalesce(string_agg(format('  load %s  source %s  %s  %-9s %-8s %6s rows  assembly %s',
+                                      load_id, source_id, to_char(billing_period, 'YYYY-MM'), format,
+                                      status, rows_loaded, left(assembly_id, 24)),
+                               E'\n' ORDER BY load_id, source_id), '  none')
+       FROM finops.billing_loads")
 
 Job runs (finops.job_runs)
 $(q "SELECT coalesce(string_agg(format('  %-26s %-12s exit %s, %s rows written', job, status,

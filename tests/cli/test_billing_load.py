@@ -60,6 +60,18 @@ def test_same_manifest_again_exits_99_unless_forced(fdb, tmp_path):
     assert month(fdb) == "1|1.00"
 
 
+def test_loaded_manifest_is_skipped_without_reading_its_files(fdb, tmp_path):
+    m = write_legacy_delivery(tmp_path, REPORT, "2026-10", "asm-1", [[legacy_row(1)]])
+    assert ingest(fdb, m).code == 0
+    # the report file may even be gone: the manifest alone says nothing is new
+    data = os.path.join(os.path.dirname(m), "asm-1", f"{REPORT}-1.csv.gz")
+    os.rename(data, data + ".moved")
+    r = ingest(fdb, m)
+    assert r.code == 99, r.stderr
+    assert r.summary()["rows_read"] == 0
+    os.rename(data + ".moved", data)
+
+
 def test_older_assembly_never_replaces_newer(fdb, tmp_path):
     newer = write_legacy_delivery(tmp_path / "n", REPORT, "2026-10", "asm-new",
                                   [[legacy_row(1, cost="7.00")]], mtime=1_700_100_000)
