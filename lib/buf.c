@@ -37,7 +37,7 @@ oom:
 }
 
 int
-fo_buf_append(fo_buf *b, const void *p, size_t n)
+fo_buf_append_slow(fo_buf *b, const void *p, size_t n)
 {
 	if (fo_buf_reserve(b, n) < 0)
 		return -1;
@@ -52,12 +52,6 @@ int
 fo_buf_puts(fo_buf *b, const char *s)
 {
 	return fo_buf_append(b, s, strlen(s));
-}
-
-int
-fo_buf_putc(fo_buf *b, char c)
-{
-	return fo_buf_append(b, &c, 1);
 }
 
 int

@@ -104,15 +104,29 @@ fo_copy_escape(fo_buf *out, const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	char *w;
 
-	if (memchr(s, '\0', n))
-		return -1;
 	/* Worst case every byte doubles; write straight into the buffer. */
 	if (fo_buf_reserve(out, 2 * n) < 0)
 		return -1;
 	w = out->data + out->len;
 	while (p < end) {
-		char e = escape_letter[*p];
+		const unsigned char *run = p;
+		char e;
 
+		/* Runs of bytes that need nothing are copied whole. */
+		while (p < end && *p >= 0x20 && *p != '\\')
+			p++;
+		if (p > run) {
+			memcpy(w, run, (size_t)(p - run));
+			w += p - run;
+		}
+		if (p == end)
+			break;
+		if (*p == '\0') {
+			/* COPY cannot carry a NUL byte: leave the buffer as it was */
+			out->data[out->len] = '\0';
+			return -1;
+		}
+		e = escape_letter[*p];
 		if (e) {
 			*w++ = '\\';
 			*w++ = e;

@@ -542,7 +542,9 @@ absent:
 					  m->file, rec->line, name);
 		}
 	}
-	snprintf(row->period, sizeof(row->period), "%s", row->v[FO_COL_BILLING_PERIOD]);
+	/* a K_DATE value is always "YYYY-MM-DD" */
+	memcpy(row->period, row->v[FO_COL_BILLING_PERIOD], 10);
+	row->period[10] = '\0';
 
 	if (m->format != FO_BILL_FOCUS) {
 		const char *cat;

@@ -2,6 +2,7 @@
  * datetime.c: timestamp parsing and formatting (see datetime.h).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "finops/datetime.h"
 
@@ -141,21 +142,55 @@ fo_ts_parse(const char *s, size_t n, struct fo_ts *out, const char **why)
 	return 0;
 }
 
+static char *
+put_digits(char *p, long v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
 size_t
 fo_ts_format(const struct fo_ts *ts, char *out, size_t len)
 {
 	int64_t days = ts->epoch_s >= 0 ? ts->epoch_s / 86400 : (ts->epoch_s - 86399) / 86400;
 	int64_t rem = ts->epoch_s - days * 86400;
-	int y, m, d, n;
+	char buf[40], *p = buf;
+	int y, m, d;
+	size_t n;
 
 	civil_from_days(days, &y, &m, &d);
-	if (ts->micros)
-		n = snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", y, m, d,
-			     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), ts->micros);
-	else
-		n = snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d+00", y, m, d,
-			     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-	return n > 0 ? (size_t)n : 0;
+	if (y < 0 || y > 9999) {
+		n = (size_t)snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d+00", y, m, d,
+				     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+		return n;
+	}
+	/* by hand: this runs twice a row */
+	p = put_digits(p, y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = ' ';
+	p = put_digits(p, (long)(rem / 3600), 2);
+	*p++ = ':';
+	p = put_digits(p, (long)(rem / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (long)(rem % 60), 2);
+	if (ts->micros) {
+		*p++ = '.';
+		p = put_digits(p, ts->micros, 6);
+	}
+	memcpy(p, "+00", 4);
+	p += 3;
+	n = (size_t)(p - buf);
+	if (n + 1 > len)
+		n = len - 1;
+	memcpy(out, buf, n);
+	out[n] = '\0';
+	return n;
 }
 
 void

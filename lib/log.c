@@ -222,7 +222,16 @@ fo_json_append_string(fo_buf *b, const char *s)
 
 	fo_buf_putc(b, '"');
 	while (*p) {
+		const unsigned char *run = p;
 		size_t n;
+
+		/* plain printable ASCII goes in one piece */
+		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			fo_buf_append(b, run, (size_t)(p - run));
+		if (!*p)
+			break;
 
 		switch (*p) {
 		case '"':
