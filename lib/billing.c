@@ -211,21 +211,13 @@ static ssize_t
 read_fingerprinted(void *ctx, char *buf, size_t len, fo_err *err)
 {
 	struct file_read *f = ctx;
+	ssize_t n = fo_read_fd(f->fd, f->path, buf, len, err);
 
-	for (;;) {
-		ssize_t n = read(f->fd, buf, len);
-
-		if (n > 0) {
-			f->l->crc = crc32(f->l->crc, (const Bytef *)buf, (uInt)n);
-			f->l->bytes += (unsigned long long)n;
-		}
-		if (n >= 0)
-			return n;
-		if (errno == EINTR && !fo_job_interrupted())
-			continue;
-		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", f->path, strerror(errno));
-		return -1;
+	if (n > 0) {
+		f->l->crc = crc32(f->l->crc, (const Bytef *)buf, (uInt)n);
+		f->l->bytes += (unsigned long long)n;
 	}
+	return n;
 }
 
 static int

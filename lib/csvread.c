@@ -274,21 +274,27 @@ struct file_ctx {
 	const char *path;
 };
 
-static ssize_t
-read_file(void *ctx, char *buf, size_t len, fo_err *err)
+ssize_t
+fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err)
 {
-	struct file_ctx *f = ctx;
-
 	for (;;) {
-		ssize_t n = read(f->fd, buf, len);
+		ssize_t n = read(fd, buf, len);
 
 		if (n >= 0)
 			return n;
 		if (errno == EINTR && !fo_job_interrupted())
 			continue;
-		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", f->path, strerror(errno));
+		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", path, strerror(errno));
 		return -1;
 	}
+}
+
+static ssize_t
+read_file(void *ctx, char *buf, size_t len, fo_err *err)
+{
+	struct file_ctx *f = ctx;
+
+	return fo_read_fd(f->fd, f->path, buf, len, err);
 }
 
 int

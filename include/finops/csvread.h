@@ -46,6 +46,12 @@ struct fo_csv_stats {
 int fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, void *cbctx,
 		struct fo_csv_stats *stats, fo_err *err);
 
+/*
+ * read(2) that retries on EINTR unless a stop signal arrived; -1 with err
+ * (naming path) on failure. The read function of local files.
+ */
+ssize_t fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err);
+
 /* Reads a local file (see fo_csv_read). */
 int fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx,
 		     struct fo_csv_stats *stats, fo_err *err);
