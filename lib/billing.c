@@ -226,8 +226,8 @@ start_copy(struct load *l, fo_err *err)
 	char table[128];
 
 	snprintf(table, sizeof(table), "finops.%s", l->staging);
-	return fo_copy_begin_with(l->ctx->conn, table, fo_bill_column_names, FO_BILL_NCOLS, 0,
-				  "FREEZE", &l->copy, err);
+	return fo_copy_begin_binary(l->ctx->conn, table, fo_bill_column_names, FO_BILL_NCOLS, 0,
+				    "FREEZE", &l->copy, err);
 }
 
 static int
@@ -316,7 +316,7 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 		 * period) it becomes that partition as it is. */
 		if (sql(l, err,
 			"CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS INCLUDING GENERATED"
-			" INCLUDING CONSTRAINTS INCLUDING INDEXES)", l->staging) < 0 ||
+			" INCLUDING CONSTRAINTS)", l->staging) < 0 ||
 		    sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
 			" CHECK (billing_period = '%s' AND source_id = %d)", l->staging, l->staging,
 			period, g->source_id) < 0)
@@ -373,6 +373,43 @@ add_total(struct load *l, const struct fo_bill_row *row, fo_err *err)
 	return 0;
 }
 
+/* Sends one row in binary COPY format, each column in its type's form. */
+static void
+put_row(fo_copy *copy, const struct fo_bill_row *row, int source_id, long long load_id)
+{
+	for (int c = 0; c < FO_BILL_NCOLS; c++) {
+		const char *v = row->v[c];
+
+		if (!v && c != FO_COL_SOURCE_ID && c != FO_COL_LOAD_ID) {
+			fo_copy_put_null(copy);
+			continue;
+		}
+		switch ((enum fo_bill_type)fo_bill_column_types[c]) {
+		case FO_BT_TEXT:
+			fo_copy_put(copy, v, row->n[c]);
+			break;
+		case FO_BT_INT4:
+			fo_copy_put_int4(copy, source_id);
+			break;
+		case FO_BT_INT8:
+			fo_copy_put_int8(copy, load_id);
+			break;
+		case FO_BT_DATE:
+			fo_copy_put_date(copy, row->ts[c].epoch_s);
+			break;
+		case FO_BT_TIMESTAMPTZ:
+			fo_copy_put_timestamptz(copy, row->ts[c].epoch_s, row->ts[c].micros);
+			break;
+		case FO_BT_NUMERIC:
+			fo_copy_put_numeric(copy, v, row->n[c]);
+			break;
+		case FO_BT_JSONB:
+			fo_copy_put_jsonb(copy, v, row->n[c]);
+			break;
+		}
+	}
+}
+
 static int
 on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
 {
@@ -405,8 +442,7 @@ on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
 	row.n[FO_COL_SOURCE_ID] = strlen(g->source_id_text);
 	row.v[FO_COL_LOAD_ID] = l->load_id_text;
 	row.n[FO_COL_LOAD_ID] = strlen(l->load_id_text);
-	for (int c = 0; c < FO_BILL_NCOLS; c++)
-		fo_copy_put(l->copy, row.v[c], row.n[c]);
+	put_row(l->copy, &row, g->source_id, l->load_id);
 	if (fo_copy_end_row(l->copy, err) < 0)
 		return fo_err_prefix(err, "%s:%llu: ", l->file, rec->line);
 	g->rows++;

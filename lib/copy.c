@@ -1,5 +1,5 @@
 /*
- * copy.c: COPY FROM STDIN in text format, in large buffers.
+ * copy.c: COPY FROM STDIN in text or binary format, in large buffers.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "finops/buf.h"
 #include "finops/copy.h"
+#include "finops/decimal.h"
 #include "finops/pg.h"
 
 /*
@@ -23,11 +24,13 @@ struct fo_copy {
 	char table[256];
 	size_t ncolumns;
 	size_t field;              /* fields put in the current row */
+	int binary;                /* FORMAT binary */
 	fo_buf buf;                /* being filled by the caller */
 	size_t flush_at;
 	unsigned long long rows;
 	unsigned long long bytes_sent;
 	int refused;               /* a field of the current row was refused */
+	size_t refused_field;      /* its 1-based position */
 	char refused_msg[128];
 	/* the sender thread */
 	pthread_t thread;
@@ -147,10 +150,9 @@ fo_copy_begin(PGconn *conn, const char *table, const char *const *columns,
 	return fo_copy_begin_with(conn, table, columns, ncolumns, buffer_size, NULL, out, err);
 }
 
-int
-fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
-		   size_t ncolumns, size_t buffer_size, const char *options, fo_copy **out,
-		   fo_err *err)
+static int
+begin(PGconn *conn, const char *table, const char *const *columns, size_t ncolumns,
+      size_t buffer_size, int binary, const char *options, fo_copy **out, fo_err *err)
 {
 	fo_buf sql = FO_BUF_INIT;
 	fo_copy *c;
@@ -182,8 +184,9 @@ fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
 		PQfreemem(q);
 	}
 	fo_buf_puts(&sql, ") FROM STDIN");
-	if (options)
-		fo_buf_printf(&sql, " WITH (%s)", options);
+	if (binary || options)
+		fo_buf_printf(&sql, " WITH (%s%s%s)", binary ? "FORMAT binary" : "",
+			      binary && options ? ", " : "", options ? options : "");
 	if (sql.oom || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0 ||
 	    fo_buf_reserve(&c->sending, c->flush_at + 4096) < 0) {
 		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
@@ -209,6 +212,9 @@ fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
 		return -1;
 	}
 	c->thread_started = 1;
+	c->binary = binary;
+	if (binary)   /* signature, flags, header extension length */
+		fo_buf_append(&c->buf, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
 	*out = c;
 	return 0;
 fail:
@@ -217,20 +223,175 @@ fail:
 	return -1;
 }
 
+int
+fo_copy_begin_with(PGconn *conn, const char *table, const char *const *columns,
+		   size_t ncolumns, size_t buffer_size, const char *options, fo_copy **out,
+		   fo_err *err)
+{
+	return begin(conn, table, columns, ncolumns, buffer_size, 0, options, out, err);
+}
+
+int
+fo_copy_begin_binary(PGconn *conn, const char *table, const char *const *columns,
+		     size_t ncolumns, size_t buffer_size, const char *options, fo_copy **out,
+		     fo_err *err)
+{
+	return begin(conn, table, columns, ncolumns, buffer_size, 1, options, out, err);
+}
+
+static void
+refuse(fo_copy *c, const char *why)
+{
+	if (c->refused)
+		return;
+	c->refused = 1;
+	c->refused_field = c->field;
+	snprintf(c->refused_msg, sizeof(c->refused_msg), "%s", why);
+}
+
+/*
+ * Binary format: starts the next field of n bytes (-1: NULL), the row's
+ * field count first. Returns where the n bytes go, or NULL.
+ */
+static unsigned char *
+bin_field(fo_copy *c, long n)
+{
+	unsigned char *w;
+	uint32_t len = (uint32_t)n;
+
+	if (fo_buf_reserve(&c->buf, 6 + (n > 0 ? (size_t)n : 0)) < 0) {
+		refuse(c, "out of memory");
+		return NULL;
+	}
+	w = (unsigned char *)c->buf.data + c->buf.len;
+	if (c->field++ == 0) {
+		w[0] = (unsigned char)(c->ncolumns >> 8);
+		w[1] = (unsigned char)c->ncolumns;
+		w += 2;
+	}
+	w[0] = (unsigned char)(len >> 24);
+	w[1] = (unsigned char)(len >> 16);
+	w[2] = (unsigned char)(len >> 8);
+	w[3] = (unsigned char)len;
+	c->buf.len = (size_t)(w + 4 - (unsigned char *)c->buf.data) + (n > 0 ? (size_t)n : 0);
+	return w + 4;
+}
+
+static void
+put_be(unsigned char *w, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		w[i] = (unsigned char)v;
+}
+
+void
+fo_copy_put_int4(fo_copy *c, int32_t v)
+{
+	unsigned char *w = bin_field(c, 4);
+
+	if (w)
+		put_be(w, (uint32_t)v, 4);
+}
+
+void
+fo_copy_put_int8(fo_copy *c, int64_t v)
+{
+	unsigned char *w = bin_field(c, 8);
+
+	if (w)
+		put_be(w, (uint64_t)v, 8);
+}
+
+/* PostgreSQL's epoch, 2000-01-01 00:00:00 UTC, in Unix seconds. */
+#define PG_EPOCH 946684800LL
+
+void
+fo_copy_put_date(fo_copy *c, int64_t epoch_s)
+{
+	int64_t s = epoch_s - PG_EPOCH;
+	int64_t days = s / 86400 - (s % 86400 < 0);
+	unsigned char *w = bin_field(c, 4);
+
+	if (w)
+		put_be(w, (uint32_t)(int32_t)days, 4);
+}
+
+void
+fo_copy_put_timestamptz(fo_copy *c, int64_t epoch_s, int32_t micros)
+{
+	unsigned char *w = bin_field(c, 8);
+
+	if (w)
+		put_be(w, (uint64_t)((epoch_s - PG_EPOCH) * 1000000 + micros), 8);
+}
+
+void
+fo_copy_put_numeric(fo_copy *c, const char *s, size_t n)
+{
+	unsigned char *w;
+	int len;
+
+	if (!s) {
+		fo_copy_put_null(c);
+		return;
+	}
+	w = bin_field(c, (long)FO_DEC_NUMERIC_MAX(n));
+	if (!w)
+		return;
+	len = fo_dec_to_numeric(s, n, w);
+	if (len < 0) {
+		refuse(c, "a number out of the range of numeric");
+		len = 0;
+	}
+	/* the field was reserved at its largest: write its real length */
+	put_be(w - 4, (uint32_t)len, 4);
+	c->buf.len = (size_t)(w - (unsigned char *)c->buf.data) + (size_t)len;
+}
+
+void
+fo_copy_put_jsonb(fo_copy *c, const char *s, size_t n)
+{
+	unsigned char *w;
+
+	if (!s) {
+		fo_copy_put_null(c);
+		return;
+	}
+	if (memchr(s, '\0', n)) {
+		refuse(c, "a NUL byte");
+		return;
+	}
+	w = bin_field(c, (long)n + 1);
+	if (w) {
+		w[0] = 1;               /* jsonb binary format version */
+		memcpy(w + 1, s, n);
+	}
+}
+
 void
 fo_copy_put(fo_copy *c, const char *s, size_t n)
 {
+	if (c->binary) {
+		unsigned char *w;
+
+		if (s && memchr(s, '\0', n)) {
+			c->field++;
+			refuse(c, "a NUL byte");
+			return;
+		}
+		w = bin_field(c, s ? (long)n : -1);
+		if (w && s)
+			memcpy(w, s, n);
+		return;
+	}
 	if (c->field++ > 0)
 		fo_buf_putc(&c->buf, '\t');
 	if (!s) {
 		fo_buf_append(&c->buf, "\\N", 2);
 		return;
 	}
-	if (fo_copy_escape(&c->buf, s, n) < 0 && !c->refused) {
-		c->refused = 1;
-		snprintf(c->refused_msg, sizeof(c->refused_msg),
-			 c->buf.oom ? "out of memory" : "field %zu contains a NUL byte", c->field);
-	}
+	if (fo_copy_escape(&c->buf, s, n) < 0)
+		refuse(c, c->buf.oom ? "out of memory" : "a NUL byte");
 }
 
 void
@@ -291,8 +452,8 @@ fo_copy_end_row(fo_copy *c, fo_err *err)
 	if (c->refused) {
 		c->refused = 0;
 		c->field = 0;
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "COPY into %s, row %llu: %s", c->table,
-				  c->rows + 1, c->refused_msg);
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "COPY into %s, row %llu, field %zu: %s",
+				  c->table, c->rows + 1, c->refused_field, c->refused_msg);
 	}
 	if (c->field != c->ncolumns) {
 		size_t got = c->field;
@@ -302,7 +463,8 @@ fo_copy_end_row(fo_copy *c, fo_err *err)
 				  "COPY into %s, row %llu: %zu fields for %zu columns", c->table,
 				  c->rows + 1, got, c->ncolumns);
 	}
-	fo_buf_putc(&c->buf, '\n');
+	if (!c->binary)
+		fo_buf_putc(&c->buf, '\n');
 	if (c->buf.oom)
 		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", c->table);
 	c->field = 0;
@@ -362,6 +524,14 @@ fo_copy_finish(fo_copy *c, struct fo_copy_result *result, fo_err *err)
 		if (result)
 			*result = r;
 		return -1;
+	}
+	if (c->binary)
+		fo_buf_append(&c->buf, "\377\377", 2);       /* the trailer: field count -1 */
+	if (c->buf.oom) {
+		if (result)
+			*result = r;
+		fo_copy_abort(c, "out of memory");
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY: out of memory");
 	}
 	if (send_buffer(c, err) < 0) {
 		rc = -1;

@@ -32,6 +32,33 @@ const char *const fo_bill_column_names[FO_BILL_NCOLS] = {
 	"cost_categories",
 };
 
+const unsigned char fo_bill_column_types[FO_BILL_NCOLS] = {
+	[FO_COL_BILLING_PERIOD] = FO_BT_DATE,
+	[FO_COL_SOURCE_ID] = FO_BT_INT4,
+	[FO_COL_LOAD_ID] = FO_BT_INT8,
+	[FO_COL_BILLING_PERIOD_END] = FO_BT_DATE,
+	[FO_COL_CHARGE_PERIOD_START] = FO_BT_TIMESTAMPTZ,
+	[FO_COL_CHARGE_PERIOD_END] = FO_BT_TIMESTAMPTZ,
+	[FO_COL_PRICING_QUANTITY] = FO_BT_NUMERIC,
+	[FO_COL_CONSUMED_QUANTITY] = FO_BT_NUMERIC,
+	[FO_COL_BILLED_COST] = FO_BT_NUMERIC,
+	[FO_COL_LIST_COST] = FO_BT_NUMERIC,
+	[FO_COL_LIST_UNIT_PRICE] = FO_BT_NUMERIC,
+	[FO_COL_CONTRACTED_COST] = FO_BT_NUMERIC,
+	[FO_COL_CONTRACTED_UNIT_PRICE] = FO_BT_NUMERIC,
+	[FO_COL_SPLIT_COST] = FO_BT_NUMERIC,
+	[FO_COL_SPLIT_UNUSED_COST] = FO_BT_NUMERIC,
+	[FO_COL_REPORTED_EFFECTIVE_COST] = FO_BT_NUMERIC,
+	[FO_COL_SP_EFFECTIVE_COST] = FO_BT_NUMERIC,
+	[FO_COL_SP_TOTAL_COMMITMENT] = FO_BT_NUMERIC,
+	[FO_COL_SP_USED_COMMITMENT] = FO_BT_NUMERIC,
+	[FO_COL_RI_EFFECTIVE_COST] = FO_BT_NUMERIC,
+	[FO_COL_RI_UNUSED_AMORTIZED_UPFRONT] = FO_BT_NUMERIC,
+	[FO_COL_RI_UNUSED_RECURRING] = FO_BT_NUMERIC,
+	[FO_COL_TAGS] = FO_BT_JSONB,
+	[FO_COL_COST_CATEGORIES] = FO_BT_JSONB,
+};
+
 enum kind { K_TEXT, K_DECIMAL, K_TS, K_DATE, K_CURRENCY };
 
 #define REQ_CUR 1
@@ -259,6 +286,17 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 	int focus;
 
 	*out = NULL;
+	/* binary COPY sends what the mapper checked: the kinds must fit the types */
+	for (size_t s = 0; s < NSPECS; s++) {
+		static const unsigned char type_of_kind[] = {
+			[K_TEXT] = FO_BT_TEXT, [K_DECIMAL] = FO_BT_NUMERIC, [K_TS] = FO_BT_TIMESTAMPTZ,
+			[K_DATE] = FO_BT_DATE, [K_CURRENCY] = FO_BT_TEXT,
+		};
+
+		if (type_of_kind[specs[s].kind] != fo_bill_column_types[specs[s].col])
+			return fo_err_set(err, FO_EXIT_FAILURE, "internal error: column %s has the"
+					  " wrong kind", fo_bill_column_names[specs[s].col]);
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", file);
@@ -522,6 +560,7 @@ fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bi
 
 			if (fo_ts_parse(v, n, &ts, &why) < 0)
 				return bad(m, rec, i, v, why, err);
+			row->ts[col] = ts;
 			if (specs[s].kind == K_TS)
 				fo_ts_format(&ts, m->ts[ts_slot], sizeof(m->ts[0]));
 			else

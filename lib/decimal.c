@@ -220,3 +220,98 @@ fo_dec_canonical(const char *s, char *out, size_t len)
 	}
 	fo_dec_format(&sum, out, len);
 }
+
+/* The base-10000 group holding the digit of power p (floor(p / 4)). */
+static long
+group_of_power(long p)
+{
+	return p >= 0 ? p / 4 : -((-p + 3) / 4);
+}
+
+static unsigned char *
+put16(unsigned char *w, unsigned v)
+{
+	w[0] = (unsigned char)(v >> 8);
+	w[1] = (unsigned char)v;
+	return w + 2;
+}
+
+int
+fo_dec_to_numeric(const char *s, size_t n, unsigned char *out)
+{
+	const char *end = s + n, *p = s, *mant_end, *point = NULL;
+	long exp = 0, pos, frac = 0, dscale, hi = 0, lo = 0, weight, ndigits;
+	int negative = 0, any = 0;
+	unsigned char *w;
+
+	if (p < end && (*p == '+' || *p == '-'))
+		negative = *p++ == '-';
+	mant_end = p;
+	while (mant_end < end && (is_digit(*mant_end) || *mant_end == '.')) {
+		if (*mant_end == '.')
+			point = mant_end;
+		mant_end++;
+	}
+	if (mant_end < end && (*mant_end == 'e' || *mant_end == 'E')) {
+		const char *e = mant_end + 1;
+		int neg = 0;
+
+		if (e < end && (*e == '+' || *e == '-'))
+			neg = *e++ == '-';
+		for (; e < end; e++)
+			exp = exp * 10 + (*e - '0');
+		if (neg)
+			exp = -exp;
+	}
+	if (point)
+		frac = (long)(mant_end - point - 1);
+	/* numeric_in: the scale is the digits after the point less the exponent */
+	dscale = frac - exp < 0 ? 0 : frac - exp;
+	/* Powers of ten of the highest and lowest non-zero digits. */
+	pos = exp - frac;
+	for (const char *d = mant_end - 1; d >= p; d--) {
+		if (*d == '.')
+			continue;
+		if (*d != '0') {
+			if (!any)
+				lo = pos;
+			hi = pos;
+			any = 1;
+		}
+		pos++;
+	}
+	/* numeric holds 131072 digits before the point and 16383 after */
+	if (dscale > 16383 || (any && (hi >= 131072 || lo < -16383)))
+		return -1;
+	if (!any) {
+		w = put16(out, 0);
+		w = put16(w, 0);
+		w = put16(w, 0x0000);
+		w = put16(w, (unsigned)dscale);
+		return (int)(w - out);
+	}
+	weight = group_of_power(hi);
+	ndigits = weight - group_of_power(lo) + 1;
+	if (ndigits > 3000)     /* numeric_recv's limit */
+		return -1;
+	w = put16(out, (unsigned)ndigits);
+	w = put16(w, (unsigned)(weight & 0xffff));
+	w = put16(w, negative ? 0x4000 : 0x0000);
+	w = put16(w, (unsigned)dscale);
+	memset(w, 0, (size_t)ndigits * 2);
+	pos = exp - frac;
+	for (const char *d = mant_end - 1; d >= p; d--) {
+		if (*d == '.')
+			continue;
+		if (*d != '0') {
+			long g = group_of_power(pos);
+			unsigned char *slot = w + 2 * (weight - g);
+			unsigned v = ((unsigned)slot[0] << 8 | slot[1]) +
+				     (unsigned)(*d - '0') * (unsigned)pow10_table[pos - 4 * g];
+
+			put16(slot, v);
+		}
+		pos++;
+	}
+	return (int)(w + 2 * ndigits - out);
+}

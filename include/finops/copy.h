@@ -12,11 +12,19 @@
  *   for each row: fo_copy_put(c, ...) per column, then fo_copy_end_row(c, err);
  *   fo_copy_finish(c, &result, err);      (or fo_copy_abort(c, why))
  * begin/finish do not open a transaction: the caller decides its scope.
+ *
+ * Binary format (fo_copy_begin_binary) sends each value in the type's own
+ * binary form, which spares the server parsing numbers and timestamps from
+ * text (see docs/design.md). Each row then takes, in column order, one of
+ * fo_copy_put (text and varchar: the bytes as they are), fo_copy_put_null,
+ * fo_copy_put_int4/int8, fo_copy_put_date, fo_copy_put_timestamptz,
+ * fo_copy_put_numeric or fo_copy_put_jsonb, matching the column's type.
  */
 #ifndef FINOPS_COPY_H
 #define FINOPS_COPY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 #include "finops/error.h"
@@ -51,6 +59,14 @@ int fo_copy_begin_with(PGconn *conn, const char *table, const char *const *colum
 		       fo_err *err);
 
 /*
+ * As fo_copy_begin_with, in binary format (options are added after
+ * FORMAT binary).
+ */
+int fo_copy_begin_binary(PGconn *conn, const char *table, const char *const *columns,
+			 size_t ncolumns, size_t buffer_size, const char *options, fo_copy **out,
+			 fo_err *err);
+
+/*
  * Appends the next field of the current row: n bytes of s. s == NULL sends
  * NULL. A NUL byte inside the field is refused (text COPY cannot carry it);
  * the error is reported by fo_copy_end_row().
@@ -59,6 +75,19 @@ void fo_copy_put(fo_copy *c, const char *s, size_t n);
 void fo_copy_put_str(fo_copy *c, const char *s);          /* NULL-terminated or NULL */
 void fo_copy_put_null(fo_copy *c);
 void fo_copy_put_int(fo_copy *c, long long v);
+
+/* Binary format only: one value of the column's type. */
+void fo_copy_put_int4(fo_copy *c, int32_t v);
+void fo_copy_put_int8(fo_copy *c, int64_t v);
+void fo_copy_put_date(fo_copy *c, int64_t epoch_s);          /* its UTC date */
+void fo_copy_put_timestamptz(fo_copy *c, int64_t epoch_s, int32_t micros);
+
+/*
+ * Binary format only: decimal text (as fo_dec_check accepts) as numeric, and
+ * JSON text as jsonb. A value numeric cannot hold is refused, like a NUL.
+ */
+void fo_copy_put_numeric(fo_copy *c, const char *s, size_t n);
+void fo_copy_put_jsonb(fo_copy *c, const char *s, size_t n);
 
 /*
  * Ends the current row. Fails when the row has the wrong number of fields or

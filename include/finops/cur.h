@@ -17,6 +17,7 @@
 
 #include "finops/buf.h"
 #include "finops/csvread.h"
+#include "finops/datetime.h"
 #include "finops/error.h"
 
 enum fo_bill_format {
@@ -52,10 +53,21 @@ enum fo_bill_col {
 /* Column names of finops.billing_line_items, indexed by enum fo_bill_col. */
 extern const char *const fo_bill_column_names[FO_BILL_NCOLS];
 
-/* One mapped row; v[i] NULL means SQL NULL. Valid until the next mapping. */
+/* The SQL type of each column, for binary COPY (tests check it against the table). */
+enum fo_bill_type {
+	FO_BT_TEXT, FO_BT_INT4, FO_BT_INT8, FO_BT_DATE, FO_BT_TIMESTAMPTZ, FO_BT_NUMERIC,
+	FO_BT_JSONB,
+};
+extern const unsigned char fo_bill_column_types[FO_BILL_NCOLS];
+
+/*
+ * One mapped row; v[i] NULL means SQL NULL. Date and timestamp columns are
+ * also parsed into ts[i]. Valid until the next mapping.
+ */
 struct fo_bill_row {
 	const char *v[FO_BILL_NCOLS];
 	size_t n[FO_BILL_NCOLS];
+	struct fo_ts ts[FO_BILL_NCOLS];
 	char period[11];          /* billing period start date, YYYY-MM-DD */
 };
 

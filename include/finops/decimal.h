@@ -53,4 +53,17 @@ void fo_dec_format(const fo_dec_sum *sum, char *out, size_t len);
  */
 void fo_dec_canonical(const char *s, char *out, size_t len);
 
+/* Bytes fo_dec_to_numeric() may write for text of n bytes. */
+#define FO_DEC_NUMERIC_MAX(n) (8 + 2 * ((n) / 4 + 2))
+
+/*
+ * Writes the decimal text s (n bytes), which fo_dec_check accepted, in
+ * PostgreSQL's binary numeric format (numeric_send): ndigits, weight, sign
+ * and display scale, then base-10000 digits, all big-endian. The display
+ * scale is what numeric_in gives the same text ("1.50" keeps two places,
+ * "1.2E-7" has eight). out holds FO_DEC_NUMERIC_MAX(n) bytes. Returns the
+ * bytes written, or -1 when the value is outside what numeric holds.
+ */
+int fo_dec_to_numeric(const char *s, size_t n, unsigned char *out);
+
 #endif
