@@ -54,6 +54,7 @@ struct currency_total {
 	char code[4];
 	long long rows;
 	fo_dec_sum billed;
+	fo_dec_sum effective;
 };
 
 struct load {
@@ -315,7 +316,7 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 		/* The new rows go to a table of their own; with one (source,
 		 * period) it becomes that partition as it is. */
 		if (sql(l, err,
-			"CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS INCLUDING GENERATED"
+			"CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
 			" INCLUDING CONSTRAINTS)", l->staging) < 0 ||
 		    sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
 			" CHECK (billing_period = '%s' AND source_id = %d)", l->staging, l->staging,
@@ -370,6 +371,10 @@ add_total(struct load *l, const struct fo_bill_row *row, fo_err *err)
 	if (fo_dec_add(&t->billed, row->v[FO_COL_BILLED_COST], row->n[FO_COL_BILLED_COST]) < 0)
 		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: billed cost %s is out of range", l->file,
 				  row->v[FO_COL_BILLED_COST]);
+	if (fo_dec_add(&t->effective, row->v[FO_COL_EFFECTIVE_COST],
+		       row->n[FO_COL_EFFECTIVE_COST]) < 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: effective cost %s is out of range",
+				  l->file, row->v[FO_COL_EFFECTIVE_COST]);
 	return 0;
 }
 
@@ -506,33 +511,55 @@ landed_totals(struct load *l, PGresult **out, fo_err *err)
 	return fo_pg_query(l->ctx->conn, q, 0, NULL, out, err);
 }
 
-/* The totals counted while parsing must equal what landed in the new table. */
+/* Adds column col of the landed rows of currency code to sum. */
+static int
+landed_sum(struct load *l, PGresult *landed, const char *code, int col, fo_dec_sum *sum,
+	   long long *rows, fo_err *err)
+{
+	fo_dec_zero(sum);
+	*rows = 0;
+	for (int i = 0; i < PQntuples(landed); i++) {
+		if (strcmp(PQgetvalue(landed, i, 2), code) != 0)
+			continue;
+		*rows += atoll(PQgetvalue(landed, i, 3));
+		if (fo_dec_add(sum, PQgetvalue(landed, i, col), (size_t)PQgetlength(landed, i, col)) < 0)
+			return fo_err_set(err, FO_EXIT_FAILURE, "%s: total %s out of range",
+					  l->u->label, PQgetvalue(landed, i, col));
+	}
+	return 0;
+}
+
+/*
+ * The totals counted while parsing (rows, billed and effective cost per
+ * currency) must equal what landed in the new table.
+ */
 static int
 reconcile(struct load *l, PGresult *landed, fo_err *err)
 {
 	for (size_t k = 0; k < l->ncur; k++) {
+		static const struct {
+			int col;
+			const char *what;
+		} checks[] = {{4, "billed"}, {5, "effective"}};
 		struct currency_total *t = &l->cur[k];
-		fo_dec_sum sum;
-		long long rows = 0;
-		char mine[160], theirs[160];
 
-		fo_dec_zero(&sum);
-		for (int i = 0; i < PQntuples(landed); i++) {
-			if (strcmp(PQgetvalue(landed, i, 2), t->code) != 0)
-				continue;
-			rows += atoll(PQgetvalue(landed, i, 3));
-			if (fo_dec_add(&sum, PQgetvalue(landed, i, 4),
-				       (size_t)PQgetlength(landed, i, 4)) < 0)
-				return fo_err_set(err, FO_EXIT_FAILURE, "%s: total %s out of range",
-						  l->u->label, PQgetvalue(landed, i, 4));
+		for (size_t c = 0; c < sizeof(checks) / sizeof(checks[0]); c++) {
+			const fo_dec_sum *parsed = c == 0 ? &t->billed : &t->effective;
+			fo_dec_sum sum;
+			long long rows;
+			char mine[160], theirs[160];
+
+			if (landed_sum(l, landed, t->code, checks[c].col, &sum, &rows, err) < 0)
+				return -1;
+			fo_dec_format(parsed, mine, sizeof(mine));
+			fo_dec_format(&sum, theirs, sizeof(theirs));
+			if (rows != t->rows || strcmp(mine, theirs) != 0)
+				return fo_err_set(err, FO_EXIT_FAILURE,
+						  "%s: reconciliation failed for %s: parsed %lld rows,"
+						  " %s %s; loaded %lld rows, %s %s", l->u->label,
+						  t->code, t->rows, checks[c].what, mine, rows,
+						  checks[c].what, theirs);
 		}
-		fo_dec_format(&t->billed, mine, sizeof(mine));
-		fo_dec_format(&sum, theirs, sizeof(theirs));
-		if (rows != t->rows || strcmp(mine, theirs) != 0)
-			return fo_err_set(err, FO_EXIT_FAILURE,
-					  "%s: reconciliation failed for %s: parsed %lld rows, billed %s;"
-					  " loaded %lld rows, billed %s", l->u->label, t->code, t->rows, mine,
-					  rows, theirs);
 	}
 	for (int i = 0; i < PQntuples(landed); i++) {
 		int known = 0;
@@ -614,7 +641,7 @@ split_group(struct load *l, const struct group *g, const char *table, fo_err *er
 	for (int c = 0; c < FO_BILL_NCOLS; c++)
 		fo_buf_printf(&cols, "%s%s", c ? ", " : "", fo_bill_column_names[c]);
 	rc = sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
-		 " INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING INDEXES)", table);
+		 " INCLUDING CONSTRAINTS)", table);
 	if (rc == 0)
 		rc = sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
 			 " CHECK (billing_period = '%s' AND source_id = %d)", table, table, g->period,

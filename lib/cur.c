@@ -28,8 +28,8 @@ const char *const fo_bill_column_names[FO_BILL_NCOLS] = {
 	"operating_system", "tenancy", "pricing_term", "reservation_arn", "savings_plan_arn",
 	"split_parent_resource_id", "split_cost", "split_unused_cost", "reported_effective_cost",
 	"sp_effective_cost", "sp_total_commitment_to_date", "sp_used_commitment",
-	"ri_effective_cost", "ri_unused_amortized_upfront_fee", "ri_unused_recurring_fee", "tags",
-	"cost_categories",
+	"ri_effective_cost", "ri_unused_amortized_upfront_fee", "ri_unused_recurring_fee",
+	"effective_cost", "tags", "cost_categories",
 };
 
 const unsigned char fo_bill_column_types[FO_BILL_NCOLS] = {
@@ -55,6 +55,7 @@ const unsigned char fo_bill_column_types[FO_BILL_NCOLS] = {
 	[FO_COL_RI_EFFECTIVE_COST] = FO_BT_NUMERIC,
 	[FO_COL_RI_UNUSED_AMORTIZED_UPFRONT] = FO_BT_NUMERIC,
 	[FO_COL_RI_UNUSED_RECURRING] = FO_BT_NUMERIC,
+	[FO_COL_EFFECTIVE_COST] = FO_BT_NUMERIC,
 	[FO_COL_TAGS] = FO_BT_JSONB,
 	[FO_COL_COST_CATEGORIES] = FO_BT_JSONB,
 };
@@ -155,6 +156,7 @@ struct fo_bill_mapper {
 	char **header;                 /* copies of the header names */
 	/* scratch for the current row */
 	char ts[4][40];
+	char effective[160];      /* a computed effective cost */
 	fo_buf tagbuf, catbuf;
 };
 
@@ -509,6 +511,81 @@ keyed_json(fo_buf *b, const struct keyed *k, size_t nk, const struct fo_csv_reco
 	fo_buf_putc(b, '}');
 }
 
+/* a + b (or a - b), NULL as 0, at the larger scale of the two, into out. */
+static int
+dec_combine(const struct fo_bill_row *row, enum fo_bill_col a, enum fo_bill_col b, int subtract,
+	    char *out, size_t len)
+{
+	fo_dec_sum sum;
+	int scale = 0;
+
+	fo_dec_zero(&sum);
+	if (row->v[a]) {
+		if (fo_dec_add(&sum, row->v[a], row->n[a]) < 0)
+			return -1;
+		scale = fo_dec_scale(row->v[a], row->n[a]);
+	}
+	if (row->v[b]) {
+		int sb = fo_dec_scale(row->v[b], row->n[b]);
+
+		if ((subtract ? fo_dec_sub : fo_dec_add)(&sum, row->v[b], row->n[b]) < 0)
+			return -1;
+		scale = sb > scale ? sb : scale;
+	}
+	fo_dec_format_scale(&sum, scale, out, len);
+	return 0;
+}
+
+static void
+set_value(struct fo_bill_row *row, enum fo_bill_col col, const char *v, size_t n)
+{
+	row->v[col] = v;
+	row->n[col] = n;
+}
+
+/*
+ * The amortized cost. FOCUS reports it; for AWS CUR it is the rule of AWS's
+ * Cloud Intelligence Dashboards and the FOCUS converters: Savings Plan and
+ * reservation usage at their effective cost, their recurring fees at the
+ * unused part, negations and upfront fees at zero (they are amortized into
+ * the usage), reservation purchase fees at zero, everything else as billed.
+ */
+static int
+effective_cost_of(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bill_row *row,
+		  fo_err *err)
+{
+	const char *type = row->v[FO_COL_LINE_ITEM_TYPE];
+	enum fo_bill_col from = FO_COL_BILLED_COST;
+
+	if (row->v[FO_COL_REPORTED_EFFECTIVE_COST] || !type) {
+		from = FO_COL_REPORTED_EFFECTIVE_COST;
+	} else if (strcmp(type, "SavingsPlanCoveredUsage") == 0) {
+		from = FO_COL_SP_EFFECTIVE_COST;
+	} else if (strcmp(type, "DiscountedUsage") == 0) {
+		from = FO_COL_RI_EFFECTIVE_COST;
+	} else if (strcmp(type, "SavingsPlanNegation") == 0 ||
+		   strcmp(type, "SavingsPlanUpfrontFee") == 0 ||
+		   (strcmp(type, "Fee") == 0 && row->v[FO_COL_RESERVATION_ARN])) {
+		set_value(row, FO_COL_EFFECTIVE_COST, "0", 1);
+		return 0;
+	} else if (strcmp(type, "SavingsPlanRecurringFee") == 0 || strcmp(type, "RIFee") == 0) {
+		int sp = type[0] == 'S';
+
+		if (dec_combine(row, sp ? FO_COL_SP_TOTAL_COMMITMENT : FO_COL_RI_UNUSED_AMORTIZED_UPFRONT,
+				sp ? FO_COL_SP_USED_COMMITMENT : FO_COL_RI_UNUSED_RECURRING, sp,
+				m->effective, sizeof(m->effective)) < 0)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: the effective cost of this"
+					  " %s is out of range", m->file, rec->line, type);
+		set_value(row, FO_COL_EFFECTIVE_COST, m->effective, strlen(m->effective));
+		return 0;
+	}
+	if (row->v[from])
+		set_value(row, FO_COL_EFFECTIVE_COST, row->v[from], row->n[from]);
+	else
+		set_value(row, FO_COL_EFFECTIVE_COST, "0", 1);
+	return 0;
+}
+
 static int
 is_null(const fo_bill_mapper *m, const char *v, size_t n)
 {
@@ -609,6 +686,9 @@ absent:
 				   "is not a FOCUS charge category (Usage, Purchase, Tax, Credit,"
 				   " Adjustment)", err);
 	}
+
+	if (effective_cost_of(m, rec, row, err) < 0)
+		return -1;
 
 	/* tags and cost categories, as JSON objects */
 	if (m->tags_json >= 0 && (size_t)m->tags_json < rec->nfields &&

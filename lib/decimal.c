@@ -90,16 +90,16 @@ static const uint64_t pow10_table[9] = {
 	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000
 };
 
-int
-fo_dec_add(fo_dec_sum *sum, const char *s, size_t n)
+static int
+add_signed(fo_dec_sum *sum, const char *s, size_t n, int negate)
 {
 	const char *end = s + n, *p = s, *mant_end, *point = NULL;
-	uint64_t *limbs = sum->pos;
+	uint64_t *limbs = negate ? sum->neg : sum->pos;
 	long exp = 0, pos;
 
 	if (p < end && (*p == '+' || *p == '-')) {
 		if (*p == '-')
-			limbs = sum->neg;
+			limbs = negate ? sum->pos : sum->neg;
 		p++;
 	}
 	mant_end = p;
@@ -138,6 +138,45 @@ fo_dec_add(fo_dec_sum *sum, const char *s, size_t n)
 	if (++sum->pending >= (1u << 30))
 		normalize(sum);
 	return 0;
+}
+
+int
+fo_dec_add(fo_dec_sum *sum, const char *s, size_t n)
+{
+	return add_signed(sum, s, n, 0);
+}
+
+int
+fo_dec_sub(fo_dec_sum *sum, const char *s, size_t n)
+{
+	return add_signed(sum, s, n, 1);
+}
+
+int
+fo_dec_scale(const char *s, size_t n)
+{
+	const char *end = s + n, *p = s, *point = NULL;
+	long frac = 0, exp = 0;
+
+	while (p < end && *p != 'e' && *p != 'E') {
+		if (*p == '.')
+			point = p;
+		p++;
+	}
+	if (point)
+		frac = (long)(p - point - 1);
+	if (p < end) {
+		int neg = 0;
+
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			neg = *p++ == '-';
+		for (; p < end; p++)
+			exp = exp * 10 + (*p - '0');
+		if (neg)
+			exp = -exp;
+	}
+	return frac - exp < 0 ? 0 : (int)(frac - exp);
 }
 
 void
@@ -206,6 +245,30 @@ fo_dec_format(const fo_dec_sum *in, char *out, size_t len)
 		}
 		out[o] = '\0';
 	}
+}
+
+void
+fo_dec_format_scale(const fo_dec_sum *sum, int scale, char *out, size_t len)
+{
+	size_t o, have = 0;
+	char *point;
+
+	fo_dec_format(sum, out, len);
+	o = strlen(out);
+	point = strchr(out, '.');
+	if (point)
+		have = o - (size_t)(point - out) - 1;
+	if (scale > FO_DEC_FRAC_DIGITS)
+		scale = FO_DEC_FRAC_DIGITS;
+	if ((size_t)scale <= have || o + 2 + (size_t)scale - have >= len)
+		return;
+	if (!point)
+		out[o++] = '.';
+	while (have < (size_t)scale) {
+		out[o++] = '0';
+		have++;
+	}
+	out[o] = '\0';
 }
 
 void
@@ -280,8 +343,8 @@ fo_dec_to_numeric(const char *s, size_t n, unsigned char *out)
 		}
 		pos++;
 	}
-	/* numeric holds 131072 digits before the point and 16383 after */
-	if (dscale > 16383 || (any && (hi >= 131072 || lo < -16383)))
+	/* numeric_in refuses exponents beyond 1000; keep to its range */
+	if (exp > 1000 || exp < -1000 || dscale > 1000 || (any && (hi >= 131072 || lo < -16383)))
 		return -1;
 	if (!any) {
 		w = put16(out, 0);

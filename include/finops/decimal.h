@@ -48,6 +48,18 @@ void fo_dec_add_sum(fo_dec_sum *sum, const fo_dec_sum *other);
 void fo_dec_format(const fo_dec_sum *sum, char *out, size_t len);
 
 /*
+ * As fo_dec_format, with at least scale digits after the point ("1.250" for
+ * 1.25 at scale 3), as PostgreSQL shows the result of numeric arithmetic.
+ */
+void fo_dec_format_scale(const fo_dec_sum *sum, int scale, char *out, size_t len);
+
+/* The display scale numeric_in gives the decimal text s: "1.50" 2, "1.2E-7" 8. */
+int fo_dec_scale(const char *s, size_t n);
+
+/* Subtracts the decimal text s, as fo_dec_add adds it. */
+int fo_dec_sub(fo_dec_sum *sum, const char *s, size_t n);
+
+/*
  * Rewrites the numeric text s (as PostgreSQL prints it) in the canonical form
  * of fo_dec_format, so two spellings of one value compare equal.
  */
@@ -62,7 +74,8 @@ void fo_dec_canonical(const char *s, char *out, size_t len);
  * and display scale, then base-10000 digits, all big-endian. The display
  * scale is what numeric_in gives the same text ("1.50" keeps two places,
  * "1.2E-7" has eight). out holds FO_DEC_NUMERIC_MAX(n) bytes. Returns the
- * bytes written, or -1 when the value is outside what numeric holds.
+ * bytes written, or -1 when the value is outside what numeric_in accepts
+ * (exponents and scales up to 1000).
  */
 int fo_dec_to_numeric(const char *s, size_t n, unsigned char *out);
 

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "finops/copy.h"
+#include "finops/datetime.h"
+#include "finops/decimal.h"
 #include "finops/pg.h"
 #include "pgtest.h"
 
@@ -234,6 +236,129 @@ test_copy_into_missing_table_fails_clearly(void **state)
 	assert_non_null(strstr(err.msg, "42P01"));
 }
 
+/* Decimal texts whose binary numeric must equal what numeric_in makes of the text. */
+static const char *const numbers[] = {
+	"0", "-0", "0.00", "1", "-1", "1.50", "0.0960000000", "9999", "10000", "99999999",
+	"100000000", "0.0001", "0.00001", "-0.0000001", "1.2E-7", "1.2e+3", "5E2", "-3.25E-2",
+	"0E-5", "+7.5", "123456789.000123456789", "12345678901234567890.5",
+	"-98765432109876543210.0123456789012345", ".5", "5.", "00012.3400", "1e-20",
+	"0.000000000000000000000000000000000001",
+};
+
+static void
+test_binary_numbers_equal_the_servers_own_parse(void **state)
+{
+	static const char *const ncols[] = {"id", "n"};
+	size_t count = sizeof(numbers) / sizeof(numbers[0]);
+	fo_copy *c;
+	fo_err err;
+	const char *why;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE bin_numbers (id int, n numeric)");
+	assert_int_equal(fo_copy_begin_binary(conn, "bin_numbers", ncols, 2, 64, NULL, &c, &err),
+			 0);
+	for (size_t i = 0; i < count; i++) {
+		assert_int_equal(fo_dec_check(numbers[i], strlen(numbers[i]), &why), 0);
+		fo_copy_put_int4(c, (int32_t)i);
+		fo_copy_put_numeric(c, numbers[i], strlen(numbers[i]));
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	fo_copy_put_int4(c, -1);
+	fo_copy_put_numeric(c, NULL, 0);
+	assert_int_equal(fo_copy_end_row(c, &err), 0);
+	assert_int_equal(fo_copy_finish(c, NULL, &err), 0);
+	for (size_t i = 0; i < count; i++) {
+		char q[256], want[256];
+
+		snprintf(q, sizeof(q), "SELECT '%s'::numeric::text", numbers[i]);
+		snprintf(want, sizeof(want), "%s", pgtest_value(conn, q));
+		snprintf(q, sizeof(q), "SELECT n::text FROM bin_numbers WHERE id = %zu", i);
+		if (strcmp(pgtest_value(conn, q), want) != 0)
+			fail_msg("%s: binary gave %s, numeric_in %s", numbers[i],
+				 pgtest_value(conn, q), want);
+	}
+	assert_string_equal(pgtest_value(conn, "SELECT n IS NULL FROM bin_numbers WHERE id = -1"),
+			    "t");
+}
+
+static void
+test_binary_row_of_every_type_round_trips(void **state)
+{
+	static const char *const tcols[] = {"t", "i", "b", "d", "ts", "n", "j", "z"};
+	static const char *const stamps[] = {
+		"2026-10-01T00:00:00Z", "1999-12-31T23:59:59.999999Z", "1970-01-01 00:00:00",
+		"2024-02-29T12:34:56.5Z", "1969-07-20T20:17:40.000001Z",
+	};
+	const char *json = "{\"k\": \"caf\u00e9\", \"n\": [1, 2]}";
+	fo_copy *c;
+	fo_err err;
+	const char *why;
+
+	(void)state;
+	pgtest_exec(conn, "SET timezone = 'UTC'");
+	pgtest_exec(conn, "CREATE TABLE bin_types (t text, i int, b bigint, d date,"
+			  " ts timestamptz, n numeric, j jsonb, z text)");
+	/* a small buffer: rows are split across sends */
+	assert_int_equal(fo_copy_begin_binary(conn, "bin_types", tcols, 8, 32, NULL, &c, &err), 0);
+	for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+		struct fo_ts ts;
+
+		assert_int_equal(fo_ts_parse(stamps[i], strlen(stamps[i]), &ts, &why), 0);
+		fo_copy_put(c, awkward[i + 4].s, awkward[i + 4].n);
+		fo_copy_put_int4(c, -2147483647 + (int32_t)i);
+		fo_copy_put_int8(c, 9007199254740993LL * (i % 2 ? -1 : 1));
+		fo_copy_put_date(c, ts.epoch_s);
+		fo_copy_put_timestamptz(c, ts.epoch_s, ts.micros);
+		fo_copy_put_numeric(c, "-12.50", 6);
+		fo_copy_put_jsonb(c, json, strlen(json));
+		fo_copy_put(c, "", 0);
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	assert_int_equal(fo_copy_finish(c, NULL, &err), 0);
+	assert_string_equal(pgtest_value(conn, "SELECT string_agg(d::text || ' ' || ts::text, ','"
+					 " ORDER BY i) FROM bin_types"),
+			    "2026-10-01 2026-10-01 00:00:00+00,"
+			    "1999-12-31 1999-12-31 23:59:59.999999+00,"
+			    "1970-01-01 1970-01-01 00:00:00+00,"
+			    "2024-02-29 2024-02-29 12:34:56.5+00,"
+			    "1969-07-20 1969-07-20 20:17:40.000001+00");
+	assert_string_equal(pgtest_value(conn, "SELECT string_agg(i || ' ' || b, ',' ORDER BY i)"
+					 " FROM bin_types"),
+			    "-2147483647 9007199254740993,-2147483646 -9007199254740993,"
+			    "-2147483645 9007199254740993,-2147483644 -9007199254740993,"
+			    "-2147483643 9007199254740993");
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM bin_types WHERE n = -12.5"
+					 " AND n::text = '-12.50' AND j->>'k' = 'caf\u00e9'"
+					 " AND j->'n' = '[1, 2]' AND z = '' AND t IS NOT NULL"), "5");
+	assert_string_equal(pgtest_value(conn, "SELECT t FROM bin_types WHERE i = -2147483647"),
+			    awkward[4].s);
+}
+
+static void
+test_binary_refuses_what_the_server_could_not_hold(void **state)
+{
+	static const char *const ncols[] = {"id", "n"};
+	fo_copy *c;
+	fo_err err;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE bin_refused (id int, n numeric)");
+	assert_int_equal(fo_copy_begin_binary(conn, "bin_refused", ncols, 2, 0, NULL, &c, &err), 0);
+	fo_copy_put_int4(c, 1);
+	fo_copy_put_numeric(c, "1E-9999", 7);
+	assert_int_equal(fo_copy_end_row(c, &err), -1);
+	assert_int_equal(err.code, FO_EXIT_BAD_INPUT);
+	assert_non_null(strstr(err.msg, "row 1, field 2: a number out of the range of numeric"));
+	fo_copy_abort(c, "test");
+	assert_int_equal(fo_copy_begin_binary(conn, "bin_refused", ncols, 2, 0, NULL, &c, &err), 0);
+	fo_copy_put(c, "a\0b", 3);
+	assert_int_equal(fo_copy_end_row(c, &err), -1);
+	assert_non_null(strstr(err.msg, "field 1: a NUL byte"));
+	fo_copy_abort(c, "test");
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM bin_refused"), "0");
+}
+
 int
 main(void)
 {
@@ -245,6 +370,9 @@ main(void)
 		cmocka_unit_test(test_wrong_field_count_is_refused),
 		cmocka_unit_test(test_abort_discards_every_row),
 		cmocka_unit_test(test_copy_into_missing_table_fails_clearly),
+		cmocka_unit_test(test_binary_numbers_equal_the_servers_own_parse),
+		cmocka_unit_test(test_binary_row_of_every_type_round_trips),
+		cmocka_unit_test(test_binary_refuses_what_the_server_could_not_hold),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -59,6 +59,69 @@ test_embedded_migrations_apply_twice_without_change(void **state)
 	PQfinish(conn);
 }
 
+/*
+ * 0003 turns the generated effective_cost into a plain column under loaded
+ * partitions (two levels deep): every value stays, every partition and its
+ * index is attached again, and new rows take the column as given.
+ */
+static void
+test_effective_cost_migration_keeps_loaded_partitions(void **state)
+{
+	PGconn *conn = pgtest_fresh_db("fo_test_migrate_0003");
+	struct fo_migrate_report r;
+	fo_err err;
+	char before[64];
+	static const char values_sql[] =
+		"SELECT md5(string_agg(line_item_id || ':' || effective_cost || ':' || tableoid::regclass,"
+		" ',' ORDER BY line_item_id)) FROM finops.billing_line_items";
+
+	(void)state;
+	assert_true(fo_migrations_embedded_count >= 3);
+	assert_string_equal(fo_migrations_embedded[2].name, "0003_effective_cost_from_loader");
+	assert_int_equal(fo_migrate_apply(conn, fo_migrations_embedded, 2, 0, -1, &r, &err), 0);
+	pgtest_exec(conn,
+		    "INSERT INTO finops.billing_sources (kind, billing_account_id, report_name)"
+		    " VALUES ('aws_cur', '111', 'r'), ('aws_cur', '222', 'r');"
+		    "CREATE TABLE finops.p1 PARTITION OF finops.billing_line_items"
+		    " FOR VALUES IN ('2026-09-01') PARTITION BY LIST (source_id);"
+		    "CREATE TABLE finops.p1_s1 PARTITION OF finops.p1 FOR VALUES IN (1);"
+		    "CREATE TABLE finops.p1_s2 PARTITION OF finops.p1 FOR VALUES IN (2);"
+		    "INSERT INTO finops.billing_line_items (billing_period, source_id, load_id,"
+		    " line_item_id, billing_account_id, charge_period_start, charge_category,"
+		    " billing_currency, billed_cost, line_item_type, sp_total_commitment_to_date,"
+		    " sp_used_commitment) VALUES"
+		    " ('2026-09-01', 1, 1, 'a', '111', '2026-09-01', 'Usage', 'USD', 1.50, 'Usage',"
+		    "  NULL, NULL),"
+		    " ('2026-09-01', 2, 2, 'b', '222', '2026-09-02', 'Purchase', 'USD', 10.00,"
+		    "  'SavingsPlanRecurringFee', 10.00, 8.75)");
+	snprintf(before, sizeof(before), "%s", pgtest_value(conn, values_sql));
+	assert_string_equal(pgtest_value(conn, "SELECT string_agg(effective_cost::text, ','"
+					 " ORDER BY line_item_id) FROM finops.billing_line_items"),
+			    "1.50,1.25");
+
+	assert_int_equal(fo_migrate_apply(conn, fo_migrations_embedded,
+					  fo_migrations_embedded_count, 0, -1, &r, &err), 0);
+	assert_string_equal(pgtest_value(conn, values_sql), before);
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM pg_attribute"
+					 " WHERE attname = 'effective_cost' AND attgenerated <> ''"), "0");
+	assert_string_equal(pgtest_value(conn, "SELECT string_agg(inhrelid::regclass || '<'"
+					 " || inhparent::regclass, ',' ORDER BY inhrelid::regclass::text) FROM pg_inherits"
+					 " WHERE inhrelid::regclass::text LIKE 'finops.p1%'"),
+			    "finops.p1<finops.billing_line_items,"
+			    "finops.p1_charge_period_start_idx<finops.billing_line_items_charge_period_brin,"
+			    "finops.p1_s1<finops.p1,"
+			    "finops.p1_s1_charge_period_start_idx<finops.p1_charge_period_start_idx,"
+			    "finops.p1_s2<finops.p1,"
+			    "finops.p1_s2_charge_period_start_idx<finops.p1_charge_period_start_idx");
+	pgtest_exec(conn, "INSERT INTO finops.billing_line_items (billing_period, source_id,"
+			  " load_id, line_item_id, billing_account_id, charge_period_start,"
+			  " charge_category, billing_currency, billed_cost, effective_cost)"
+			  " VALUES ('2026-09-01', 1, 3, 'c', '111', '2026-09-03', 'Usage', 'USD', 2, 0.5)");
+	assert_string_equal(pgtest_value(conn, "SELECT effective_cost FROM finops.billing_line_items"
+					 " WHERE line_item_id = 'c'"), "0.5");
+	PQfinish(conn);
+}
+
 static void
 test_recorded_checksum_equals_sha256_of_the_file_text(void **state)
 {
@@ -285,6 +348,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_migrations_apply_twice_without_change),
+		cmocka_unit_test(test_effective_cost_migration_keeps_loaded_partitions),
 		cmocka_unit_test(test_recorded_checksum_equals_sha256_of_the_file_text),
 		cmocka_unit_test(test_check_without_schema_says_run_finops_migrate),
 		cmocka_unit_test(test_pending_migration_fails_check_then_applies),

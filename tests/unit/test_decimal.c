@@ -146,6 +146,39 @@ test_add_sum_combines_totals(void **state)
 	assert_string_equal(out, "-1.75");
 }
 
+static const char *
+combine(const char *a, const char *b, int subtract)
+{
+	static char out[160];
+	fo_dec_sum s;
+	int sa = fo_dec_scale(a, strlen(a)), sb = fo_dec_scale(b, strlen(b));
+
+	fo_dec_zero(&s);
+	assert_int_equal(fo_dec_add(&s, a, strlen(a)), 0);
+	assert_int_equal((subtract ? fo_dec_sub : fo_dec_add)(&s, b, strlen(b)), 0);
+	fo_dec_format_scale(&s, sa > sb ? sa : sb, out, sizeof(out));
+	return out;
+}
+
+/* What PostgreSQL prints for numeric a - b and a + b: the larger scale kept. */
+static void
+test_difference_keeps_the_scale_numeric_would(void **state)
+{
+	(void)state;
+	assert_string_equal(combine("10.00", "8.75", 1), "1.25");
+	assert_string_equal(combine("10.00", "10.00", 1), "0.00");
+	assert_string_equal(combine("3.25", "1.5", 0), "4.75");
+	assert_string_equal(combine("1", "2.000", 1), "-1.000");
+	assert_string_equal(combine("-0.5", "-0.5", 1), "0.0");
+	assert_string_equal(combine("1.2E-7", "0", 0), "0.00000012");
+	assert_string_equal(combine("5E2", "1", 1), "499");
+	assert_string_equal(combine("0", "0", 1), "0");
+	assert_int_equal(fo_dec_scale("1.50", 4), 2);
+	assert_int_equal(fo_dec_scale("1.2E-7", 6), 8);
+	assert_int_equal(fo_dec_scale("1.25E+5", 7), 0);
+	assert_int_equal(fo_dec_scale("-7", 2), 0);
+}
+
 int
 main(void)
 {
@@ -157,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_exponent_moves_the_point_both_ways),
 		cmocka_unit_test(test_canonical_form_of_server_text),
 		cmocka_unit_test(test_add_sum_combines_totals),
+		cmocka_unit_test(test_difference_keeps_the_scale_numeric_would),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
