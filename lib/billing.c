@@ -428,6 +428,7 @@ on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
 		l->mapper = NULL;
 		if (fo_bill_mapper_new(l->file, rec, &mopts, &l->mapper, err) < 0)
 			return -1;
+		fo_csv_only_fields(rec, fo_bill_mapper_used(l->mapper), rec->nfields);
 		if (!l->kind) {
 			l->kind = fo_bill_mapper_kind(l->mapper);
 			l->format_name = fo_bill_mapper_format_name(l->mapper);

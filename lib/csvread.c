@@ -32,7 +32,18 @@ struct reader {
 	unsigned long long record_line; /* line the current record started on */
 	unsigned long long records;
 	int in_record;
+	const unsigned char *used;      /* fields to keep (fo_csv_only_fields) */
+	size_t nused;
 };
+
+void
+fo_csv_only_fields(const struct fo_csv_record *rec, const unsigned char *used, size_t n)
+{
+	struct reader *r = rec->reader;
+
+	r->used = used;
+	r->nused = n;
+}
 
 static void
 on_field(void *s, size_t n, void *data)
@@ -60,6 +71,13 @@ on_field(void *s, size_t n, void *data)
 			return;
 		}
 		r->cap = cap;
+	}
+	if (r->nfields < r->nused && !r->used[r->nfields]) {
+		r->off[r->nfields] = r->data.len;
+		r->len[r->nfields] = 0;
+		fo_buf_putc(&r->data, '\0');
+		r->nfields++;
+		return;
 	}
 	if (n && memchr(s, '\0', n)) {
 		r->failed = 1;
@@ -106,6 +124,7 @@ on_record_end(int c, void *data)
 	rec.len = r->len;
 	rec.line = r->record_line;
 	rec.index = r->records;
+	rec.reader = r;
 	if (r->cb(r->cbctx, &rec, r->err) < 0)
 		r->failed = 1;
 	r->nfields = 0;

@@ -140,7 +140,8 @@ static const struct spec specs[] = {
 
 struct keyed {
 	size_t index;      /* header index */
-	char *key;         /* tag or cost category name */
+	char *key;         /* tag or cost category name as a JSON key: "name": */
+	size_t keylen;
 };
 
 struct fo_bill_mapper {
@@ -154,6 +155,7 @@ struct fo_bill_mapper {
 	size_t ntags, ncats;
 	long tags_json, cats_json;     /* CUR 2.0 map columns / FOCUS Tags, -1 absent */
 	char **header;                 /* copies of the header names */
+	unsigned char *used;           /* per header column: read by the mapping */
 	/* scratch for the current row */
 	char ts[4][40];
 	char effective[160];      /* a computed effective cost */
@@ -206,14 +208,20 @@ static int
 add_keyed(struct keyed **list, size_t *n, size_t index, const char *key)
 {
 	struct keyed *l = realloc(*list, (*n + 1) * sizeof(**list));
+	fo_buf json = FO_BUF_INIT;
 
 	if (!l)
 		return -1;
 	*list = l;
-	l[*n].index = index;
-	l[*n].key = strdup(key);
-	if (!l[*n].key)
+	fo_json_append_string(&json, key);
+	fo_buf_putc(&json, ':');
+	if (json.oom) {
+		fo_buf_free(&json);
 		return -1;
+	}
+	l[*n].index = index;
+	l[*n].key = json.data;      /* the buffer is the caller's now */
+	l[*n].keylen = json.len;
 	(*n)++;
 	return 0;
 }
@@ -230,6 +238,7 @@ fo_bill_mapper_free(fo_bill_mapper *m)
 	for (size_t i = 0; m->header && i < m->ncolumns; i++)
 		free(m->header[i]);
 	free(m->header);
+	free(m->used);
 	free(m->tags);
 	free(m->cats);
 	free(m->file);
@@ -380,6 +389,22 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 		}
 	}
 	free(snake);
+	m->used = calloc(m->ncolumns ? m->ncolumns : 1, 1);
+	if (!m->used) {
+		snake = NULL;
+		goto oom;
+	}
+	for (size_t s = 0; s < NSPECS; s++)
+		if (m->src[s] >= 0)
+			m->used[m->src[s]] = 1;
+	for (size_t i = 0; i < m->ntags; i++)
+		m->used[m->tags[i].index] = 1;
+	for (size_t i = 0; i < m->ncats; i++)
+		m->used[m->cats[i].index] = 1;
+	if (m->tags_json >= 0)
+		m->used[m->tags_json] = 1;
+	if (m->cats_json >= 0)
+		m->used[m->cats_json] = 1;
 	*out = m;
 	return 0;
 oom:
@@ -394,6 +419,12 @@ enum fo_bill_format
 fo_bill_mapper_format(const fo_bill_mapper *m)
 {
 	return m->format;
+}
+
+const unsigned char *
+fo_bill_mapper_used(const fo_bill_mapper *m)
+{
+	return m->used;
 }
 
 const char *
@@ -504,8 +535,7 @@ keyed_json(fo_buf *b, const struct keyed *k, size_t nk, const struct fo_csv_reco
 		if (!first)
 			fo_buf_putc(b, ',');
 		first = 0;
-		fo_json_append_string(b, k[i].key);
-		fo_buf_putc(b, ':');
+		fo_buf_append(b, k[i].key, k[i].keylen);
 		fo_json_append_string(b, rec->field[k[i].index]);
 	}
 	fo_buf_putc(b, '}');

@@ -25,6 +25,7 @@ struct fo_csv_record {
 	const size_t *len;
 	unsigned long long line;     /* line the record starts on, 1-based */
 	unsigned long long index;    /* record number, 1-based (the header is 1) */
+	void *reader;                /* the reader's, for fo_csv_only_fields */
 };
 
 /* Returns 0 to go on, -1 with err to stop. */
@@ -45,6 +46,14 @@ struct fo_csv_stats {
  */
 int fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, void *cbctx,
 		struct fo_csv_stats *stats, fo_err *err);
+
+/*
+ * Called from the record callback (typically on the header): from the next
+ * record of this file on, field i < n with used[i] == 0 is delivered empty,
+ * without being copied or checked. Fields the caller ignores then cost only
+ * their parsing. used must stay valid until fo_csv_read returns.
+ */
+void fo_csv_only_fields(const struct fo_csv_record *rec, const unsigned char *used, size_t n);
 
 /*
  * read(2) that retries on EINTR unless a stop signal arrived; -1 with err

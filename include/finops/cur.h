@@ -88,6 +88,12 @@ void fo_bill_mapper_free(fo_bill_mapper *m);
 
 enum fo_bill_format fo_bill_mapper_format(const fo_bill_mapper *m);
 
+/*
+ * Which header columns the mapper reads (1) or ignores (0), one flag per
+ * column of the header: for fo_csv_only_fields.
+ */
+const unsigned char *fo_bill_mapper_used(const fo_bill_mapper *m);
+
 /* "aws-cur", "aws-cur-snake", "aws-cur2", "focus-1.0", "focus-1.1", "focus-1.2" */
 const char *fo_bill_mapper_format_name(const fo_bill_mapper *m);
 

@@ -67,6 +67,16 @@ write_gzip(const char *data, size_t n, int members)
 	}
 }
 
+static const unsigned char keep_first_and_last[] = {1, 0, 1};
+
+static int
+collect_some(void *ctx, const struct fo_csv_record *rec, fo_err *err)
+{
+	if (rec->index == 1)
+		fo_csv_only_fields(rec, keep_first_and_last, 3);
+	return collect(ctx, rec, err);
+}
+
 static int
 read_it(struct seen *s, fo_err *err, struct fo_csv_stats *st)
 {
@@ -276,6 +286,21 @@ teardown(void **state)
 	return 0;
 }
 
+static void
+test_ignored_fields_arrive_empty_and_unchecked(void **state)
+{
+	static const char data[] = "id,desc,cost,extra\n1,\"a, b\",2.5,x\n2,n\0l,3,y\n";
+	struct seen s = {FO_BUF_INIT, 0};
+	fo_err err;
+
+	(void)state;
+	write_plain(data, sizeof(data) - 1);
+	assert_int_equal(fo_csv_read_file(path, collect_some, &s, NULL, &err), 0);
+	/* the header itself arrives whole; a NUL in an ignored field is no error */
+	assert_string_equal(s.text.data, "1:id|desc|cost|extra\n2:1||2.5|x\n3:2||3|y\n");
+	fo_buf_free(&s.text);
+}
+
 int
 main(void)
 {
@@ -288,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_unterminated_quote_names_the_line_it_started_on),
 		cmocka_unit_test(test_quote_inside_unquoted_field_is_refused),
 		cmocka_unit_test(test_nul_byte_is_bad_input),
+		cmocka_unit_test(test_ignored_fields_arrive_empty_and_unchecked),
 		cmocka_unit_test(test_callback_error_stops_reading),
 		cmocka_unit_test(test_empty_file_has_no_records),
 		cmocka_unit_test(test_missing_file_is_reported),
