@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "finops/http.h"
 #include "finops/job.h"
 #include "finops/jobrun.h"
 #include "finops/log.h"
@@ -422,7 +423,11 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 		goto out;
 	}
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (fo_http_global_init(&err) < 0) {
+		code = err.code;
+		fo_logf(FO_LOG_ERROR, NULL, 0, "%s", err.msg);
+		goto out;
+	}
 	rc = run_job(job, &ctx, p.dsn, argc, argv, &err);
 	if (rc < 0)
 		code = err.code == FO_EXIT_OK || err.code == FO_EXIT_NOTHING_NEW ? FO_EXIT_FAILURE
@@ -456,7 +461,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 		"summary: %s%s%s", fo_jobrun_status(code), ctx.summary.len ? "; " : "",
 		fo_buf_str(&ctx.summary));
 	PQfinish(ctx.conn);
-	curl_global_cleanup();
+	fo_http_global_cleanup();
 out:
 	if (p.dsn) {
 		fo_memzero(p.dsn, strlen(p.dsn));
