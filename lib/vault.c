@@ -1,0 +1,413 @@
+/*
+ * vault.c: Vault token and AppRole authentication, KV v1/v2 reads (see vault.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "finops/buf.h"
+#include "finops/csvread.h"
+#include "finops/log.h"
+#include "finops/vault.h"
+
+struct fo_vault {
+	char *addr;
+	char *token;
+	char *token_header;          /* "X-Vault-Token: ..." */
+	char *ns_header;             /* "X-Vault-Namespace: ..." or NULL */
+	char *kv_mount;
+	int kv_version;
+	struct fo_http_opts http;
+	char *ca_file;
+	/* the last secret read, for several fields of one path */
+	char *cached_path;
+	json_t *cached;
+};
+
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+void
+fo_vault_config_from_env(struct fo_vault_config *c)
+{
+	const char *kv = env("FINOPS_VAULT_KV_VERSION");
+
+	memset(c, 0, sizeof(*c));
+	c->addr = env("VAULT_ADDR");
+	c->namespace_ = env("VAULT_NAMESPACE");
+	c->ca_file = env("VAULT_CACERT");
+	c->token = env("VAULT_TOKEN");
+	c->role_id = env("VAULT_ROLE_ID");
+	c->secret_id = env("VAULT_SECRET_ID");
+	c->secret_id_file = env("VAULT_SECRET_ID_FILE");
+	c->approle_mount = env("FINOPS_VAULT_APPROLE_MOUNT");
+	c->kv_mount = env("FINOPS_VAULT_KV_MOUNT");
+	c->kv_version = kv ? atoi(kv) : 0;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s) {
+		fo_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+fo_vault_free_value(char *value)
+{
+	wipe_free(value);
+}
+
+/* Overwrites every string in j before it is freed. */
+static void
+wipe_json(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_string(j)) {
+		fo_memzero((char *)json_string_value(j), json_string_length(j));
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, k, v)
+			wipe_json(v);
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			wipe_json(v);
+	}
+}
+
+static void
+drop_cache(fo_vault *v)
+{
+	if (v->cached) {
+		wipe_json(v->cached);
+		json_decref(v->cached);
+	}
+	v->cached = NULL;
+	free(v->cached_path);
+	v->cached_path = NULL;
+}
+
+void
+fo_vault_close(fo_vault *v)
+{
+	if (!v)
+		return;
+	drop_cache(v);
+	free(v->addr);
+	wipe_free(v->token);
+	wipe_free(v->token_header);
+	free(v->ns_header);
+	free(v->kv_mount);
+	free(v->ca_file);
+	free(v);
+}
+
+/* The "errors" Vault answers with, joined, for messages (they hold no secrets). */
+static void
+vault_errors(const fo_buf *body, char *out, size_t len)
+{
+	json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+	json_t *errs = j ? json_object_get(j, "errors") : NULL;
+	size_t o = 0, i;
+	json_t *e;
+
+	out[0] = '\0';
+	json_array_foreach(errs, i, e) {
+		if (json_is_string(e) && o + 3 < len)
+			o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "; " : "",
+					      json_string_value(e));
+	}
+	if (o >= len)
+		out[len - 1] = '\0';
+	json_decref(j);
+}
+
+/* Reads a one-line secret from a file (a trailing newline is not part of it). */
+static int
+read_secret_file(const char *path, char **out, fo_err *err)
+{
+	fo_buf b = FO_BUF_INIT;
+	char chunk[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s: %s", path, strerror(errno));
+	while ((n = fo_read_fd(fd, path, chunk, sizeof(chunk), err)) > 0) {
+		if (b.len + (size_t)n > 64 * 1024) {
+			close(fd);
+			fo_buf_wipe(&b);
+			fo_memzero(chunk, sizeof(chunk));
+			return fo_err_set(err, FO_EXIT_USAGE, "%s: too large for a secret", path);
+		}
+		fo_buf_append(&b, chunk, (size_t)n);
+	}
+	fo_memzero(chunk, sizeof(chunk));
+	close(fd);
+	if (n < 0 || b.oom) {
+		fo_buf_wipe(&b);
+		return n < 0 ? -1 : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
+			     b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
+		b.data[--b.len] = '\0';
+	if (b.len == 0) {
+		fo_buf_wipe(&b);
+		return fo_err_set(err, FO_EXIT_USAGE, "%s: empty", path);
+	}
+	*out = b.data;        /* the buffer's memory is the caller's now */
+	return 0;
+}
+
+static int
+set_token(fo_vault *v, const char *token, fo_err *err)
+{
+	size_t n = strlen(token) + 16;
+
+	wipe_free(v->token);
+	wipe_free(v->token_header);
+	v->token = strdup(token);
+	v->token_header = malloc(n);
+	if (!v->token || !v->token_header)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	snprintf(v->token_header, n, "X-Vault-Token: %s", token);
+	return 0;
+}
+
+static int
+approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
+{
+	const char *mount = c->approle_mount ? c->approle_mount : "approle";
+	char *secret_id = NULL, *body = NULL;
+	const char *headers[3] = {"X-Vault-Request: true", v->ns_header, NULL};
+	char url[1024], why[512];
+	struct fo_http_req req = {"POST", url, headers, NULL, 0, NULL, "Vault AppRole login"};
+	struct fo_http_resp resp;
+	json_t *j, *tok;
+	int rc;
+
+	if (c->secret_id && c->secret_id_file)
+		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_SECRET_ID and VAULT_SECRET_ID_FILE are"
+				  " both set: set one");
+	if (c->secret_id) {
+		secret_id = strdup(c->secret_id);
+		if (!secret_id)
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	} else if (c->secret_id_file) {
+		if (read_secret_file(c->secret_id_file, &secret_id, err) < 0)
+			return fo_err_prefix(err, "VAULT_SECRET_ID_FILE: ");
+	} else {
+		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ROLE_ID is set but neither"
+				  " VAULT_SECRET_ID nor VAULT_SECRET_ID_FILE");
+	}
+	j = json_pack("{s:s, s:s}", "role_id", c->role_id, "secret_id", secret_id);
+	wipe_free(secret_id);
+	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (j) {
+		wipe_json(j);
+		json_decref(j);
+	}
+	if (!body)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	snprintf(url, sizeof(url), "%s/v1/auth/%s/login", v->addr, mount);
+	req.body = body;
+	req.body_len = strlen(body);
+	rc = fo_http_request(&v->http, &req, &resp, err);
+	wipe_free(body);
+	if (rc < 0)
+		return fo_err_prefix(err, "Vault unreachable or unavailable (sealed, standby or"
+				     " down): ");
+	if (resp.status == 400 || resp.status == 403) {
+		vault_errors(&resp.body, why, sizeof(why));
+		fo_buf_wipe(&resp.body);
+		return fo_err_set(err, FO_EXIT_USAGE,
+				  "Vault AppRole login refused (HTTP %ld%s%s): wrong role_id or"
+				  " secret_id, or the secret_id expired; check VAULT_ROLE_ID and"
+				  " VAULT_SECRET_ID (vault write auth/%s/role/...)", resp.status,
+				  why[0] ? ": " : "", why, mount);
+	}
+	if (resp.status != 200) {
+		vault_errors(&resp.body, why, sizeof(why));
+		fo_buf_wipe(&resp.body);
+		return fo_err_set(err, FO_EXIT_FAILURE, "Vault AppRole login: HTTP %ld%s%s",
+				  resp.status, why[0] ? ": " : "", why);
+	}
+	j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	fo_buf_wipe(&resp.body);
+	tok = j ? json_object_get(json_object_get(j, "auth"), "client_token") : NULL;
+	rc = json_is_string(tok) ? set_token(v, json_string_value(tok), err)
+	     : fo_err_set(err, FO_EXIT_FAILURE, "Vault AppRole login: no auth.client_token in"
+			  " the answer");
+	if (j) {
+		wipe_json(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+int
+fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err)
+{
+	fo_vault *v;
+	size_t n;
+
+	*out = NULL;
+	if (!c->addr)
+		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ADDR is not set");
+	if (strncmp(c->addr, "https://", 8) != 0 && strncmp(c->addr, "http://", 7) != 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ADDR %s: not an http(s) URL", c->addr);
+	if (c->kv_version != 0 && c->kv_version != 1 && c->kv_version != 2)
+		return fo_err_set(err, FO_EXIT_USAGE, "FINOPS_VAULT_KV_VERSION must be 1 or 2");
+	if (!c->token && !c->role_id)
+		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ADDR is set but there is no VAULT_TOKEN"
+				  " and no VAULT_ROLE_ID (AppRole) to authenticate with");
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	v->addr = strdup(c->addr);
+	v->kv_mount = strdup(c->kv_mount ? c->kv_mount : "secret");
+	v->kv_version = c->kv_version ? c->kv_version : 2;
+	if (c->http)
+		v->http = *c->http;
+	if (c->ca_file) {
+		v->ca_file = strdup(c->ca_file);
+		v->http.ca_file = v->ca_file;
+	}
+	v->http.max_bytes = 1 << 20;
+	if (c->namespace_) {
+		n = strlen(c->namespace_) + 24;
+		v->ns_header = malloc(n);
+		if (v->ns_header)
+			snprintf(v->ns_header, n, "X-Vault-Namespace: %s", c->namespace_);
+	}
+	if (!v->addr || !v->kv_mount || (c->ca_file && !v->ca_file) ||
+	    (c->namespace_ && !v->ns_header)) {
+		fo_vault_close(v);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	n = strlen(v->addr);
+	while (n > 0 && v->addr[n - 1] == '/')
+		v->addr[--n] = '\0';
+	/* a token wins over AppRole, as with the vault CLI */
+	if ((c->token ? set_token(v, c->token, err) : approle_login(v, c, err)) < 0) {
+		fo_vault_close(v);
+		return -1;
+	}
+	fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_STR("vault_addr", v->addr),
+					FO_STR("auth", c->token ? "token" : "approle")),
+		"authenticated to Vault");
+	*out = v;
+	return 0;
+}
+
+/* Reads the secret at path into v->cached (its data object). */
+static int
+read_secret(fo_vault *v, const char *path, fo_err *err)
+{
+	const char *headers[4] = {"X-Vault-Request: true", v->token_header, v->ns_header, NULL};
+	char url[1024], why[512], where[600];
+	struct fo_http_req req = {"GET", url, headers, NULL, 0, NULL, "Vault read"};
+	struct fo_http_resp resp;
+	json_t *j, *data;
+
+	while (*path == '/')
+		path++;
+	if (v->cached_path && strcmp(v->cached_path, path) == 0)
+		return 0;
+	drop_cache(v);
+	snprintf(where, sizeof(where), "%s/%s (KV v%d)", v->kv_mount, path, v->kv_version);
+	snprintf(url, sizeof(url), "%s/v1/%s/%s%s", v->addr, v->kv_mount,
+		 v->kv_version == 2 ? "data/" : "", path);
+	if (fo_http_request(&v->http, &req, &resp, err) < 0)
+		return fo_err_prefix(err, "Vault unreachable or unavailable (sealed, standby or"
+				     " down) reading %s: ", where);
+	vault_errors(&resp.body, why, sizeof(why));
+	if (resp.status == 403) {
+		fo_buf_wipe(&resp.body);
+		return fo_err_set(err, FO_EXIT_USAGE,
+				  "Vault refused to read %s (HTTP 403%s%s): the token is wrong or"
+				  " expired, or its policy does not allow this path", where,
+				  why[0] ? ": " : "", why);
+	}
+	if (resp.status == 404) {
+		fo_buf_wipe(&resp.body);
+		return fo_err_set(err, FO_EXIT_USAGE, "Vault has no secret at %s (HTTP 404); check"
+				  " the path, the mount (FINOPS_VAULT_KV_MOUNT) and the KV version"
+				  " (FINOPS_VAULT_KV_VERSION)", where);
+	}
+	if (resp.status != 200) {
+		fo_buf_wipe(&resp.body);
+		return fo_err_set(err, FO_EXIT_FAILURE, "Vault read of %s: HTTP %ld%s%s", where,
+				  resp.status, why[0] ? ": " : "", why);
+	}
+	j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	fo_buf_wipe(&resp.body);
+	data = j ? json_object_get(j, "data") : NULL;
+	if (data && v->kv_version == 2)
+		data = json_object_get(data, "data");
+	if (!json_is_object(data)) {
+		if (j) {
+			wipe_json(j);
+			json_decref(j);
+		}
+		return fo_err_set(err, FO_EXIT_FAILURE, "Vault read of %s: no %s object in the"
+				  " answer%s", where, v->kv_version == 2 ? "data.data" : "data",
+				  v->kv_version == 2 ? " (a KV v1 mount? set FINOPS_VAULT_KV_VERSION=1)"
+				  : "");
+	}
+	/* keep data, wipe the rest of the answer */
+	json_incref(data);
+	json_object_del(v->kv_version == 2 ? json_object_get(j, "data") : j, "data");
+	wipe_json(j);
+	json_decref(j);
+	v->cached = data;
+	v->cached_path = strdup(path);
+	if (!v->cached_path) {
+		drop_cache(v);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	return 0;
+}
+
+int
+fo_vault_read_field(fo_vault *v, const char *path, const char *field, int required,
+		    char **value, fo_err *err)
+{
+	json_t *f;
+
+	*value = NULL;
+	if (read_secret(v, path, err) < 0)
+		return -1;
+	f = json_object_get(v->cached, field);
+	if (!f || json_is_null(f)) {
+		if (!required)
+			return 0;
+		return fo_err_set(err, FO_EXIT_USAGE, "Vault secret %s/%s has no field \"%s\"",
+				  v->kv_mount, path, field);
+	}
+	if (json_is_string(f)) {
+		*value = strdup(json_string_value(f));
+	} else if (json_is_integer(f) || json_is_real(f) || json_is_boolean(f)) {
+		*value = json_dumps(f, JSON_ENCODE_ANY);
+	} else {
+		return fo_err_set(err, FO_EXIT_USAGE, "Vault secret %s/%s: field \"%s\" is not a"
+				  " string", v->kv_mount, path, field);
+	}
+	if (!*value)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	return 0;
+}
