@@ -20,6 +20,7 @@
 #include "finops/log.h"
 #include "finops/migrate.h"
 #include "finops/pg.h"
+#include "finops/secrets.h"
 #include "finops/version.h"
 
 enum {
@@ -369,8 +370,20 @@ run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int a
 {
 	struct fo_pg_connect_opts copts = {dsn, job->name, 0, 0, 0};
 	struct fo_migrate_report mr;
+	char *secret_dsn = NULL;
+	const char *source = "--dsn";
+	int rc;
 
-	if (fo_pg_connect(&copts, &ctx->conn, err) < 0)
+	if (!dsn) {
+		if (fo_secret_dsn(&secret_dsn, &source, err) < 0)
+			return -1;
+		copts.dsn = secret_dsn;
+	}
+	fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_STR("dsn_source", source)), "database DSN from %s",
+		source);
+	rc = fo_pg_connect(&copts, &ctx->conn, err);
+	fo_secret_free(secret_dsn);
+	if (rc < 0)
 		return -1;
 	if (!(job->flags & FO_JOB_SCHEMA_ADMIN)) {
 		if (fo_migrate_check(ctx->conn, fo_migrations_embedded, fo_migrations_embedded_count,
@@ -461,6 +474,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 		"summary: %s%s%s", fo_jobrun_status(code), ctx.summary.len ? "; " : "",
 		fo_buf_str(&ctx.summary));
 	PQfinish(ctx.conn);
+	fo_secrets_close();
 	fo_http_global_cleanup();
 out:
 	if (p.dsn) {
