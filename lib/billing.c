@@ -22,6 +22,7 @@
 #include "finops/jobrun.h"
 #include "finops/log.h"
 #include "finops/manifest.h"
+#include "finops/s3.h"
 #include "finops/pg.h"
 
 #define MAX_CURRENCIES 32
@@ -37,6 +38,7 @@ struct unit {
 	const char *report_name;
 	char assembly_id[160];
 	time_t assembly_time;
+	char *s3_bucket;           /* an S3 manifest: the bucket its keys are in */
 };
 
 /* One (source, billing period) of a load. */
@@ -82,6 +84,30 @@ struct load {
 
 /* ---- units ------------------------------------------------------------ */
 
+/* The S3 client of this run, made at the first s3:// source. */
+static struct fo_s3 s3_client;
+static int s3_ready;
+static const char *s3_region;
+
+static struct fo_s3 *
+s3(fo_err *err)
+{
+	if (!s3_ready) {
+		if (fo_s3_init(&s3_client, s3_region, err) < 0)
+			return NULL;
+		s3_ready = 1;
+	}
+	return &s3_client;
+}
+
+static void
+s3_done(void)
+{
+	if (s3_ready)
+		fo_s3_free(&s3_client);
+	s3_ready = 0;
+}
+
 static int
 ends_with(const char *s, const char *suffix)
 {
@@ -107,6 +133,7 @@ unit_free(struct unit *u)
 	if (!u->has_manifest)
 		free(u->files);
 	free(u->label);
+	free(u->s3_bucket);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -179,8 +206,154 @@ unit_from_dir(struct unit *u, const char *dir, const char *report, fo_err *err)
 	return 0;
 }
 
+/* A manifest in S3: its keys are objects of the same bucket (CUR 2.0: s3:// URIs). */
 static int
-unit_from_path(struct unit *u, const char *path, const char *report, fo_err *err)
+unit_from_s3_manifest(struct unit *u, const char *uri, const char *bucket, const char *key,
+		      fo_err *err)
+{
+	struct fo_s3 *c = s3(err);
+	fo_buf json = FO_BUF_INIT;
+	long long mtime = 0;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if (!c || fo_s3_get(c, bucket, key, 64u << 20, &json, &mtime, err) < 0)
+		return -1;
+	u->has_manifest = 1;
+	rc = fo_manifest_parse(uri, json.data ? json.data : "", json.len, &u->man, err);
+	fo_buf_free(&json);
+	if (rc < 0)
+		return -1;
+	u->man.mtime = (time_t)mtime;
+	u->label = strdup(uri);
+	u->s3_bucket = strdup(bucket);
+	if (!u->label || !u->s3_bucket)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	u->files = u->man.keys;
+	u->nfiles = u->man.nkeys;
+	u->report_name = u->man.report_name ? u->man.report_name : "default";
+	snprintf(u->assembly_id, sizeof(u->assembly_id), "%s", u->man.assembly_id);
+	u->assembly_time = u->man.mtime;
+	return 0;
+}
+
+/* The s3:// URIs of an S3 manifest's keys. */
+static int
+resolve_s3(struct unit *u, fo_err *err)
+{
+	u->man.files = calloc(u->man.nkeys ? u->man.nkeys : 1, sizeof(char *));
+	if (!u->man.files)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	for (size_t i = 0; i < u->man.nkeys; i++) {
+		const char *k = u->man.keys[i];
+		fo_buf uri = FO_BUF_INIT;
+
+		if (fo_s3_is_uri(k))
+			fo_buf_puts(&uri, k);
+		else
+			fo_buf_printf(&uri, "s3://%s/%s", u->s3_bucket, k[0] == '/' ? k + 1 : k);
+		if (uri.oom)
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		u->man.files[i] = uri.data;
+	}
+	return 0;
+}
+
+/*
+ * An S3 prefix ending in "/", like a directory: one manifest right under it
+ * makes a manifest unit, else its .csv and .gz objects (not those deeper).
+ */
+static int
+unit_from_s3_prefix(struct unit *u, const char *uri, const char *bucket, const char *prefix,
+		    const char *report, fo_err *err)
+{
+	struct fo_s3 *c = s3(err);
+	char **keys = NULL, *manifest = NULL;
+	size_t n = 0, plen = strlen(prefix);
+	int manifests = 0, rc = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (!c || fo_s3_list(c, bucket, prefix, &keys, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *name = keys[i] + plen;
+
+		if (strchr(name, '/') || !*name)
+			continue;
+		if (ends_with(name, "Manifest.json")) {
+			manifests++;
+			manifest = keys[i];
+		} else if (ends_with(name, ".csv") || ends_with(name, ".gz")) {
+			char **f = realloc(u->files, (u->nfiles + 1) * sizeof(char *));
+			fo_buf one = FO_BUF_INIT;
+
+			fo_buf_printf(&one, "s3://%s/%s", bucket, keys[i]);
+			if (!f || one.oom) {
+				free(f ? NULL : one.data);
+				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+				if (f)
+					u->files = f;
+				fo_buf_free(&one);
+				break;
+			}
+			u->files = f;
+			u->files[u->nfiles++] = one.data;
+		}
+	}
+	if (rc == 0 && manifests > 1)
+		rc = fo_err_set(err, FO_EXIT_USAGE, "%s holds %d manifests: name the one to load", uri,
+				manifests);
+	if (rc == 0 && manifests == 1) {
+		fo_buf m = FO_BUF_INIT;
+
+		for (size_t i = 0; i < u->nfiles; i++)
+			free(u->files[i]);
+		free(u->files);
+		u->files = NULL;
+		u->nfiles = 0;
+		fo_buf_printf(&m, "s3://%s/%s", bucket, manifest);
+		rc = m.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : unit_from_s3_manifest(u, m.data, bucket, manifest, err);
+		fo_buf_free(&m);
+	} else if (rc == 0 && u->nfiles == 0) {
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no manifest and no .csv or .gz objects"
+				" to load", uri);
+	} else if (rc == 0) {
+		u->label = strdup(uri);
+		u->report_name = report;
+	}
+	fo_s3_free_keys(keys, n);
+	return rc;
+}
+
+static int
+unit_from_s3(struct unit *u, const char *uri, const char *report, fo_err *err)
+{
+	char *bucket, *key;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if (fo_s3_parse_uri(uri, &bucket, &key, err) < 0)
+		return -1;
+	if (!*key || ends_with(key, "/"))
+		rc = unit_from_s3_prefix(u, uri, bucket, key, report, err);
+	else if (ends_with(key, ".json"))
+		rc = unit_from_s3_manifest(u, uri, bucket, key, err);
+	else if (!(u->files = calloc(1, sizeof(char *))) || !(u->files[0] = strdup(uri)) ||
+		 !(u->label = strdup(uri)))
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	else {
+		u->nfiles = 1;
+		u->report_name = report;
+		rc = 0;
+	}
+	free(bucket);
+	free(key);
+	return rc;
+}
+
+static int
+unit_from_local(struct unit *u, const char *path, const char *report, fo_err *err)
 {
 	struct stat st;
 
@@ -199,12 +372,21 @@ unit_from_path(struct unit *u, const char *path, const char *report, fo_err *err
 	return 0;
 }
 
+static int
+unit_from_path(struct unit *u, const char *path, const char *report, fo_err *err)
+{
+	if (fo_s3_is_uri(path))
+		return unit_from_s3(u, path, report, err);
+	return unit_from_local(u, path, report, err);
+}
+
 /* ---- rows -------------------------------------------------------------- */
 
 struct file_read {
 	int fd;
 	const char *path;
 	struct load *l;
+	fo_http_stream *stream;    /* an S3 object, instead of fd */
 };
 
 /* Reads a file, keeping a CRC-32 of its bytes as the plain files' fingerprint. */
@@ -212,7 +394,8 @@ static ssize_t
 read_fingerprinted(void *ctx, char *buf, size_t len, fo_err *err)
 {
 	struct file_read *f = ctx;
-	ssize_t n = fo_read_fd(f->fd, f->path, buf, len, err);
+	ssize_t n = f->stream ? fo_http_stream_read(f->stream, buf, len, err)
+		    : fo_read_fd(f->fd, f->path, buf, len, err);
 
 	if (n > 0) {
 		f->l->crc = crc32(f->l->crc, (const Bytef *)buf, (uInt)n);
@@ -457,22 +640,47 @@ on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
 }
 
 static int
+open_s3(const char *uri, fo_http_stream **out, fo_err *err)
+{
+	struct fo_s3 *c = s3(err);
+	char *bucket, *key;
+	int rc;
+
+	if (!c || fo_s3_parse_uri(uri, &bucket, &key, err) < 0)
+		return -1;
+	rc = fo_s3_open(c, bucket, key, out, err);
+	free(bucket);
+	free(key);
+	return rc;
+}
+
+static int
 read_files(struct load *l, fo_err *err)
 {
 	for (size_t i = 0; i < l->u->nfiles; i++) {
-		struct file_read f = {-1, l->u->files[i], l};
+		struct file_read f = {-1, l->u->files[i], l, NULL};
 		struct fo_csv_stats st;
 		struct stat sb;
 		int rc;
 
 		l->file = l->u->files[i];
-		f.fd = open(l->file, O_RDONLY | O_CLOEXEC);
-		if (f.fd < 0)
-			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", l->file, strerror(errno));
-		if (!l->u->has_manifest && fstat(f.fd, &sb) == 0 && sb.st_mtime > l->u->assembly_time)
-			l->u->assembly_time = sb.st_mtime;
+		if (fo_s3_is_uri(l->file)) {
+			if (open_s3(l->file, &f.stream, err) < 0)
+				return -1;
+		} else {
+			f.fd = open(l->file, O_RDONLY | O_CLOEXEC);
+			if (f.fd < 0)
+				return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", l->file,
+						  strerror(errno));
+			if (!l->u->has_manifest && fstat(f.fd, &sb) == 0 &&
+			    sb.st_mtime > l->u->assembly_time)
+				l->u->assembly_time = sb.st_mtime;
+		}
 		rc = fo_csv_read(l->file, read_fingerprinted, &f, on_record, l, &st, err);
-		close(f.fd);
+		if (f.stream)
+			fo_http_stream_close(f.stream);
+		else
+			close(f.fd);
 		if (rc < 0)
 			return -1;
 		if (st.records == 0)
@@ -874,7 +1082,7 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 		}
 	}
 	if (u->has_manifest) {
-		if (fo_manifest_resolve_local(&u->man, err) < 0)
+		if ((u->s3_bucket ? resolve_s3(u, err) : fo_manifest_resolve_local(&u->man, err)) < 0)
 			return -1;
 		u->files = u->man.files;
 	}
@@ -985,8 +1193,10 @@ int
 fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err)
 {
 	size_t loaded = 0, skipped = 0;
+	int failed = 0;
 
-	for (size_t i = 0; i < opts->nsources; i++) {
+	s3_region = opts->region;
+	for (size_t i = 0; i < opts->nsources && !failed; i++) {
 		struct unit u;
 		int changed, rc;
 
@@ -995,13 +1205,18 @@ fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo
 		if (rc == 0)
 			rc = load_unit(ctx, opts, &u, &changed, err);
 		unit_free(&u);
-		if (rc < 0)
-			return -1;
+		if (rc < 0) {
+			failed = 1;
+			break;
+		}
 		if (changed)
 			loaded++;
 		else
 			skipped++;
 	}
+	s3_done();
+	if (failed)
+		return -1;
 	ctx->nothing_new = loaded == 0;
 	fo_buf_printf(&ctx->summary, "%zu unit(s) %s, %zu unchanged or skipped%s", loaded,
 		      ctx->dry_run ? "would load" : "loaded", skipped,

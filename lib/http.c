@@ -89,6 +89,7 @@ struct xfer {
 	char etag[256];
 	long long content_length;    /* of this answer, -1 unknown */
 	long retry_after_s;          /* from the last answer, -1 none */
+	long long last_modified;
 	/* buffered body */
 	fo_buf *body;
 	size_t max_bytes;
@@ -111,6 +112,7 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		x->etag[0] = '\0';
 		x->content_length = -1;
 		x->retry_after_s = -1;
+		x->last_modified = 0;
 	} else if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
 		if (x->status >= 200)
@@ -128,6 +130,14 @@ on_header(char *data, size_t size, size_t n, void *arg)
 			snprintf(x->etag, sizeof(x->etag), "%.*s", (int)k, v);
 	} else if (len > 15 && strncasecmp(data, "Content-Length:", 15) == 0) {
 		x->content_length = strtoll(data + 15, NULL, 10);
+	} else if (len > 14 && strncasecmp(data, "Last-Modified:", 14) == 0) {
+		char v[128];
+		size_t k = strcspn(data + 14, "\r\n");
+		time_t when;
+
+		snprintf(v, sizeof(v), "%.*s", (int)(k < sizeof(v) ? k : sizeof(v) - 1), data + 14);
+		when = curl_getdate(v, NULL);
+		x->last_modified = when > 0 ? (long long)when : 0;
 	} else if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
 		char v[128];
 		const char *p = data + 12;
@@ -364,6 +374,7 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 	x.what = req->what ? req->what : "HTTP request";
 	fo_http_redact_url(req->url, x.redacted, sizeof(x.redacted));
 	resp->status = 0;
+	resp->last_modified = 0;
 	memset(&resp->body, 0, sizeof(resp->body));
 	x.body = &resp->body;
 	x.max_bytes = o.max_bytes;
@@ -380,6 +391,7 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 		if (c == CURLE_OK) {
 			curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &x.status);
 			resp->status = x.status;
+			resp->last_modified = x.last_modified;
 			if (!retryable_status(x.status))
 				break;
 			snprintf(why, sizeof(why), "HTTP %ld", x.status);

@@ -7,7 +7,7 @@
 #include "finops/billing.h"
 #include "finops/job.h"
 
-enum { OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS };
+enum { OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS, OPT_REGION };
 
 static const struct fo_option options[] = {
 	{"force", 0, OPT_FORCE, NULL,
@@ -17,6 +17,8 @@ static const struct fo_option options[] = {
 	 " billing account it names the source a load replaces"},
 	{"allow-short-rows", 0, OPT_ALLOW_SHORT_ROWS, NULL,
 	 "accept rows with fewer fields than the header, the missing ones empty"},
+	{"region", 1, OPT_REGION, "REGION",
+	 "AWS region of s3:// sources [$AWS_REGION, $AWS_DEFAULT_REGION, us-east-1]"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -36,6 +38,11 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 		return 0;
 	case OPT_ALLOW_SHORT_ROWS:
 		o->allow_short_rows = 1;
+		return 0;
+	case OPT_REGION:
+		if (!*arg)
+			return fo_err_set(err, FO_EXIT_USAGE, "--region: empty");
+		o->region = arg;
 		return 0;
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
@@ -67,9 +74,12 @@ static const struct fo_job job = {
 	.description =
 		"SOURCE is a CUR manifest (<report>-Manifest.json, legacy or CUR 2.0), a CSV or\n"
 		"CSV.gz file (legacy CUR, CUR 2.0 or FOCUS 1.0-1.2; gzip is detected by content),\n"
-		"or a directory holding one manifest or such files. Each SOURCE is one unit,\n"
-		"loaded in one transaction: every billing period it holds replaces that period\n"
-		"of its source (payer or billing account, and report) or nothing changes.\n"
+		"or a directory holding one manifest or such files. Each may be an\n"
+		"s3://BUCKET/KEY (a prefix ending in / for a directory), read with SigV4 and the\n"
+		"AWS credentials from Vault or the environment (docs/secrets.md), streamed.\n"
+		"Each SOURCE is one unit, loaded in one transaction: every billing period it\n"
+		"holds replaces that period of its source (payer or billing account, and\n"
+		"report) or nothing changes.\n"
 		"Re-running a loaded assembly exits 99; bad input exits 3 naming file, line and\n"
 		"column.",
 	.flags = FO_JOB_DRY_RUN,

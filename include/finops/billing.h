@@ -22,11 +22,12 @@
 #include "finops/job.h"
 
 struct fo_billing_opts {
-	char **sources;           /* manifest, file or directory paths */
+	char **sources;           /* manifest, file or directory paths, or s3:// URIs */
 	size_t nsources;
 	const char *report_name;  /* report name for plain files (default "default") */
 	int force;                /* load even when nothing is new or the assembly is older */
 	int allow_short_rows;     /* rows with fewer fields than the header: missing are empty */
+	const char *region;       /* AWS region of s3:// sources; NULL: AWS_REGION etc. */
 };
 
 /*

@@ -56,6 +56,7 @@ struct fo_http_req {
 
 struct fo_http_resp {
 	long status;
+	long long last_modified;    /* Last-Modified, Unix seconds; 0 when absent */
 	fo_buf body;                /* the caller frees it (fo_buf_free or fo_buf_wipe) */
 };
 
