@@ -137,14 +137,13 @@ unit_free(struct unit *u)
 	memset(u, 0, sizeof(*u));
 }
 
+/* Fills u from its parsed manifest, read from label. */
 static int
-unit_from_manifest(struct unit *u, const char *path, fo_err *err)
+manifest_unit(struct unit *u, const char *label, fo_err *err)
 {
-	memset(u, 0, sizeof(*u));
-	u->has_manifest = 1;
-	if (fo_manifest_load(path, &u->man, err) < 0)
-		return -1;
-	u->label = strdup(path);
+	u->label = strdup(label);
+	if (!u->label)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	/* files are found once the assembly is known to be new (load_unit) */
 	u->files = u->man.keys;
 	u->nfiles = u->man.nkeys;
@@ -152,6 +151,16 @@ unit_from_manifest(struct unit *u, const char *path, fo_err *err)
 	snprintf(u->assembly_id, sizeof(u->assembly_id), "%s", u->man.assembly_id);
 	u->assembly_time = u->man.mtime;
 	return 0;
+}
+
+static int
+unit_from_manifest(struct unit *u, const char *path, fo_err *err)
+{
+	memset(u, 0, sizeof(*u));
+	u->has_manifest = 1;
+	if (fo_manifest_load(path, &u->man, err) < 0)
+		return -1;
+	return manifest_unit(u, path, err);
 }
 
 /*
@@ -225,16 +234,10 @@ unit_from_s3_manifest(struct unit *u, const char *uri, const char *bucket, const
 	if (rc < 0)
 		return -1;
 	u->man.mtime = (time_t)mtime;
-	u->label = strdup(uri);
 	u->s3_bucket = strdup(bucket);
-	if (!u->label || !u->s3_bucket)
+	if (!u->s3_bucket)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	u->files = u->man.keys;
-	u->nfiles = u->man.nkeys;
-	u->report_name = u->man.report_name ? u->man.report_name : "default";
-	snprintf(u->assembly_id, sizeof(u->assembly_id), "%s", u->man.assembly_id);
-	u->assembly_time = u->man.mtime;
-	return 0;
+	return manifest_unit(u, uri, err);
 }
 
 /* The s3:// URIs of an S3 manifest's keys. */

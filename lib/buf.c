@@ -91,6 +91,15 @@ fo_memzero(void *p, size_t n)
 }
 
 void
+fo_free_wiped(char *s)
+{
+	if (s) {
+		fo_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
 fo_buf_wipe(fo_buf *b)
 {
 	if (b->data)

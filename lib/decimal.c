@@ -90,47 +90,68 @@ static const uint64_t pow10_table[9] = {
 	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000
 };
 
+/*
+ * The parts of decimal text that fo_dec_check accepted: sign, mantissa
+ * digits [digits, mant_end) with an optional point, and the exponent.
+ */
+struct parts {
+	int negative;
+	const char *digits, *mant_end;
+	long frac;          /* digits after the point */
+	long exp;
+};
+
+static void
+split(const char *s, size_t n, struct parts *d)
+{
+	const char *end = s + n, *p = s, *point = NULL;
+
+	d->negative = 0;
+	d->exp = 0;
+	if (p < end && (*p == '+' || *p == '-'))
+		d->negative = *p++ == '-';
+	d->digits = p;
+	while (p < end && (is_digit(*p) || *p == '.')) {
+		if (*p == '.')
+			point = p;
+		p++;
+	}
+	d->mant_end = p;
+	d->frac = point ? (long)(p - point - 1) : 0;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		int neg = 0;
+
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			neg = *p++ == '-';
+		for (; p < end; p++)
+			d->exp = d->exp * 10 + (*p - '0');
+		if (neg)
+			d->exp = -d->exp;
+	}
+}
+
 static int
 add_signed(fo_dec_sum *sum, const char *s, size_t n, int negate)
 {
-	const char *end = s + n, *p = s, *mant_end, *point = NULL;
-	uint64_t *limbs = negate ? sum->neg : sum->pos;
-	long exp = 0, pos;
+	struct parts d;
+	uint64_t *limbs;
+	long pos;
 
-	if (p < end && (*p == '+' || *p == '-')) {
-		if (*p == '-')
-			limbs = negate ? sum->pos : sum->neg;
-		p++;
-	}
-	mant_end = p;
-	while (mant_end < end && (is_digit(*mant_end) || *mant_end == '.')) {
-		if (*mant_end == '.')
-			point = mant_end;
-		mant_end++;
-	}
-	if (mant_end < end && (*mant_end == 'e' || *mant_end == 'E')) {
-		const char *e = mant_end + 1;
-		int neg = 0;
-
-		if (e < end && (*e == '+' || *e == '-'))
-			neg = *e++ == '-';
-		for (; e < end; e++)
-			exp = exp * 10 + (*e - '0');
-		if (neg)
-			exp = -exp;
-	}
+	split(s, n, &d);
+	limbs = d.negative != negate ? sum->neg : sum->pos;
 	/* Position (power of ten) of the mantissa's last digit. */
-	pos = exp - (point ? (long)(mant_end - point - 1) : 0);
-	for (const char *d = mant_end - 1; d >= p; d--) {
+	pos = d.exp - d.frac;
+	for (const char *c = d.mant_end - 1; c >= d.digits; c--) {
 		long k;
 
-		if (*d == '.')
+		if (*c == '.')
 			continue;
-		if (*d != '0') {
+		if (*c != '0') {
 			k = pos + FO_DEC_FRAC_DIGITS;   /* digit index from the lowest kept */
 			if (k < 0 || k >= (long)FO_DEC_LIMBS * 9)
 				return -1;
-			limbs[k / 9] += (uint64_t)(*d - '0') * pow10_table[k % 9];
+			limbs[k / 9] += (uint64_t)(*c - '0') * pow10_table[k % 9];
 		}
 		pos++;
 	}
@@ -155,28 +176,10 @@ fo_dec_sub(fo_dec_sum *sum, const char *s, size_t n)
 int
 fo_dec_scale(const char *s, size_t n)
 {
-	const char *end = s + n, *p = s, *point = NULL;
-	long frac = 0, exp = 0;
+	struct parts d;
 
-	while (p < end && *p != 'e' && *p != 'E') {
-		if (*p == '.')
-			point = p;
-		p++;
-	}
-	if (point)
-		frac = (long)(p - point - 1);
-	if (p < end) {
-		int neg = 0;
-
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			neg = *p++ == '-';
-		for (; p < end; p++)
-			exp = exp * 10 + (*p - '0');
-		if (neg)
-			exp = -exp;
-	}
-	return frac - exp < 0 ? 0 : (int)(frac - exp);
+	split(s, n, &d);
+	return d.frac - d.exp < 0 ? 0 : (int)(d.frac - d.exp);
 }
 
 void
@@ -302,40 +305,20 @@ put16(unsigned char *w, unsigned v)
 int
 fo_dec_to_numeric(const char *s, size_t n, unsigned char *out)
 {
-	const char *end = s + n, *p = s, *mant_end, *point = NULL;
-	long exp = 0, pos, frac = 0, dscale, hi = 0, lo = 0, weight, ndigits;
-	int negative = 0, any = 0;
+	struct parts d;
+	long pos, dscale, hi = 0, lo = 0, weight, ndigits;
+	int any = 0;
 	unsigned char *w;
 
-	if (p < end && (*p == '+' || *p == '-'))
-		negative = *p++ == '-';
-	mant_end = p;
-	while (mant_end < end && (is_digit(*mant_end) || *mant_end == '.')) {
-		if (*mant_end == '.')
-			point = mant_end;
-		mant_end++;
-	}
-	if (mant_end < end && (*mant_end == 'e' || *mant_end == 'E')) {
-		const char *e = mant_end + 1;
-		int neg = 0;
-
-		if (e < end && (*e == '+' || *e == '-'))
-			neg = *e++ == '-';
-		for (; e < end; e++)
-			exp = exp * 10 + (*e - '0');
-		if (neg)
-			exp = -exp;
-	}
-	if (point)
-		frac = (long)(mant_end - point - 1);
+	split(s, n, &d);
 	/* numeric_in: the scale is the digits after the point less the exponent */
-	dscale = frac - exp < 0 ? 0 : frac - exp;
+	dscale = d.frac - d.exp < 0 ? 0 : d.frac - d.exp;
 	/* Powers of ten of the highest and lowest non-zero digits. */
-	pos = exp - frac;
-	for (const char *d = mant_end - 1; d >= p; d--) {
-		if (*d == '.')
+	pos = d.exp - d.frac;
+	for (const char *c = d.mant_end - 1; c >= d.digits; c--) {
+		if (*c == '.')
 			continue;
-		if (*d != '0') {
+		if (*c != '0') {
 			if (!any)
 				lo = pos;
 			hi = pos;
@@ -344,7 +327,7 @@ fo_dec_to_numeric(const char *s, size_t n, unsigned char *out)
 		pos++;
 	}
 	/* numeric_in refuses exponents beyond 1000; keep to its range */
-	if (exp > 1000 || exp < -1000 || dscale > 1000 || (any && (hi >= 131072 || lo < -16383)))
+	if (d.exp > 1000 || d.exp < -1000 || dscale > 1000 || (any && (hi >= 131072 || lo < -16383)))
 		return -1;
 	if (!any) {
 		w = put16(out, 0);
@@ -359,18 +342,18 @@ fo_dec_to_numeric(const char *s, size_t n, unsigned char *out)
 		return -1;
 	w = put16(out, (unsigned)ndigits);
 	w = put16(w, (unsigned)(weight & 0xffff));
-	w = put16(w, negative ? 0x4000 : 0x0000);
+	w = put16(w, d.negative ? 0x4000 : 0x0000);
 	w = put16(w, (unsigned)dscale);
 	memset(w, 0, (size_t)ndigits * 2);
-	pos = exp - frac;
-	for (const char *d = mant_end - 1; d >= p; d--) {
-		if (*d == '.')
+	pos = d.exp - d.frac;
+	for (const char *c = d.mant_end - 1; c >= d.digits; c--) {
+		if (*c == '.')
 			continue;
-		if (*d != '0') {
+		if (*c != '0') {
 			long g = group_of_power(pos);
 			unsigned char *slot = w + 2 * (weight - g);
 			unsigned v = ((unsigned)slot[0] << 8 | slot[1]) +
-				     (unsigned)(*d - '0') * (unsigned)pow10_table[pos - 4 * g];
+				     (unsigned)(*c - '0') * (unsigned)pow10_table[pos - 4 * g];
 
 			put16(slot, v);
 		}

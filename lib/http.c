@@ -454,15 +454,6 @@ dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s) {
-		fo_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 fo_http_stream_close(fo_http_stream *s)
 {
@@ -474,13 +465,13 @@ fo_http_stream_close(fo_http_stream *s)
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
 	for (size_t i = 0; s->header_copies && s->header_copies[i]; i++)
-		wipe_free(s->header_copies[i]);
+		fo_free_wiped(s->header_copies[i]);
 	free(s->header_copies);
 	free((char *)s->req.url);
 	free((char *)s->req.what);
-	wipe_free((char *)s->sigv4.access_key_id);
-	wipe_free((char *)s->sigv4.secret_access_key);
-	wipe_free((char *)s->sigv4.session_token);
+	fo_free_wiped((char *)s->sigv4.access_key_id);
+	fo_free_wiped((char *)s->sigv4.secret_access_key);
+	fo_free_wiped((char *)s->sigv4.session_token);
 	free((char *)s->sigv4.region);
 	free((char *)s->sigv4.service);
 	fo_buf_free(&s->pending);

@@ -4,6 +4,8 @@
 #ifndef FINOPS_INTERNAL_H
 #define FINOPS_INTERNAL_H
 
+#include "finops/error.h"
+
 /*
  * Capped exponential backoff with full jitter: a random delay in
  * [0, min(cap_ms, base_ms * 2^(attempt-1))], at least 1 ms.
@@ -12,5 +14,15 @@ int fo_backoff_ms(int attempt, int base_ms, int cap_ms);
 
 /* Sleeps ms milliseconds; wakes early when a stop signal arrives. */
 void fo_sleep_ms(int ms);
+
+/* getenv(name), or NULL when it is unset or empty. */
+const char *fo_env(const char *name);
+
+/*
+ * Reads a file holding one secret (named by variable what, for messages):
+ * its text without trailing newlines and spaces, at most 64 KiB, not empty.
+ * *out is the caller's (fo_free_wiped).
+ */
+int fo_read_secret_file(const char *what, const char *path, char **out, fo_err *err);
 
 #endif

@@ -382,7 +382,7 @@ run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int a
 	fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_STR("dsn_source", source)), "database DSN from %s",
 		source);
 	rc = fo_pg_connect(&copts, &ctx->conn, err);
-	fo_secret_free(secret_dsn);
+	fo_free_wiped(secret_dsn);
 	if (rc < 0)
 		return -1;
 	if (!(job->flags & FO_JOB_SCHEMA_ADMIN)) {

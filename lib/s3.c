@@ -8,14 +8,7 @@
 
 #include "finops/log.h"
 #include "finops/s3.h"
-
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
+#include "internal.h"
 
 int
 fo_s3_is_uri(const char *s)
@@ -26,19 +19,19 @@ fo_s3_is_uri(const char *s)
 int
 fo_s3_init(struct fo_s3 *s, const char *region, fo_err *err)
 {
-	const char *endpoint = env("FINOPS_S3_ENDPOINT");
-	const char *addressing = env("FINOPS_S3_ADDRESSING");
+	const char *endpoint = fo_env("FINOPS_S3_ENDPOINT");
+	const char *addressing = fo_env("FINOPS_S3_ADDRESSING");
 	size_t n;
 
 	memset(s, 0, sizeof(*s));
 	if (!endpoint)
-		endpoint = env("AWS_ENDPOINT_URL_S3");
+		endpoint = fo_env("AWS_ENDPOINT_URL_S3");
 	if (!endpoint)
-		endpoint = env("AWS_ENDPOINT_URL");
+		endpoint = fo_env("AWS_ENDPOINT_URL");
 	if (!region)
-		region = env("AWS_REGION");
+		region = fo_env("AWS_REGION");
 	if (!region)
-		region = env("AWS_DEFAULT_REGION");
+		region = fo_env("AWS_DEFAULT_REGION");
 	if (!region)
 		region = "us-east-1";
 	if (addressing && strcmp(addressing, "path") != 0 && strcmp(addressing, "virtual") != 0)

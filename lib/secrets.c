@@ -2,18 +2,15 @@
  * secrets.c: credentials from Vault, the environment or files (see secrets.h).
  */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "finops/buf.h"
-#include "finops/csvread.h"
 #include "finops/log.h"
 #include "finops/secrets.h"
 #include "finops/vault.h"
+#include "internal.h"
 
 static fo_vault *session;
 
@@ -24,21 +21,10 @@ fo_secrets_close(void)
 	session = NULL;
 }
 
-void
-fo_secret_free(char *value)
-{
-	if (value) {
-		fo_memzero(value, strlen(value));
-		free(value);
-	}
-}
-
 static int
 vault_configured(void)
 {
-	const char *a = getenv("VAULT_ADDR");
-
-	return a && *a;
+	return fo_env("VAULT_ADDR") != NULL;
 }
 
 static int
@@ -58,39 +44,7 @@ vault(fo_vault **out, fo_err *err)
 static const char *
 path_from_env(const char *var, const char *def)
 {
-	const char *p = getenv(var);
-
-	return p && *p ? p : def;
-}
-
-/* Reads a one-value file: its text without trailing newlines and spaces. */
-static int
-read_value_file(const char *var, const char *path, char **out, fo_err *err)
-{
-	fo_buf b = FO_BUF_INIT;
-	char chunk[1024];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return fo_err_set(err, FO_EXIT_USAGE, "%s=%s: %s", var, path, strerror(errno));
-	while ((n = fo_read_fd(fd, path, chunk, sizeof(chunk), err)) > 0 && b.len < 65536)
-		fo_buf_append(&b, chunk, (size_t)n);
-	fo_memzero(chunk, sizeof(chunk));
-	close(fd);
-	if (n < 0 || b.oom || b.len >= 65536) {
-		fo_buf_wipe(&b);
-		return n < 0 ? fo_err_prefix(err, "%s: ", var)
-		       : fo_err_set(err, FO_EXIT_USAGE, "%s=%s: too large for a secret", var, path);
-	}
-	while (b.len > 0 && isspace((unsigned char)b.data[b.len - 1]))
-		b.data[--b.len] = '\0';
-	if (b.len == 0) {
-		fo_buf_wipe(&b);
-		return fo_err_set(err, FO_EXIT_USAGE, "%s=%s: the file is empty", var, path);
-	}
-	*out = b.data;
-	return 0;
+	return fo_env(var) ? fo_env(var) : def;
 }
 
 /*
@@ -115,7 +69,7 @@ from_env(const char *var, char **out, const char **source, fo_err *err)
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		*source = "environment";
 	} else if (f && *f) {
-		if (read_value_file(file_var, f, out, err) < 0)
+		if (fo_read_secret_file(file_var, f, out, err) < 0)
 			return -1;
 		*source = "file";
 	}
@@ -153,9 +107,9 @@ fo_secret_dsn(char **dsn, const char **source, fo_err *err)
 void
 fo_aws_creds_free(struct fo_aws_creds *c)
 {
-	fo_secret_free(c->access_key_id);
-	fo_secret_free(c->secret_access_key);
-	fo_secret_free(c->session_token);
+	fo_free_wiped(c->access_key_id);
+	fo_free_wiped(c->secret_access_key);
+	fo_free_wiped(c->session_token);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -1,11 +1,17 @@
 /*
  * util.c: small helpers shared inside the library (internal.h).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "finops/buf.h"
+#include "finops/csvread.h"
 #include "finops/job.h"
 #include "internal.h"
 
@@ -51,4 +57,42 @@ fo_sleep_ms(int ms)
 	while (nanosleep(&left, &left) < 0 && errno == EINTR)
 		if (fo_job_interrupted())
 			return;
+}
+
+const char *
+fo_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+int
+fo_read_secret_file(const char *what, const char *path, char **out, fo_err *err)
+{
+	fo_buf b = FO_BUF_INIT;
+	char chunk[1024];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*out = NULL;
+	if (fd < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s=%s: %s", what, path, strerror(errno));
+	while ((n = fo_read_fd(fd, path, chunk, sizeof(chunk), err)) > 0 && b.len < 65536)
+		fo_buf_append(&b, chunk, (size_t)n);
+	fo_memzero(chunk, sizeof(chunk));
+	close(fd);
+	if (n < 0 || b.oom || b.len >= 65536) {
+		fo_buf_wipe(&b);
+		return n < 0 ? fo_err_prefix(err, "%s: ", what)
+		       : fo_err_set(err, FO_EXIT_USAGE, "%s=%s: too large for a secret", what, path);
+	}
+	while (b.len > 0 && isspace((unsigned char)b.data[b.len - 1]))
+		b.data[--b.len] = '\0';
+	if (b.len == 0) {
+		fo_buf_wipe(&b);
+		return fo_err_set(err, FO_EXIT_USAGE, "%s=%s: the file is empty", what, path);
+	}
+	*out = b.data;        /* the buffer's memory is the caller's now */
+	return 0;
 }

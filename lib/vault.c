@@ -1,19 +1,16 @@
 /*
  * vault.c: Vault token and AppRole authentication, KV v1/v2 reads (see vault.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "finops/buf.h"
-#include "finops/csvread.h"
 #include "finops/log.h"
 #include "finops/vault.h"
+#include "internal.h"
 
 struct fo_vault {
 	char *addr;
@@ -29,45 +26,22 @@ struct fo_vault {
 	json_t *cached;
 };
 
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
-
 void
 fo_vault_config_from_env(struct fo_vault_config *c)
 {
-	const char *kv = env("FINOPS_VAULT_KV_VERSION");
+	const char *kv = fo_env("FINOPS_VAULT_KV_VERSION");
 
 	memset(c, 0, sizeof(*c));
-	c->addr = env("VAULT_ADDR");
-	c->namespace_ = env("VAULT_NAMESPACE");
-	c->ca_file = env("VAULT_CACERT");
-	c->token = env("VAULT_TOKEN");
-	c->role_id = env("VAULT_ROLE_ID");
-	c->secret_id = env("VAULT_SECRET_ID");
-	c->secret_id_file = env("VAULT_SECRET_ID_FILE");
-	c->approle_mount = env("FINOPS_VAULT_APPROLE_MOUNT");
-	c->kv_mount = env("FINOPS_VAULT_KV_MOUNT");
+	c->addr = fo_env("VAULT_ADDR");
+	c->namespace_ = fo_env("VAULT_NAMESPACE");
+	c->ca_file = fo_env("VAULT_CACERT");
+	c->token = fo_env("VAULT_TOKEN");
+	c->role_id = fo_env("VAULT_ROLE_ID");
+	c->secret_id = fo_env("VAULT_SECRET_ID");
+	c->secret_id_file = fo_env("VAULT_SECRET_ID_FILE");
+	c->approle_mount = fo_env("FINOPS_VAULT_APPROLE_MOUNT");
+	c->kv_mount = fo_env("FINOPS_VAULT_KV_MOUNT");
 	c->kv_version = kv ? atoi(kv) : 0;
-}
-
-static void
-wipe_free(char *s)
-{
-	if (s) {
-		fo_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
-void
-fo_vault_free_value(char *value)
-{
-	wipe_free(value);
 }
 
 /* Overwrites every string in j before it is freed. */
@@ -108,8 +82,8 @@ fo_vault_close(fo_vault *v)
 		return;
 	drop_cache(v);
 	free(v->addr);
-	wipe_free(v->token);
-	wipe_free(v->token_header);
+	fo_free_wiped(v->token);
+	fo_free_wiped(v->token_header);
 	free(v->ns_header);
 	free(v->kv_mount);
 	free(v->ca_file);
@@ -136,50 +110,13 @@ vault_errors(const fo_buf *body, char *out, size_t len)
 	json_decref(j);
 }
 
-/* Reads a one-line secret from a file (a trailing newline is not part of it). */
-static int
-read_secret_file(const char *path, char **out, fo_err *err)
-{
-	fo_buf b = FO_BUF_INIT;
-	char chunk[512];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return fo_err_set(err, FO_EXIT_USAGE, "%s: %s", path, strerror(errno));
-	while ((n = fo_read_fd(fd, path, chunk, sizeof(chunk), err)) > 0) {
-		if (b.len + (size_t)n > 64 * 1024) {
-			close(fd);
-			fo_buf_wipe(&b);
-			fo_memzero(chunk, sizeof(chunk));
-			return fo_err_set(err, FO_EXIT_USAGE, "%s: too large for a secret", path);
-		}
-		fo_buf_append(&b, chunk, (size_t)n);
-	}
-	fo_memzero(chunk, sizeof(chunk));
-	close(fd);
-	if (n < 0 || b.oom) {
-		fo_buf_wipe(&b);
-		return n < 0 ? -1 : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	}
-	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-			     b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
-		b.data[--b.len] = '\0';
-	if (b.len == 0) {
-		fo_buf_wipe(&b);
-		return fo_err_set(err, FO_EXIT_USAGE, "%s: empty", path);
-	}
-	*out = b.data;        /* the buffer's memory is the caller's now */
-	return 0;
-}
-
 static int
 set_token(fo_vault *v, const char *token, fo_err *err)
 {
 	size_t n = strlen(token) + 16;
 
-	wipe_free(v->token);
-	wipe_free(v->token_header);
+	fo_free_wiped(v->token);
+	fo_free_wiped(v->token_header);
 	v->token = strdup(token);
 	v->token_header = malloc(n);
 	if (!v->token || !v->token_header)
@@ -208,14 +145,15 @@ approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
 		if (!secret_id)
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	} else if (c->secret_id_file) {
-		if (read_secret_file(c->secret_id_file, &secret_id, err) < 0)
-			return fo_err_prefix(err, "VAULT_SECRET_ID_FILE: ");
+		if (fo_read_secret_file("VAULT_SECRET_ID_FILE", c->secret_id_file, &secret_id,
+					err) < 0)
+			return -1;
 	} else {
 		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ROLE_ID is set but neither"
 				  " VAULT_SECRET_ID nor VAULT_SECRET_ID_FILE");
 	}
 	j = json_pack("{s:s, s:s}", "role_id", c->role_id, "secret_id", secret_id);
-	wipe_free(secret_id);
+	fo_free_wiped(secret_id);
 	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (j) {
 		wipe_json(j);
@@ -227,7 +165,7 @@ approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
 	req.body = body;
 	req.body_len = strlen(body);
 	rc = fo_http_request(&v->http, &req, &resp, err);
-	wipe_free(body);
+	fo_free_wiped(body);
 	if (rc < 0)
 		return fo_err_prefix(err, "Vault unreachable or unavailable (sealed, standby or"
 				     " down): ");

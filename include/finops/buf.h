@@ -64,4 +64,7 @@ const char *fo_buf_str(const fo_buf *b);
 /* Overwrites n bytes with zeros in a way the compiler may not drop. */
 void fo_memzero(void *p, size_t n);
 
+/* Overwrites the NUL-terminated secret s and frees it; NULL is fine. */
+void fo_free_wiped(char *s);
+
 #endif

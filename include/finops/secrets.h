@@ -33,7 +33,7 @@ struct fo_aws_creds {
 
 /*
  * The database DSN when one is configured (*dsn is the caller's, free with
- * fo_secret_free), or *dsn NULL for libpq's defaults. source: where from.
+ * fo_free_wiped), or *dsn NULL for libpq's defaults. source: where from.
  */
 int fo_secret_dsn(char **dsn, const char **source, fo_err *err);
 
@@ -43,9 +43,6 @@ void fo_aws_creds_free(struct fo_aws_creds *c);
 
 /* A notification webhook URL by name ("slack"), or *url NULL when none is set. */
 int fo_secret_webhook(const char *name, char **url, fo_err *err);
-
-/* Wipes and frees a value from this module. */
-void fo_secret_free(char *value);
 
 /* Closes the Vault session (its token wiped); fo_job_main calls it at the end. */
 void fo_secrets_close(void);

@@ -47,14 +47,11 @@ int fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err);
 
 /*
  * Reads field of the secret at path (relative to the KV mount:
- * "finops/aws"). *value is the caller's; free it with fo_vault_free_value.
+ * "finops/aws"). *value is the caller's; free it with fo_free_wiped.
  * A missing field is an error when required, else *value is NULL.
  */
 int fo_vault_read_field(fo_vault *v, const char *path, const char *field, int required,
 			char **value, fo_err *err);
-
-/* Wipes and frees a value from fo_vault_read_field. */
-void fo_vault_free_value(char *value);
 
 /* Wipes the token and frees v. */
 void fo_vault_close(fo_vault *v);

@@ -163,10 +163,10 @@ test_token_reads_kv2_fields(void **state)
 	assert_int_equal(fo_vault_read_field(v, "finops/aws", "secret_access_key", 1, &val, &err),
 			 0);
 	assert_string_equal(val, AWS_SECRET);
-	fo_vault_free_value(val);
+	fo_free_wiped(val);
 	assert_int_equal(fo_vault_read_field(v, "/finops/aws", "port", 1, &val, &err), 0);
 	assert_string_equal(val, "5432");
-	fo_vault_free_value(val);
+	fo_free_wiped(val);
 	assert_int_equal(fo_vault_read_field(v, "finops/aws", "session_token", 0, &val, &err), 0);
 	assert_null(val);
 	assert_int_equal(fo_vault_read_field(v, "finops/aws", "session_token", 1, &val, &err), -1);
@@ -192,14 +192,14 @@ test_approle_login_with_secret_id_or_its_file(void **state)
 	assert_int_equal(fo_vault_open(&c, &v, &err), 0);
 	assert_int_equal(fo_vault_read_field(v, "finops/aws", "access_key_id", 1, &val, &err), 0);
 	assert_string_equal(val, "AKIAEXAMPLE");
-	fo_vault_free_value(val);
+	fo_free_wiped(val);
 	fo_vault_close(v);
 
 	c.secret_id = NULL;
 	c.secret_id_file = secretfile;
 	assert_int_equal(fo_vault_open(&c, &v, &err), 0);
 	assert_int_equal(fo_vault_read_field(v, "finops/aws", "access_key_id", 1, &val, &err), 0);
-	fo_vault_free_value(val);
+	fo_free_wiped(val);
 	fo_vault_close(v);
 	assert_int_equal(count_requests(&vault, "POST", "/v1/auth/approle/login"), 2);
 }
@@ -313,7 +313,7 @@ test_namespace_and_kv1(void **state)
 	assert_int_equal(fo_vault_open(&c, &v, &err), 0);
 	assert_int_equal(fo_vault_read_field(v, "finops/aws", "access_key_id", 1, &val, &err), 0);
 	assert_string_equal(val, "AKIATEAM");
-	fo_vault_free_value(val);
+	fo_free_wiped(val);
 	fo_vault_close(v);
 
 	c.namespace_ = NULL;
@@ -322,7 +322,7 @@ test_namespace_and_kv1(void **state)
 	assert_int_equal(fo_vault_open(&c, &v, &err), 0);
 	assert_int_equal(fo_vault_read_field(v, "finops/db", "dsn", 1, &val, &err), 0);
 	assert_string_equal(val, "host=db password=kv1pass");
-	fo_vault_free_value(val);
+	fo_free_wiped(val);
 	fo_vault_close(v);
 }
 
@@ -347,7 +347,7 @@ test_configuration_errors(void **state)
 	c.secret_id_file = "/nonexistent/secret-id";
 	assert_int_equal(fo_vault_open(&c, &v, &err), -1);
 	assert_int_equal(err.code, FO_EXIT_USAGE);
-	assert_non_null(strstr(err.msg, "VAULT_SECRET_ID_FILE: /nonexistent/secret-id"));
+	assert_non_null(strstr(err.msg, "VAULT_SECRET_ID_FILE=/nonexistent/secret-id: No such file"));
 	c.addr = "vault:8200";
 	assert_int_equal(fo_vault_open(&c, &v, &err), -1);
 	assert_non_null(strstr(err.msg, "not an http(s) URL"));
