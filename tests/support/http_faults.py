@@ -21,12 +21,13 @@ Routes (KEY names a counter, so each test has its own):
 """
 import argparse
 import json
-import ssl
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from serve import serve
 
 counts = {}
 logs = {}
@@ -132,14 +133,7 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    if args.cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.cert, args.key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    print("PORT", srv.server_address[1], flush=True)
-    srv.serve_forever()
+    serve(Handler, args.cert, args.key)
 
 
 if __name__ == "__main__":

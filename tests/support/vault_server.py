@@ -22,11 +22,12 @@ Prints "PORT <n>" once it listens on 127.0.0.1.
 import argparse
 import json
 import secrets as rnd
-import ssl
 import sys
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from serve import serve
 
 state = {"sealed": False, "requests": [], "issued": set()}
 lock = threading.Lock()
@@ -152,14 +153,7 @@ def main():
     with open(args.data) as f:
         cfg.update(json.load(f))
     cfg["approle_status"] = args.approle_status
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    if args.cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.cert, args.key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    print("PORT", srv.server_address[1], flush=True)
-    srv.serve_forever()
+    serve(Handler, args.cert, args.key)
 
 
 if __name__ == "__main__":
