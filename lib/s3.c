@@ -60,6 +60,7 @@ fo_s3_init(struct fo_s3 *s, const char *region, fo_err *err)
 		s->endpoint[--n] = '\0';
 	/* streams may be long: no total timeout, but nothing may stall */
 	s->http.low_speed_s = 120;
+	s->http.ca_file = fo_env("AWS_CA_BUNDLE");
 	if (fo_secret_aws(&s->creds, err) < 0) {
 		fo_s3_free(s);
 		return -1;

@@ -8,7 +8,8 @@
  * AWS_ENDPOINT_URL), else https://s3.<region>.amazonaws.com. Addressing is
  * virtual-hosted (https://bucket.s3.region.amazonaws.com/key) on AWS and
  * path-style (endpoint/bucket/key) on a custom endpoint, unless
- * FINOPS_S3_ADDRESSING says "path" or "virtual".
+ * FINOPS_S3_ADDRESSING says "path" or "virtual". AWS_CA_BUNDLE replaces the CA
+ * bundle (TLS is always verified).
  *
  * Errors say what to do: rejected credentials (InvalidAccessKeyId,
  * SignatureDoesNotMatch, expired tokens) are exit 2 pointing at the Vault
