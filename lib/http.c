@@ -98,6 +98,8 @@ struct xfer {
 	fo_buf *pending;
 	fo_buf errbody;
 	long long skip;              /* bytes to drop (a Range the server ignored) */
+	long long resume_from;       /* the Range asked for, 0 for none */
+	int body_started;
 };
 
 static size_t
@@ -182,6 +184,12 @@ on_body(char *data, size_t size, size_t n, void *arg)
 				      len < ERR_BODY_MAX - x->errbody.len ? len
 				      : ERR_BODY_MAX - x->errbody.len);
 		return len;
+	}
+	if (!x->body_started) {
+		/* a server that ignored the Range sends the whole object: drop what was read */
+		x->body_started = 1;
+		if (x->resume_from > 0 && x->status == 200)
+			x->skip = x->resume_from;
 	}
 	if (x->skip > 0) {
 		size_t drop = (long long)len < x->skip ? len : (size_t)x->skip;
@@ -506,6 +514,8 @@ stream_start(fo_http_stream *s, fo_err *err)
 	curl_easy_setopt(s->x.easy, CURLOPT_ERRORBUFFER, s->detail);
 	s->x.pending = &s->pending;
 	s->x.skip = 0;
+	s->x.resume_from = s->offset;
+	s->x.body_started = 0;
 	s->done = 0;
 	s->result = CURLE_OK;
 	if (curl_multi_add_handle(s->multi, s->x.easy) != CURLM_OK)
@@ -673,10 +683,7 @@ stream_resume(fo_http_stream *s, fo_err *err)
 					  s->x.what, s->x.redacted, s->etag);
 		return -1;
 	}
-	if (status == 200) {
-		/* the server sent the whole object again: drop what was read */
-		s->x.skip = s->offset;
-	} else if (status != 206) {
+	if (status != 200 && status != 206) {   /* 200: on_body drops what was read */
 		return fo_err_set(err, FO_EXIT_FAILURE, "%s: %s: HTTP %ld to a range request",
 				  s->x.what, s->x.redacted, status);
 	}

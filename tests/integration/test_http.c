@@ -295,6 +295,29 @@ test_a_cut_download_resumes_with_range_and_if_match(void **state)
 }
 
 static void
+test_a_resumed_download_from_a_server_ignoring_range_skips_what_was_read(void **state)
+{
+	char u[256];
+	struct fo_http_req req = {.url = u, .what = "download"};
+	fo_http_stream *s;
+	fo_buf got = FO_BUF_INIT;
+	fo_err err;
+	size_t size = 200000;
+
+	(void)state;
+	url(u, sizeof(u), "/object/g?size=200000&cut=70001&norange=1");
+	assert_int_equal(fo_http_stream_open(&quick, &req, &s, NULL, &err), 0);
+	read_all(s, &got);
+	fo_http_stream_close(s);
+	assert_int_equal(got.len, size);
+	for (size_t i = 0; i < size; i++)
+		if ((unsigned char)got.data[i] != i % 251)
+			fail_msg("byte %zu is %u", i, (unsigned char)got.data[i]);
+	assert_int_equal(requests_seen("g"), 2);
+	fo_buf_free(&got);
+}
+
+static void
 test_an_object_changed_mid_download_is_an_error(void **state)
 {
 	char u[256], chunk[65536];
@@ -381,6 +404,7 @@ main(void)
 		cmocka_unit_test(test_an_answer_over_the_size_cap_fails),
 		cmocka_unit_test(test_user_agent_names_the_tool),
 		cmocka_unit_test(test_a_cut_download_resumes_with_range_and_if_match),
+		cmocka_unit_test(test_a_resumed_download_from_a_server_ignoring_range_skips_what_was_read),
 		cmocka_unit_test(test_an_object_changed_mid_download_is_an_error),
 		cmocka_unit_test(test_a_stream_that_is_refused_reports_status_and_body),
 		cmocka_unit_test(test_tls_is_verified_and_the_ca_can_be_replaced),

@@ -14,9 +14,11 @@ Routes (KEY names a counter, so each test has its own):
   /big?bytes=N                 200 with N bytes
   /object/KEY?size=N&cut=M     an object of N bytes (byte i is i % 251), ETag "v1";
         [&changed=1]           the first answer stops after M bytes and closes the
+        [&norange=1]
                                connection; a Range request gets 206 with the rest
                                when If-Match matches the ETag, else 412 (with
-                               changed=1 the ETag is "v2" after the first request)
+                               changed=1 the ETag is "v2" after the first request;
+                               with norange=1 Range is ignored: 200 and the whole object)
   /log/KEY                     JSON list of {path, range, if_match, t} of KEY's requests
 """
 import argparse
@@ -104,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
         size = int(q.get("size", 100000))
         data = obj(size)
         etag = '"v2"' if q.get("changed") and n > 1 else '"v1"'
-        rng = self.headers.get("Range")
+        rng = None if q.get("norange") else self.headers.get("Range")
         if rng:
             if self.headers.get("If-Match") not in (None, etag):
                 self.send(412, b"<Error><Code>PreconditionFailed</Code></Error>")

@@ -1,0 +1,797 @@
+/*
+ * catalog.c: EC2 instance types and prices from the AWS Price List bulk
+ * offer files (see catalog.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "finops/buf.h"
+#include "finops/catalog.h"
+#include "finops/copy.h"
+#include "finops/csvread.h"
+#include "finops/datetime.h"
+#include "finops/decimal.h"
+#include "finops/http.h"
+#include "finops/log.h"
+#include "finops/pg.h"
+
+/* The offer file's columns this job reads, by their header names. */
+enum col {
+	C_SKU, C_TERM_CODE, C_TERM_TYPE, C_DESCRIPTION, C_EFFECTIVE, C_UNIT, C_PRICE,
+	C_CURRENCY, C_LEASE, C_PURCHASE, C_CLASS, C_PRODUCT_FAMILY, C_TYPE, C_CURRENT_GEN,
+	C_INSTANCE_FAMILY, C_VCPU, C_PROCESSOR, C_CLOCK, C_MEMORY, C_STORAGE, C_NETWORK,
+	C_TENANCY, C_OS, C_LICENSE, C_USAGE_TYPE, C_OPERATION, C_CAPACITY, C_GPU, C_GPU_MEMORY,
+	C_SW, C_REGION, C_MARKET, NCOLS
+};
+
+static const struct {
+	const char *name;
+	int required;
+} columns[NCOLS] = {
+	[C_SKU] = {"SKU", 1}, [C_TERM_CODE] = {"OfferTermCode", 1},
+	[C_TERM_TYPE] = {"TermType", 1}, [C_DESCRIPTION] = {"PriceDescription", 1},
+	[C_EFFECTIVE] = {"EffectiveDate", 1}, [C_UNIT] = {"Unit", 1},
+	[C_PRICE] = {"PricePerUnit", 1}, [C_CURRENCY] = {"Currency", 1},
+	[C_LEASE] = {"LeaseContractLength", 1}, [C_PURCHASE] = {"PurchaseOption", 1},
+	[C_CLASS] = {"OfferingClass", 1}, [C_PRODUCT_FAMILY] = {"Product Family", 1},
+	[C_TYPE] = {"Instance Type", 1}, [C_CURRENT_GEN] = {"Current Generation", 1},
+	[C_INSTANCE_FAMILY] = {"Instance Family", 0}, [C_VCPU] = {"vCPU", 1},
+	[C_PROCESSOR] = {"Physical Processor", 0}, [C_CLOCK] = {"Clock Speed", 0},
+	[C_MEMORY] = {"Memory", 1}, [C_STORAGE] = {"Storage", 0},
+	[C_NETWORK] = {"Network Performance", 0}, [C_TENANCY] = {"Tenancy", 1},
+	[C_OS] = {"Operating System", 1}, [C_LICENSE] = {"License Model", 1},
+	[C_USAGE_TYPE] = {"usageType", 1}, [C_OPERATION] = {"operation", 0},
+	[C_CAPACITY] = {"CapacityStatus", 1}, [C_GPU] = {"GPU", 0},
+	[C_GPU_MEMORY] = {"GPU Memory", 0}, [C_SW] = {"Pre Installed S/W", 1},
+	[C_REGION] = {"Region Code", 1}, [C_MARKET] = {"MarketOption", 0},
+};
+
+/* Why a row is not a price this catalog keeps. */
+enum skip {
+	S_PRODUCT_FAMILY, S_CAPACITY, S_PLACEHOLDER, S_TERM_TYPE, S_MARKET, S_UNIT, NSKIPS
+};
+
+static const char *const skip_names[NSKIPS] = {
+	[S_PRODUCT_FAMILY] = "not_compute_instance", [S_CAPACITY] = "capacity_not_used",
+	[S_PLACEHOLDER] = "host_or_reservation_placeholder", [S_TERM_TYPE] = "other_term_type",
+	[S_MARKET] = "other_market_option", [S_UNIT] = "other_unit",
+};
+
+/* The staging table's columns, in COPY order. */
+static const char *const stage_columns[] = {
+	"region", "instance_type", "operating_system", "tenancy", "license_model",
+	"pre_installed_sw", "term", "purchase_option", "offering_class", "lease_length", "unit",
+	"price", "currency", "effective_date", "sku", "offer_term_code", "usage_type", "operation",
+	"instance_family", "vcpu", "memory_gib", "gpu_count", "gpu_memory", "physical_processor",
+	"clock_speed", "network_performance", "storage", "current_generation",
+};
+#define NSTAGE (sizeof(stage_columns) / sizeof(stage_columns[0]))
+
+/* One offer file being read into the staging table. */
+struct offer {
+	const char *name;            /* for messages: the file or URL */
+	const char *expect_region;   /* rows of another region are an error; NULL: any */
+	int header_seen;
+	char version[64], publication[64], offer_code[64];
+	long idx[NCOLS];
+	unsigned char *used;
+	size_t nheader;
+	fo_copy *copy;
+	long long rows, kept, skipped[NSKIPS];
+	char eff_date[16], memory[64];
+};
+
+static int
+value_is(const struct fo_csv_record *rec, long i, const char *want)
+{
+	return i >= 0 && (size_t)i < rec->nfields && strcmp(rec->field[i], want) == 0;
+}
+
+static const char *
+value(const struct offer *o, const struct fo_csv_record *rec, enum col c)
+{
+	long i = o->idx[c];
+
+	return i >= 0 && (size_t)i < rec->nfields ? rec->field[i] : "";
+}
+
+static int
+bad(const struct offer *o, const struct fo_csv_record *rec, enum col c, const char *why,
+    fo_err *err)
+{
+	return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: column %s: \"%.60s\" %s", o->name,
+			  rec->line, columns[c].name, value(o, rec, c), why);
+}
+
+/* The metadata lines before the header: "FormatVersion","v1.0" and so on. */
+static int
+metadata(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
+{
+	const char *k = rec->field[0];
+
+	if (rec->nfields != 2)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not an AWS Price List offer file:"
+				  " %zu fields before the SKU header", o->name, rec->line,
+				  rec->nfields);
+	if (strcmp(k, "Version") == 0)
+		snprintf(o->version, sizeof(o->version), "%s", rec->field[1]);
+	else if (strcmp(k, "Publication Date") == 0)
+		snprintf(o->publication, sizeof(o->publication), "%s", rec->field[1]);
+	else if (strcmp(k, "OfferCode") == 0)
+		snprintf(o->offer_code, sizeof(o->offer_code), "%s", rec->field[1]);
+	return 0;
+}
+
+static int
+header(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
+{
+	if (!o->version[0])
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no \"Version\" line before the header",
+				  o->name);
+	if (o->offer_code[0] && strcmp(o->offer_code, "AmazonEC2") != 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: an offer file of %s, not AmazonEC2",
+				  o->name, o->offer_code);
+	o->used = calloc(rec->nfields, 1);
+	if (!o->used)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	o->nheader = rec->nfields;
+	for (int c = 0; c < NCOLS; c++) {
+		o->idx[c] = -1;
+		for (size_t i = 0; i < rec->nfields; i++)
+			if (strcmp(rec->field[i], columns[c].name) == 0) {
+				o->idx[c] = (long)i;
+				o->used[i] = 1;
+				break;
+			}
+		if (o->idx[c] < 0 && columns[c].required)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: required column \"%s\" is"
+					  " missing from the header", o->name, rec->line,
+					  columns[c].name);
+	}
+	fo_csv_only_fields(rec, o->used, rec->nfields);
+	o->header_seen = 1;
+	return 0;
+}
+
+/* Why the row is skipped, or -1 when it is a price to keep. */
+static int
+skip_reason(const struct offer *o, const struct fo_csv_record *rec)
+{
+	const char *family = value(o, rec, C_PRODUCT_FAMILY), *term = value(o, rec, C_TERM_TYPE);
+	const char *unit = value(o, rec, C_UNIT), *market = value(o, rec, C_MARKET);
+	const char *usage = value(o, rec, C_USAGE_TYPE);
+
+	if (strncmp(family, "Compute Instance", 16) != 0)
+		return S_PRODUCT_FAMILY;
+	if (strcmp(value(o, rec, C_CAPACITY), "Used") != 0)
+		return S_CAPACITY;
+	if (!value(o, rec, C_TYPE)[0] || strcmp(value(o, rec, C_TENANCY), "Host") == 0 ||
+	    strstr(usage, "HostUsage") || strstr(usage, "Reservation:"))
+		return S_PLACEHOLDER;
+	if (strcmp(term, "OnDemand") != 0 && strcmp(term, "Reserved") != 0)
+		return S_TERM_TYPE;
+	if (market[0] && strcmp(market, "OnDemand") != 0)
+		return S_MARKET;
+	if (strcmp(unit, "Hrs") != 0 && strcmp(unit, "Quantity") != 0)
+		return S_UNIT;
+	return -1;
+}
+
+/* "1,952 GiB" -> "1952"; NULL when it is not a positive amount of GiB. */
+static const char *
+memory_gib(struct offer *o, const char *v)
+{
+	size_t k = 0;
+	const char *why;
+
+	for (; *v && *v != ' ' && k + 1 < sizeof(o->memory); v++)
+		if (*v != ',')
+			o->memory[k++] = *v;
+	o->memory[k] = '\0';
+	if (strcmp(v, " GiB") != 0 || fo_dec_check(o->memory, k, &why) < 0 || o->memory[0] == '-')
+		return NULL;
+	return o->memory;
+}
+
+static int
+whole_number(const char *v)
+{
+	if (!*v)
+		return 0;
+	for (; *v; v++)
+		if (!isdigit((unsigned char)*v))
+			return 0;
+	return 1;
+}
+
+static void
+put_or_null(fo_copy *c, const char *v)
+{
+	fo_copy_put_str(c, *v ? v : NULL);
+}
+
+static int
+price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
+{
+	const char *price = value(o, rec, C_PRICE), *region = value(o, rec, C_REGION);
+	const char *gpu = value(o, rec, C_GPU), *why, *mem;
+	int reason = skip_reason(o, rec);
+	struct fo_ts ts;
+
+	if (reason >= 0) {
+		o->skipped[reason]++;
+		return 0;
+	}
+	if (fo_dec_check(price, strlen(price), &why) < 0 || price[0] == '-')
+		return bad(o, rec, C_PRICE, why ? why : "is negative", err);
+	if (!whole_number(value(o, rec, C_VCPU)) || strcmp(value(o, rec, C_VCPU), "0") == 0)
+		return bad(o, rec, C_VCPU, "is not a whole number of vCPUs", err);
+	if (!(mem = memory_gib(o, value(o, rec, C_MEMORY))))
+		return bad(o, rec, C_MEMORY, "is not an amount of GiB (\"16 GiB\")", err);
+	if (*gpu && strcmp(gpu, "NA") != 0 && !whole_number(gpu))
+		return bad(o, rec, C_GPU, "is not a GPU count", err);
+	if (!region[0])
+		return bad(o, rec, C_REGION, "is empty", err);
+	if (o->expect_region && strcmp(region, o->expect_region) != 0)
+		return bad(o, rec, C_REGION, "is not the region of this offer file", err);
+	if (fo_ts_parse(value(o, rec, C_EFFECTIVE), strlen(value(o, rec, C_EFFECTIVE)), &ts,
+			&why) < 0)
+		return bad(o, rec, C_EFFECTIVE, why, err);
+	fo_ts_date(&ts, o->eff_date, sizeof(o->eff_date));
+	if (strlen(value(o, rec, C_CURRENCY)) != 3)
+		return bad(o, rec, C_CURRENCY, "is not a currency code", err);
+
+	fo_copy_put_str(o->copy, region);
+	fo_copy_put_str(o->copy, value(o, rec, C_TYPE));
+	fo_copy_put_str(o->copy, value(o, rec, C_OS));
+	fo_copy_put_str(o->copy, value(o, rec, C_TENANCY));
+	fo_copy_put_str(o->copy, value(o, rec, C_LICENSE));
+	fo_copy_put_str(o->copy, value(o, rec, C_SW));
+	fo_copy_put_str(o->copy, value(o, rec, C_TERM_TYPE));
+	put_or_null(o->copy, value(o, rec, C_PURCHASE));
+	put_or_null(o->copy, value(o, rec, C_CLASS));
+	put_or_null(o->copy, value(o, rec, C_LEASE));
+	fo_copy_put_str(o->copy, value(o, rec, C_UNIT));
+	fo_copy_put_str(o->copy, price);
+	fo_copy_put_str(o->copy, value(o, rec, C_CURRENCY));
+	fo_copy_put_str(o->copy, o->eff_date);
+	fo_copy_put_str(o->copy, value(o, rec, C_SKU));
+	fo_copy_put_str(o->copy, value(o, rec, C_TERM_CODE));
+	put_or_null(o->copy, value(o, rec, C_USAGE_TYPE));
+	put_or_null(o->copy, value(o, rec, C_OPERATION));
+	put_or_null(o->copy, value(o, rec, C_INSTANCE_FAMILY));
+	fo_copy_put_str(o->copy, value(o, rec, C_VCPU));
+	fo_copy_put_str(o->copy, mem);
+	fo_copy_put_str(o->copy, *gpu && strcmp(gpu, "NA") != 0 ? gpu : "0");
+	put_or_null(o->copy, strcmp(value(o, rec, C_GPU_MEMORY), "NA") == 0 ? ""
+		    : value(o, rec, C_GPU_MEMORY));
+	put_or_null(o->copy, value(o, rec, C_PROCESSOR));
+	put_or_null(o->copy, value(o, rec, C_CLOCK));
+	put_or_null(o->copy, value(o, rec, C_NETWORK));
+	put_or_null(o->copy, value(o, rec, C_STORAGE));
+	fo_copy_put_str(o->copy, strcmp(value(o, rec, C_CURRENT_GEN), "Yes") == 0 ? "t" : "f");
+	if (fo_copy_end_row(o->copy, err) < 0)
+		return fo_err_prefix(err, "%s:%llu: ", o->name, rec->line);
+	o->kept++;
+	return 0;
+}
+
+static int
+on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
+{
+	struct offer *o = arg;
+
+	if (!o->header_seen) {
+		if (rec->nfields > 2 && value_is(rec, 0, "SKU"))
+			return header(o, rec, err);
+		return metadata(o, rec, err);
+	}
+	o->rows++;
+	if (rec->nfields != o->nheader)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %zu fields, the header has %zu"
+				  " (a truncated file?)", o->name, rec->line, rec->nfields,
+				  o->nheader);
+	return price_row(o, rec, err);
+}
+
+/* ---- one offer file, one transaction -------------------------------------- */
+
+struct source {
+	const char *label;           /* file or URL, for messages and the versions table */
+	const char *region;          /* from the region index; NULL for --from-file */
+	fo_read_fn read;
+	void *read_ctx;
+};
+
+static void
+skipped_json(const struct offer *o, fo_buf *out)
+{
+	fo_buf_putc(out, '{');
+	for (int s = 0; s < NSKIPS; s++)
+		fo_buf_printf(out, "%s\"%s\":%lld", s ? "," : "", skip_names[s], o->skipped[s]);
+	fo_buf_putc(out, '}');
+}
+
+static long long
+total_skipped(const struct offer *o)
+{
+	long long n = 0;
+
+	for (int s = 0; s < NSKIPS; s++)
+		n += o->skipped[s];
+	return n;
+}
+
+/* Replaces the prices of every region the staging table holds, and their types. */
+static int
+replace_regions(struct fo_job_ctx *ctx, const struct offer *o, const char *label, int *nregions,
+		fo_err *err)
+{
+	fo_buf skipped = FO_BUF_INIT;
+	char run[24], rows[24];
+	const char *params[6];
+	int rc;
+
+	snprintf(run, sizeof(run), "%lld", ctx->run_id);
+	snprintf(rows, sizeof(rows), "%lld", o->rows);
+	skipped_json(o, &skipped);
+	params[0] = o->version;
+	params[1] = o->publication[0] ? o->publication : NULL;
+	params[2] = label;
+	params[3] = rows;
+	params[4] = skipped.data;
+	params[5] = ctx->run_id ? run : NULL;
+	rc = fo_pg_exec(ctx->conn,
+		"DELETE FROM finops.instance_prices"
+		" WHERE region IN (SELECT DISTINCT region FROM catalog_stage)", err);
+	if (rc == 0)
+		rc = fo_pg_query(ctx->conn,
+			"INSERT INTO finops.instance_prices (region, instance_type, operating_system,"
+			"  tenancy, license_model, pre_installed_sw, term, purchase_option,"
+			"  offering_class, lease_length, price_per_hour, upfront_fee, currency,"
+			"  effective_date, sku, offer_term_code, usage_type, operation, offer_version)"
+			" SELECT region, instance_type, operating_system, tenancy, license_model,"
+			"        pre_installed_sw, term, purchase_option, offering_class, lease_length,"
+			"        coalesce(sum(price) FILTER (WHERE unit = 'Hrs'), 0),"
+			"        coalesce(sum(price) FILTER (WHERE unit = 'Quantity'), 0),"
+			"        min(currency), max(effective_date), sku, offer_term_code,"
+			"        min(usage_type), min(operation), $1"
+			"   FROM catalog_stage"
+			"  GROUP BY region, sku, offer_term_code, instance_type, operating_system,"
+			"           tenancy, license_model, pre_installed_sw, term, purchase_option,"
+			"           offering_class, lease_length", 1, params, NULL, err);
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn,
+			"INSERT INTO finops.instance_types AS t (instance_type, family, generation,"
+			"  instance_family, vcpu, memory_gib, gpu_count, gpu_memory, architecture,"
+			"  physical_processor, clock_speed, network_performance, storage,"
+			"  current_generation)"
+			" SELECT DISTINCT ON (instance_type) instance_type,"
+			"        split_part(instance_type, '.', 1),"
+			"        substring(split_part(instance_type, '.', 1) from '([0-9]+)[a-z-]*$')::int,"
+			"        instance_family, vcpu, memory_gib, gpu_count, gpu_memory,"
+			"        CASE WHEN physical_processor ~* 'graviton|apple m[0-9]' THEN 'arm64'"
+			"             ELSE 'x86_64' END,"
+			"        physical_processor, clock_speed, network_performance, storage,"
+			"        current_generation"
+			"   FROM catalog_stage ORDER BY instance_type, effective_date DESC"
+			" ON CONFLICT (instance_type) DO UPDATE SET family = EXCLUDED.family,"
+			"   generation = EXCLUDED.generation, instance_family = EXCLUDED.instance_family,"
+			"   vcpu = EXCLUDED.vcpu, memory_gib = EXCLUDED.memory_gib,"
+			"   gpu_count = EXCLUDED.gpu_count, gpu_memory = EXCLUDED.gpu_memory,"
+			"   architecture = EXCLUDED.architecture,"
+			"   physical_processor = EXCLUDED.physical_processor,"
+			"   clock_speed = EXCLUDED.clock_speed,"
+			"   network_performance = EXCLUDED.network_performance,"
+			"   storage = EXCLUDED.storage, current_generation = EXCLUDED.current_generation,"
+			"   updated_at = now()"
+			" WHERE (t.family, t.generation, t.instance_family, t.vcpu, t.memory_gib,"
+			"        t.gpu_count, t.gpu_memory, t.architecture, t.physical_processor,"
+			"        t.clock_speed, t.network_performance, t.storage, t.current_generation)"
+			"   IS DISTINCT FROM (EXCLUDED.family, EXCLUDED.generation,"
+			"        EXCLUDED.instance_family, EXCLUDED.vcpu, EXCLUDED.memory_gib,"
+			"        EXCLUDED.gpu_count, EXCLUDED.gpu_memory, EXCLUDED.architecture,"
+			"        EXCLUDED.physical_processor, EXCLUDED.clock_speed,"
+			"        EXCLUDED.network_performance, EXCLUDED.storage,"
+			"        EXCLUDED.current_generation)", err);
+	if (rc == 0) {
+		PGresult *res;
+
+		rc = fo_pg_query(ctx->conn, "SELECT count(DISTINCT region) FROM catalog_stage", 0,
+				 NULL, &res, err);
+		if (rc == 0) {
+			*nregions = atoi(PQgetvalue(res, 0, 0));
+			PQclear(res);
+		}
+	}
+	if (rc == 0)
+		rc = fo_pg_query(ctx->conn,
+			"INSERT INTO finops.instance_catalog_versions AS v (region, offer_version,"
+			"  publication_date, source, prices, rows_read, rows_skipped, run_id)"
+			" SELECT s.region, $1, $2::timestamptz, $3,"
+			"        (SELECT count(*) FROM finops.instance_prices p WHERE p.region = s.region),"
+			"        $4::bigint, $5::jsonb, $6::bigint"
+			"   FROM (SELECT DISTINCT region FROM catalog_stage) s"
+			" ON CONFLICT (region) DO UPDATE SET offer_version = EXCLUDED.offer_version,"
+			"   publication_date = EXCLUDED.publication_date, source = EXCLUDED.source,"
+			"   prices = EXCLUDED.prices, rows_read = EXCLUDED.rows_read,"
+			"   rows_skipped = EXCLUDED.rows_skipped, run_id = EXCLUDED.run_id,"
+			"   loaded_at = now()", 6, params, NULL, err);
+	fo_buf_free(&skipped);
+	return rc;
+}
+
+/* Whether every region of the staging table already has this version. */
+static int
+already_loaded(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
+{
+	const char *params[1] = {o->version};
+	PGresult *res;
+	int same;
+
+	if (fo_pg_query(ctx->conn,
+			"SELECT count(*) = 0 FROM (SELECT DISTINCT region FROM catalog_stage) s"
+			" LEFT JOIN finops.instance_catalog_versions v USING (region)"
+			" WHERE v.offer_version IS DISTINCT FROM $1", 1, params, &res, err) < 0)
+		return -1;
+	same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return same;
+}
+
+/*
+ * Reads one offer file and, unless it changes nothing, replaces its
+ * region(s) in one transaction. Returns how many regions it replaced (0:
+ * unchanged), or -1.
+ */
+static int
+load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const struct source *src,
+	   fo_err *err)
+{
+	struct offer o;
+	struct fo_csv_stats st;
+	struct fo_copy_result cr;
+	int rc, same = 0, nregions = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.name = src->label;
+	o.expect_region = src->region;
+	if (fo_pg_begin(ctx->conn, err) < 0)
+		return -1;
+	rc = fo_pg_exec(ctx->conn,
+		"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
+		" SET LOCAL ROLE finops_writer; END IF; END $$;"
+		"CREATE TEMP TABLE catalog_stage (region text NOT NULL, instance_type text NOT NULL,"
+		"  operating_system text NOT NULL, tenancy text NOT NULL, license_model text NOT NULL,"
+		"  pre_installed_sw text NOT NULL, term text NOT NULL, purchase_option text,"
+		"  offering_class text, lease_length text, unit text NOT NULL, price numeric NOT NULL,"
+		"  currency text NOT NULL, effective_date date, sku text NOT NULL,"
+		"  offer_term_code text NOT NULL, usage_type text, operation text,"
+		"  instance_family text, vcpu integer NOT NULL, memory_gib numeric NOT NULL,"
+		"  gpu_count integer NOT NULL, gpu_memory text, physical_processor text,"
+		"  clock_speed text, network_performance text, storage text,"
+		"  current_generation boolean NOT NULL) ON COMMIT DROP", err);
+	if (rc == 0)
+		rc = fo_copy_begin(ctx->conn, "catalog_stage", stage_columns, NSTAGE, 0, &o.copy, err);
+	if (rc == 0) {
+		rc = fo_csv_read(src->label, src->read, src->read_ctx, on_record, &o, &st, err);
+		if (rc < 0) {
+			fo_copy_abort(o.copy, "bad input");
+		} else {
+			rc = fo_copy_finish(o.copy, &cr, err);
+			if (rc < 0 && cr.failed_row)
+				fo_err_prefix(err, "%s: ", src->label);
+		}
+		o.copy = NULL;
+	}
+	if (rc == 0 && !o.header_seen)
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no SKU header: not an AWS Price List"
+				" offer file, or an empty one", src->label);
+	if (rc == 0 && o.kept == 0)
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no compute instance prices in %lld rows:"
+				" refusing to empty the catalog of its region", src->label, o.rows);
+	if (rc == 0 && !opts->force)
+		rc = same = already_loaded(ctx, &o, err);
+	if (rc >= 0 && !same)
+		rc = replace_regions(ctx, &o, src->label, &nregions, err);
+	free(o.used);
+	ctx->rows_read += o.rows;
+	if (rc < 0 || same || ctx->dry_run) {
+		fo_pg_rollback(ctx->conn);
+		if (rc < 0)
+			return -1;
+	} else if (fo_pg_commit(ctx->conn, err) < 0) {
+		return -1;
+	}
+	{
+		fo_buf skipped = FO_BUF_INIT;
+
+		skipped_json(&o, &skipped);
+		fo_logf(FO_LOG_INFO,
+			FO_FIELDS(FO_STR("source", src->label), FO_STR("offer_version", o.version),
+				  FO_INT("rows", o.rows), FO_INT("prices", o.kept),
+				  FO_INT("skipped", total_skipped(&o)),
+				  FO_STR("skipped_by_reason", skipped.data)),
+			"%s: %s offer version %s (%lld rows: %lld prices kept, %lld skipped)",
+			src->region ? src->region : src->label,
+			same ? "unchanged:" : ctx->dry_run ? "would load" : "loaded", o.version, o.rows,
+			o.kept, total_skipped(&o));
+		fo_buf_free(&skipped);
+	}
+	if (!same && !ctx->dry_run)
+		ctx->rows_written += o.kept;
+	return same ? 0 : nregions;
+}
+
+/* ---- the bulk API ----------------------------------------------------------- */
+
+int
+fo_catalog_url_version(const char *url, char *out, size_t len)
+{
+	/* .../AmazonEC2/<version>/<region>/index.json */
+	const char *p = strstr(url, "/AmazonEC2/"), *end;
+
+	if (!p)
+		return -1;
+	p += 11;
+	end = strchr(p, '/');
+	if (!end || end == p || !strchr(end + 1, '/'))
+		return -1;
+	snprintf(out, len, "%.*s", (int)(end - p), p);
+	return 0;
+}
+
+static int
+loaded_version(struct fo_job_ctx *ctx, const char *region, char *out, size_t len, fo_err *err)
+{
+	const char *params[1] = {region};
+	PGresult *res;
+
+	out[0] = '\0';
+	if (fo_pg_query(ctx->conn, "SELECT offer_version FROM finops.instance_catalog_versions"
+			" WHERE region = $1", 1, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1)
+		snprintf(out, len, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int
+fetch_index(const char *base, json_t **regions_out, json_t **root_out, fo_err *err)
+{
+	fo_buf url = FO_BUF_INIT;
+	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, NULL, "Price List region index"};
+	struct fo_http_resp resp;
+	json_error_t jerr;
+	json_t *root, *regions;
+	int rc;
+
+	fo_buf_printf(&url, "%s/offers/v1.0/aws/AmazonEC2/current/region_index.json", base);
+	req.url = url.data;
+	rc = fo_http_request(NULL, &req, &resp, err);
+	if (rc == 0 && resp.status != 200) {
+		fo_err_set(err, resp.status == 404 || resp.status == 403 ? FO_EXIT_USAGE
+			   : FO_EXIT_FAILURE, "%s: HTTP %ld: no region index there (check"
+			   " --base-url)", url.data, resp.status);
+		fo_buf_free(&resp.body);
+		rc = -1;
+	}
+	if (rc < 0) {
+		fo_buf_free(&url);
+		return -1;
+	}
+	root = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
+	fo_buf_free(&resp.body);
+	regions = root ? json_object_get(root, "regions") : NULL;
+	if (!json_is_object(regions)) {
+		fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: not a region index (%s)", url.data,
+			   root ? "no \"regions\" object" : jerr.text);
+		json_decref(root);
+		fo_buf_free(&url);
+		return -1;
+	}
+	fo_buf_free(&url);
+	*regions_out = regions;
+	*root_out = root;
+	return 0;
+}
+
+struct tally {
+	size_t loaded, unchanged, failed;
+	fo_buf failed_names;
+	fo_err first;
+};
+
+static void
+failed(struct tally *t, const char *what, const fo_err *err)
+{
+	fo_logf(FO_LOG_ERROR, FO_FIELDS(FO_STR("region", what), FO_INT("exit_code", err->code)),
+		"%s: %s (its previous catalog is kept)", what, err->msg);
+	if (!t->failed++)
+		t->first = *err;
+	fo_buf_printf(&t->failed_names, "%s%s", t->failed_names.len ? ", " : "", what);
+}
+
+static int
+update_region(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const char *base,
+	      const char *region, const char *version_url, struct tally *t)
+{
+	char version[64], have[64], redacted[512];
+	fo_buf url = FO_BUF_INIT;
+	fo_http_stream *stream = NULL;
+	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, NULL, "Price List offer file"};
+	struct source src;
+	fo_err err;
+	size_t n;
+	int rc;
+
+	if (fo_catalog_url_version(version_url, version, sizeof(version)) < 0) {
+		fo_err_set(&err, FO_EXIT_BAD_INPUT, "region index: %s: no offer version in %s",
+			   region, version_url);
+		failed(t, region, &err);
+		return 0;
+	}
+	if (loaded_version(ctx, region, have, sizeof(have), &err) < 0)
+		return -1;      /* the database is gone: stop */
+	if (!opts->force && strcmp(have, version) == 0) {
+		fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("region", region),
+					       FO_STR("offer_version", version)),
+			"%s: offer version %s is already loaded; not downloading it", region, version);
+		t->unchanged++;
+		return 0;
+	}
+	/* the CSV form of the offer: index.json -> index.csv */
+	fo_buf_printf(&url, "%s%s", base, version_url);
+	n = url.len;
+	if (n > 5 && strcmp(url.data + n - 5, ".json") == 0) {
+		url.data[n - 5] = '\0';
+		url.len = n - 5;
+		fo_buf_puts(&url, ".csv");
+	}
+	req.url = url.data;
+	fo_http_redact_url(url.data, redacted, sizeof(redacted));
+	rc = fo_http_stream_open(NULL, &req, &stream, NULL, &err);
+	if (rc == 0) {
+		src.label = redacted;
+		src.region = region;
+		src.read = fo_http_stream_read_fn;
+		src.read_ctx = stream;
+		rc = load_offer(ctx, opts, &src, &err);
+		fo_http_stream_close(stream);
+	}
+	fo_buf_free(&url);
+	if (rc < 0) {
+		if (PQstatus(ctx->conn) != CONNECTION_OK) {
+			failed(t, region, &err);
+			return -1;
+		}
+		failed(t, region, &err);
+	} else if (rc > 0) {
+		t->loaded++;
+	} else {
+		t->unchanged++;
+	}
+	return 0;
+}
+
+static int
+wanted(const struct fo_catalog_opts *opts, const char *region)
+{
+	if (opts->nregions == 0)
+		return 1;
+	for (size_t i = 0; i < opts->nregions; i++)
+		if (strcmp(opts->regions[i], region) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+from_index(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, struct tally *t,
+	   fo_err *err)
+{
+	const char *base = opts->base_url ? opts->base_url : FO_CATALOG_DEFAULT_BASE;
+	json_t *root, *regions, *r;
+	const char *code;
+	char trimmed[1024];
+	size_t n;
+
+	snprintf(trimmed, sizeof(trimmed), "%s", base);
+	n = strlen(trimmed);
+	while (n > 0 && trimmed[n - 1] == '/')
+		trimmed[--n] = '\0';
+	if (fetch_index(trimmed, &regions, &root, err) < 0)
+		return -1;
+	for (size_t i = 0; i < opts->nregions; i++)
+		if (!json_object_get(regions, opts->regions[i])) {
+			fo_err_set(err, FO_EXIT_USAGE, "--region %s: not in the region index (%zu"
+				   " regions)", opts->regions[i], json_object_size(regions));
+			json_decref(root);
+			return -1;
+		}
+	json_object_foreach(regions, code, r) {
+		const char *vurl = json_string_value(json_object_get(r, "currentVersionUrl"));
+
+		if (!wanted(opts, code))
+			continue;
+		if (!vurl) {
+			fo_err e;
+
+			fo_err_set(&e, FO_EXIT_BAD_INPUT, "region index: %s has no currentVersionUrl",
+				   code);
+			failed(t, code, &e);
+			continue;
+		}
+		if (update_region(ctx, opts, trimmed, code, vurl, t) < 0 || fo_job_interrupted())
+			break;
+	}
+	json_decref(root);
+	return 0;
+}
+
+struct file_ctx {
+	int fd;
+	const char *path;
+};
+
+static ssize_t
+read_file(void *arg, char *buf, size_t len, fo_err *err)
+{
+	struct file_ctx *f = arg;
+
+	return fo_read_fd(f->fd, f->path, buf, len, err);
+}
+
+int
+fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo_err *err)
+{
+	struct tally t;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	if (fo_job_lock(ctx, "catalog", err) < 0)
+		return -1;
+	if (opts->from_file) {
+		struct file_ctx f = {-1, opts->from_file};
+		struct source src = {opts->from_file, NULL, read_file, &f};
+		fo_err e;
+
+		f.fd = open(opts->from_file, O_RDONLY | O_CLOEXEC);
+		if (f.fd < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "%s: %s", opts->from_file,
+					  strerror(errno));
+		src.region = opts->nregions == 1 ? opts->regions[0] : NULL;
+		rc = load_offer(ctx, opts, &src, &e);
+		close(f.fd);
+		if (rc < 0) {
+			*err = e;
+			return -1;
+		}
+		if (rc > 0)
+			t.loaded += (size_t)rc;
+		else
+			t.unchanged++;
+	} else if (from_index(ctx, opts, &t, err) < 0) {
+		fo_buf_free(&t.failed_names);
+		return -1;
+	}
+	fo_buf_printf(&ctx->summary, "%zu region(s) %s, %zu unchanged, %zu failed%s%s%s", t.loaded,
+		      ctx->dry_run ? "would be loaded" : "loaded", t.unchanged, t.failed,
+		      t.failed ? " (" : "", t.failed ? t.failed_names.data : "",
+		      t.failed ? ")" : "");
+	fo_buf_free(&t.failed_names);
+	if (t.failed) {
+		*err = t.first;
+		fo_err_prefix(err, "%zu region(s) failed; the first: ", t.failed);
+		return -1;
+	}
+	ctx->nothing_new = t.loaded == 0;
+	return 0;
+}
