@@ -153,27 +153,22 @@ feed(struct csv_parser *p, struct reader *r, const char *buf, size_t n)
 	return r->failed ? -1 : 0;
 }
 
-int
-fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, void *cbctx,
-	    struct fo_csv_stats *stats, fo_err *err)
-{
-	struct csv_parser p;
-	struct reader r;
-	z_stream z;
-	char *in = NULL, *out = NULL;
-	int zinit = 0, rc = -1, gz = -1, zend = 0;
-	struct fo_csv_stats st = {0, 0, 0, 0};
+/* Receives the decompressed bytes; returns 0 or -1 with err. */
+typedef int (*sink_fn)(void *ctx, const char *buf, size_t n);
 
-	memset(&r, 0, sizeof(r));
-	r.name = name;
-	r.cb = cb;
-	r.cbctx = cbctx;
-	r.err = err;
-	r.line = 1;
-	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
-		return fo_err_set(err, FO_EXIT_FAILURE, "%s: cannot start the CSV parser", name);
-	in = malloc(IN_CHUNK);
-	out = malloc(OUT_CHUNK);
+/*
+ * Reads everything behind rd, inflating it when it starts with the gzip
+ * magic bytes (several concatenated members too), and hands the bytes to
+ * sink. *line names the line being read in gzip errors.
+ */
+static int
+pump(const char *name, fo_read_fn rd, void *rdctx, sink_fn sink, void *sinkctx,
+     const unsigned long long *line, struct fo_csv_stats *st, fo_err *err)
+{
+	z_stream z;
+	char *in = malloc(IN_CHUNK), *out = malloc(OUT_CHUNK);
+	int zinit = 0, rc = -1, gz = -1, zend = 0;
+
 	if (!in || !out) {
 		fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", name);
 		goto out;
@@ -189,7 +184,7 @@ fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, v
 		}
 		if (n == 0)
 			break;
-		st.bytes_in += (unsigned long long)n;
+		st->bytes_in += (unsigned long long)n;
 		if (gz < 0) {
 			gz = n >= 2 && (unsigned char)in[0] == 0x1f && (unsigned char)in[1] == 0x8b;
 			if (gz) {
@@ -203,8 +198,8 @@ fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, v
 			}
 		}
 		if (!gz) {
-			st.bytes_csv += (unsigned long long)n;
-			if (feed(&p, &r, in, (size_t)n) < 0)
+			st->bytes_csv += (unsigned long long)n;
+			if (sink(sinkctx, in, (size_t)n) < 0)
 				goto out;
 			continue;
 		}
@@ -226,11 +221,11 @@ fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, v
 			zr = inflate(&z, Z_NO_FLUSH);
 			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
 				fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: corrupt gzip data (%s)", name,
-					   r.line, z.msg ? z.msg : "inflate failed");
+					   *line, z.msg ? z.msg : "inflate failed");
 				goto out;
 			}
-			st.bytes_csv += OUT_CHUNK - z.avail_out;
-			if (feed(&p, &r, out, OUT_CHUNK - z.avail_out) < 0)
+			st->bytes_csv += OUT_CHUNK - z.avail_out;
+			if (sink(sinkctx, out, OUT_CHUNK - z.avail_out) < 0)
 				goto out;
 			if (zr == Z_STREAM_END)
 				zend = 1;
@@ -246,8 +241,8 @@ fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, v
 			z.next_out = (Bytef *)out;
 			z.avail_out = OUT_CHUNK;
 			zr = inflate(&z, Z_FINISH);
-			st.bytes_csv += OUT_CHUNK - z.avail_out;
-			if (feed(&p, &r, out, OUT_CHUNK - z.avail_out) < 0)
+			st->bytes_csv += OUT_CHUNK - z.avail_out;
+			if (sink(sinkctx, out, OUT_CHUNK - z.avail_out) < 0)
 				goto out;
 			if (zr == Z_STREAM_END) {
 				zend = 1;
@@ -256,11 +251,54 @@ fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, v
 			if (OUT_CHUNK - z.avail_out == 0) {
 				fo_err_set(err, FO_EXIT_BAD_INPUT,
 					   "%s:%llu: truncated gzip file (the stream ends early)", name,
-					   r.line);
+					   *line);
 				goto out;
 			}
 		}
 	}
+	rc = 0;
+out:
+	st->gzip = gz == 1;
+	if (zinit)
+		inflateEnd(&z);
+	free(in);
+	free(out);
+	return rc;
+}
+
+struct csv_sink {
+	struct csv_parser *p;
+	struct reader *r;
+};
+
+static int
+csv_sink(void *ctx, const char *buf, size_t n)
+{
+	struct csv_sink *s = ctx;
+
+	return feed(s->p, s->r, buf, n);
+}
+
+int
+fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, void *cbctx,
+	    struct fo_csv_stats *stats, fo_err *err)
+{
+	struct csv_parser p;
+	struct reader r;
+	struct csv_sink sink = {&p, &r};
+	int rc = -1;
+	struct fo_csv_stats st = {0, 0, 0, 0};
+
+	memset(&r, 0, sizeof(r));
+	r.name = name;
+	r.cb = cb;
+	r.cbctx = cbctx;
+	r.err = err;
+	r.line = 1;
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		return fo_err_set(err, FO_EXIT_FAILURE, "%s: cannot start the CSV parser", name);
+	if (pump(name, rd, rdctx, csv_sink, &sink, &r.line, &st, err) < 0)
+		goto out;
 	if (csv_fini(&p, on_field, on_record_end, &r) != 0) {
 		fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: malformed CSV at the end: %s", name,
 			   r.record_line ? r.record_line : r.line,
@@ -273,18 +311,90 @@ fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn cb, v
 	rc = 0;
 out:
 	st.records = r.records;
-	st.gzip = gz == 1;
 	if (stats)
 		*stats = st;
-	if (zinit)
-		inflateEnd(&z);
 	csv_free(&p);
-	free(in);
-	free(out);
 	fo_buf_free(&r.data);
 	free(r.off);
 	free(r.len);
 	free(r.ptr);
+	return rc;
+}
+
+/* ---- lines ------------------------------------------------------------- */
+
+#define MAX_LINE (4u << 20)
+
+struct lines {
+	const char *name;
+	fo_line_fn cb;
+	void *cbctx;
+	fo_err *err;
+	fo_buf partial;               /* a line split across chunks */
+	unsigned long long line;      /* the next line's number */
+	unsigned long long lines;
+};
+
+static int
+emit(struct lines *l, const char *s, size_t n)
+{
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	l->lines++;
+	return l->cb(l->cbctx, s, n, l->line++, l->err);
+}
+
+static int
+lines_sink(void *ctx, const char *buf, size_t n)
+{
+	struct lines *l = ctx;
+	const char *end = buf + n;
+
+	while (buf < end) {
+		const char *nl = memchr(buf, '\n', (size_t)(end - buf));
+		size_t k = nl ? (size_t)(nl - buf) : (size_t)(end - buf);
+
+		if (!nl || l->partial.len) {
+			if (l->partial.len + k > MAX_LINE)
+				return fo_err_set(l->err, FO_EXIT_BAD_INPUT, "%s:%llu: a line longer"
+						  " than %u bytes", l->name, l->line, MAX_LINE);
+			fo_buf_append(&l->partial, buf, k);
+			if (l->partial.oom)
+				return fo_err_set(l->err, FO_EXIT_FAILURE, "out of memory");
+			if (nl) {
+				if (emit(l, l->partial.data, l->partial.len) < 0)
+					return -1;
+				fo_buf_reset(&l->partial);
+			}
+		} else if (emit(l, buf, k) < 0) {
+			return -1;
+		}
+		buf += k + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
+int
+fo_lines_read(const char *name, fo_read_fn rd, void *rdctx, fo_line_fn cb, void *cbctx,
+	      struct fo_csv_stats *stats, fo_err *err)
+{
+	struct lines l;
+	struct fo_csv_stats st = {0, 0, 0, 0};
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	l.name = name;
+	l.cb = cb;
+	l.cbctx = cbctx;
+	l.err = err;
+	l.line = 1;
+	rc = pump(name, rd, rdctx, lines_sink, &l, &l.line, &st, err);
+	if (rc == 0 && l.partial.len)       /* a last line without its newline */
+		rc = emit(&l, l.partial.data, l.partial.len);
+	st.records = l.lines;
+	if (stats)
+		*stats = st;
+	fo_buf_free(&l.partial);
 	return rc;
 }
 

@@ -61,6 +61,16 @@ void fo_csv_only_fields(const struct fo_csv_record *rec, const unsigned char *us
  */
 ssize_t fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err);
 
+/*
+ * The line reader, for line-oriented formats (JSON lines): each line (its
+ * newline, and a CR before it, removed) reaches cb with its 1-based number.
+ * Same gzip handling as fo_csv_read; stats->records counts lines.
+ */
+typedef int (*fo_line_fn)(void *ctx, const char *line, size_t len, unsigned long long lineno,
+			  fo_err *err);
+int fo_lines_read(const char *name, fo_read_fn rd, void *rdctx, fo_line_fn cb, void *cbctx,
+		  struct fo_csv_stats *stats, fo_err *err);
+
 /* Reads a local file (see fo_csv_read). */
 int fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx,
 		     struct fo_csv_stats *stats, fo_err *err);

@@ -301,6 +301,54 @@ test_ignored_fields_arrive_empty_and_unchecked(void **state)
 	fo_buf_free(&s.text);
 }
 
+static int
+collect_line(void *ctx, const char *line, size_t len, unsigned long long lineno, fo_err *err)
+{
+	fo_buf *b = ctx;
+
+	(void)err;
+	fo_buf_printf(b, "%llu:%.*s|", lineno, (int)len, line);
+	return 0;
+}
+
+/* Reads the file 3 bytes at a time, so lines cross every chunk boundary. */
+static ssize_t
+read_tiny(void *ctx, char *buf, size_t len, fo_err *err)
+{
+	FILE *f = ctx;
+	size_t n = fread(buf, 1, len < 3 ? len : 3, f);
+
+	(void)err;
+	return (ssize_t)n;
+}
+
+static void
+test_lines_of_plain_and_gzip_data(void **state)
+{
+	static const char data[] = "{\"a\":1}\r\n\n{\"b\": \"two\"}\nlast line";
+	fo_buf got = FO_BUF_INIT;
+	struct fo_csv_stats st;
+	fo_err err;
+	FILE *f;
+
+	(void)state;
+	for (int gz = 0; gz < 2; gz++) {
+		if (gz)
+			write_gzip(data, sizeof(data) - 1, 2);
+		else
+			write_plain(data, sizeof(data) - 1);
+		f = fopen(path, "rb");
+		assert_non_null(f);
+		fo_buf_reset(&got);
+		assert_int_equal(fo_lines_read(path, read_tiny, f, collect_line, &got, &st, &err), 0);
+		fclose(f);
+		assert_string_equal(got.data, "1:{\"a\":1}|2:|3:{\"b\": \"two\"}|4:last line|");
+		assert_int_equal(st.records, 4);
+		assert_int_equal(st.gzip, gz);
+	}
+	fo_buf_free(&got);
+}
+
 int
 main(void)
 {
@@ -314,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_quote_inside_unquoted_field_is_refused),
 		cmocka_unit_test(test_nul_byte_is_bad_input),
 		cmocka_unit_test(test_ignored_fields_arrive_empty_and_unchecked),
+		cmocka_unit_test(test_lines_of_plain_and_gzip_data),
 		cmocka_unit_test(test_callback_error_stops_reading),
 		cmocka_unit_test(test_empty_file_has_no_records),
 		cmocka_unit_test(test_missing_file_is_reported),
