@@ -1,0 +1,35 @@
+/*
+ * usage.h: hourly utilization of EC2 instances into
+ * finops.instance_usage_hourly, from CloudWatch GetMetricData or from
+ * CloudWatch Metric Streams files (JSON lines, gzip or plain, local or S3).
+ *
+ * A run covers a window [start, end) of whole hours, as an Airflow task's
+ * data interval: every hour of the window that has data is computed from all
+ * of it and upserted by (instance, hour), so a window loaded again gives the
+ * same rows and overlapping windows never double count. Metric-stream
+ * sources must therefore hold every datapoint of the window's hours.
+ * Metrics: AWS/EC2 CPUUtilization (average, maximum), NetworkIn and
+ * NetworkOut (sums, bytes), CWAgent mem_used_percent (average, maximum);
+ * memory missing is NULL, never zero.
+ */
+#ifndef FINOPS_USAGE_H
+#define FINOPS_USAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "finops/error.h"
+#include "finops/job.h"
+
+struct fo_usage_opts {
+	const char *start, *end;  /* ISO 8601, UTC, on the hour */
+	char **instances;         /* explicit instance ids; none: from the billing table */
+	size_t ninstances;
+	const char *region;       /* region of explicit instances (NULL: AWS_REGION ...) */
+	char **streams;           /* metric-stream files, directories or s3:// URIs */
+	size_t nstreams;          /* none: CloudWatch GetMetricData */
+};
+
+int fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err *err);
+
+#endif

@@ -1,0 +1,1066 @@
+/*
+ * usage.c: hourly EC2 utilization from CloudWatch or Metric Streams files
+ * (see usage.h).
+ *
+ * Both sources fill one roll-up: cells keyed by (instance, hour) holding the
+ * sums, counts and maxima of each metric. Cells are flushed by COPY into a
+ * temporary table as partial aggregates (when they fall two hours behind the
+ * newest datapoint, or when too many are open), and one statement at the end
+ * merges the partials of each (instance, hour) and upserts them. Memory is
+ * bounded by the open cells, not by the size of the input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "finops/buf.h"
+#include "finops/copy.h"
+#include "finops/csvread.h"
+#include "finops/datetime.h"
+#include "finops/http.h"
+#include "finops/log.h"
+#include "finops/pg.h"
+#include "finops/s3.h"
+#include "finops/usage.h"
+#include "internal.h"
+
+enum metric { M_CPU, M_MEM, M_NET_IN, M_NET_OUT, NMETRICS };
+
+/* ---- instances ---------------------------------------------------------- */
+
+struct instance {
+	char *id, *account, *region;
+	int seen;                    /* had a datapoint */
+};
+
+struct instances {
+	struct instance *v;
+	size_t n, cap;
+	uint32_t *slots;             /* open addressing: index + 1, 0 empty */
+	size_t nslots;
+};
+
+static uint64_t
+hash_str(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;          /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static void
+instances_free(struct instances *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].id);
+		free(t->v[i].account);
+		free(t->v[i].region);
+	}
+	free(t->v);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+grow_slots(struct instances *t)
+{
+	size_t n = t->nslots ? t->nslots * 2 : 1024;
+	uint32_t *s = calloc(n, sizeof(*s));
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		uint64_t h = hash_str(t->v[i].id, strlen(t->v[i].id));
+
+		for (size_t k = h & (n - 1);; k = (k + 1) & (n - 1))
+			if (!s[k]) {
+				s[k] = (uint32_t)i + 1;
+				break;
+			}
+	}
+	free(t->slots);
+	t->slots = s;
+	t->nslots = n;
+	return 0;
+}
+
+/* The index of instance id (n bytes), added when new; -1 out of memory. */
+static long
+instance_of(struct instances *t, const char *id, size_t n)
+{
+	uint64_t h = hash_str(id, n);
+	size_t k;
+
+	if ((t->n + 1) * 2 > t->nslots && grow_slots(t) < 0)
+		return -1;
+	for (k = h & (t->nslots - 1); t->slots[k]; k = (k + 1) & (t->nslots - 1)) {
+		struct instance *in = &t->v[t->slots[k] - 1];
+
+		if (strlen(in->id) == n && memcmp(in->id, id, n) == 0)
+			return (long)t->slots[k] - 1;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct instance *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		t->v = v;
+		t->cap = cap;
+	}
+	memset(&t->v[t->n], 0, sizeof(t->v[0]));
+	t->v[t->n].id = strndup(id, n);
+	if (!t->v[t->n].id)
+		return -1;
+	t->slots[k] = (uint32_t)t->n + 1;
+	return (long)t->n++;
+}
+
+static void
+set_text(char **dst, const char *v)
+{
+	if (v && *v && (!*dst || strcmp(*dst, v) != 0)) {
+		free(*dst);
+		*dst = strdup(v);
+	}
+}
+
+/* ---- the roll-up ---------------------------------------------------------- */
+
+struct cell {
+	uint32_t inst;               /* index + 1; 0: empty slot */
+	int32_t hour;                /* hours since the Unix epoch */
+	double sum[NMETRICS], count[NMETRICS], max[NMETRICS];
+	uint64_t minutes[NMETRICS];  /* minutes seen, to drop duplicate datapoints */
+};
+
+struct rollup {
+	struct cell *cells;
+	size_t nslots, used, cap;    /* cap: open cells before a flush */
+	int32_t newest;
+	fo_copy *copy;
+	long long duplicates, flushed;
+};
+
+static uint64_t
+cell_hash(uint32_t inst, int32_t hour)
+{
+	uint64_t h = ((uint64_t)inst << 32) ^ (uint32_t)hour;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static int
+rollup_init(struct rollup *r, size_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	r->cap = cap;
+	r->nslots = 1;
+	while (r->nslots < cap * 2)
+		r->nslots *= 2;
+	r->cells = calloc(r->nslots, sizeof(*r->cells));
+	r->newest = INT32_MIN;
+	return r->cells ? 0 : -1;
+}
+
+static struct cell *
+cell_of(struct rollup *r, uint32_t inst, int32_t hour)
+{
+	size_t k = cell_hash(inst, hour) & (r->nslots - 1);
+
+	for (;; k = (k + 1) & (r->nslots - 1)) {
+		struct cell *c = &r->cells[k];
+
+		if (!c->inst) {
+			c->inst = inst;
+			c->hour = hour;
+			r->used++;
+			return c;
+		}
+		if (c->inst == inst && c->hour == hour)
+			return c;
+	}
+}
+
+static void
+put_num(fo_copy *copy, double v, int present)
+{
+	char num[40];
+
+	if (!present) {
+		fo_copy_put_null(copy);
+		return;
+	}
+	snprintf(num, sizeof(num), "%.17g", v);
+	fo_copy_put_str(copy, num);
+}
+
+/* Sends one cell as a partial aggregate to the staging table. */
+static int
+emit_cell(struct rollup *r, const struct instances *t, const struct cell *c, fo_err *err)
+{
+	const struct instance *in = &t->v[c->inst - 1];
+	char hour[40];
+	struct fo_ts ts = {(int64_t)c->hour * 3600, 0};
+
+	fo_ts_format(&ts, hour, sizeof(hour));
+	fo_copy_put_str(r->copy, in->id);
+	fo_copy_put_str(r->copy, hour);
+	fo_copy_put_str(r->copy, in->account);
+	fo_copy_put_str(r->copy, in->region);
+	for (int m = 0; m < NMETRICS; m++) {
+		put_num(r->copy, c->sum[m], c->count[m] > 0);
+		put_num(r->copy, c->count[m], 1);
+		put_num(r->copy, c->max[m], c->count[m] > 0);
+	}
+	r->flushed++;
+	return fo_copy_end_row(r->copy, err);
+}
+
+/*
+ * Flushes the cells older than keep_from (all with INT32_MAX), then packs
+ * the table again.
+ */
+static int
+rollup_flush(struct rollup *r, const struct instances *t, int32_t keep_from, fo_err *err)
+{
+	size_t kept = 0;
+	struct cell *old = r->cells;
+	size_t n = r->nslots;
+
+	for (size_t i = 0; i < n; i++)
+		if (old[i].inst && old[i].hour < keep_from && emit_cell(r, t, &old[i], err) < 0)
+			return -1;
+	r->cells = calloc(n, sizeof(*r->cells));
+	if (!r->cells) {
+		r->cells = old;
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	r->used = 0;
+	for (size_t i = 0; i < n; i++)
+		if (old[i].inst && old[i].hour >= keep_from) {
+			*cell_of(r, old[i].inst, old[i].hour) = old[i];
+			kept++;
+		}
+	free(old);
+	(void)kept;
+	return 0;
+}
+
+/* Adds one datapoint (sum and count of the samples, their maximum) of minute ts_ms. */
+static int
+rollup_add(struct rollup *r, const struct instances *t, uint32_t inst, int64_t ts_ms,
+	   enum metric m, double sum, double count, double max, fo_err *err)
+{
+	int64_t minute = ts_ms / 60000;
+	int32_t hour = (int32_t)(minute / 60);
+	struct cell *c;
+	uint64_t bit = 1ull << (minute % 60);
+
+	if (hour > r->newest)
+		r->newest = hour;
+	if (r->used + 1 > r->cap) {
+		/* streams come in time order: hours two behind the newest are complete */
+		if (rollup_flush(r, t, r->newest - 1, err) < 0)
+			return -1;
+		if (r->used + 1 > r->cap / 2 && rollup_flush(r, t, INT32_MAX, err) < 0)
+			return -1;
+	}
+	c = cell_of(r, inst + 1, hour);
+	if (c->minutes[m] & bit) {
+		r->duplicates++;
+		return 0;
+	}
+	c->minutes[m] |= bit;
+	if (c->count[m] == 0 || max > c->max[m])
+		c->max[m] = max;
+	c->sum[m] += sum;
+	c->count[m] += count;
+	return 0;
+}
+
+static void
+rollup_free(struct rollup *r)
+{
+	free(r->cells);
+	r->cells = NULL;
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+struct run {
+	struct fo_job_ctx *ctx;
+	const struct fo_usage_opts *opts;
+	int64_t start_s, end_s;
+	struct instances inst;
+	struct rollup roll;
+	const char *source;          /* "metric_stream" or "cloudwatch" */
+	/* metric streams */
+	const char *file;
+	long long lines, used_lines, ignored, outside;
+	size_t files;
+	struct fo_s3 s3;
+	int s3_ready;
+};
+
+static const char stage_sql[] =
+	"CREATE TEMP TABLE usage_stage (instance_id text NOT NULL, hour timestamptz NOT NULL,"
+	" account_id text, region text,"
+	" cpu_sum float8, cpu_n float8, cpu_max float8, mem_sum float8, mem_n float8,"
+	" mem_max float8, in_sum float8, in_n float8, in_max float8, out_sum float8,"
+	" out_n float8, out_max float8) ON COMMIT DROP";
+
+static const char *const stage_columns[] = {
+	"instance_id", "hour", "account_id", "region", "cpu_sum", "cpu_n", "cpu_max", "mem_sum",
+	"mem_n", "mem_max", "in_sum", "in_n", "in_max", "out_sum", "out_n", "out_max",
+};
+
+static int
+parse_time(const char *what, const char *s, int64_t *out, fo_err *err)
+{
+	struct fo_ts ts;
+	const char *why;
+
+	if (!s)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s is required (ISO 8601, UTC:"
+				  " 2026-11-01T00:00:00Z)", what);
+	if (fo_ts_parse(s, strlen(s), &ts, &why) < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s %s: %s", what, s, why);
+	if (ts.micros || ts.epoch_s % 3600)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s %s: not on the hour (a window is whole"
+				  " hours)", what, s);
+	*out = ts.epoch_s;
+	return 0;
+}
+
+/* ---- metric streams ------------------------------------------------------- */
+
+static int
+metric_of(const char *ns, const char *name)
+{
+	if (strcmp(ns, "AWS/EC2") == 0) {
+		if (strcmp(name, "CPUUtilization") == 0)
+			return M_CPU;
+		if (strcmp(name, "NetworkIn") == 0)
+			return M_NET_IN;
+		if (strcmp(name, "NetworkOut") == 0)
+			return M_NET_OUT;
+	} else if (strcmp(ns, "CWAgent") == 0 && strcmp(name, "mem_used_percent") == 0) {
+		return M_MEM;
+	}
+	return -1;
+}
+
+static int
+stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, fo_err *err)
+{
+	struct run *r = arg;
+	json_error_t jerr;
+	json_t *j, *dims, *val, *inst_id;
+	const char *ns, *name;
+	json_int_t ts;
+	double sum, count, max;
+	int m, rc = 0;
+	long idx;
+
+	r->lines++;
+	if (len == 0)
+		return 0;
+	j = json_loadb(line, len, 0, &jerr);
+	if (!j)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a JSON object: %s", r->file,
+				  lineno, jerr.text);
+	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:o, s:I, s:o}", "namespace", &ns,
+			   "metric_name", &name, "dimensions", &dims, "timestamp", &ts, "value",
+			   &val) < 0) {
+		json_decref(j);
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a metric-stream record: %s",
+				  r->file, lineno, jerr.text);
+	}
+	m = metric_of(ns, name);
+	inst_id = json_is_object(dims) ? json_object_get(dims, "InstanceId") : NULL;
+	/* AWS/EC2 also streams per-group aggregates (by AutoScalingGroupName,
+	 * InstanceType, ...): only the per-instance series counts */
+	if (m < 0 || !json_is_string(inst_id) ||
+	    (m != M_MEM && json_object_size(dims) != 1)) {
+		r->ignored++;
+		json_decref(j);
+		return 0;
+	}
+	if (json_unpack_ex(val, &jerr, 0, "{s:F, s:F, s:F}", "sum", &sum, "count", &count, "max",
+			   &max) < 0 || !isfinite(sum) || !isfinite(max) || count < 0) {
+		json_decref(j);
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value: %s", r->file, lineno,
+				  jerr.text[0] ? jerr.text : "not a finite number");
+	}
+	if (ts / 1000 < r->start_s || ts / 1000 >= r->end_s) {
+		r->outside++;
+		json_decref(j);
+		return 0;
+	}
+	idx = instance_of(&r->inst, json_string_value(inst_id), json_string_length(inst_id));
+	if (idx < 0) {
+		json_decref(j);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	set_text(&r->inst.v[idx].account, json_string_value(json_object_get(j, "account_id")));
+	set_text(&r->inst.v[idx].region, json_string_value(json_object_get(j, "region")));
+	r->inst.v[idx].seen = 1;
+	if (count > 0)
+		rc = rollup_add(&r->roll, &r->inst, (uint32_t)idx, ts, (enum metric)m, sum, count,
+				max, err);
+	r->used_lines++;
+	json_decref(j);
+	return rc;
+}
+
+struct fd_src {
+	int fd;
+	const char *path;
+};
+
+static ssize_t
+read_local(void *arg, char *buf, size_t len, fo_err *err)
+{
+	struct fd_src *f = arg;
+
+	return fo_read_fd(f->fd, f->path, buf, len, err);
+}
+
+static int
+stream_file(struct run *r, const char *path, fo_err *err)
+{
+	int rc;
+
+	r->file = path;
+	r->files++;
+	if (fo_s3_is_uri(path)) {
+		char *bucket, *key;
+		fo_http_stream *s = NULL;
+
+		if (fo_s3_parse_uri(path, &bucket, &key, err) < 0)
+			return -1;
+		rc = fo_s3_open(&r->s3, bucket, key, &s, err);
+		free(bucket);
+		free(key);
+		if (rc == 0) {
+			rc = fo_lines_read(path, fo_http_stream_read_fn, s, stream_line, r, NULL, err);
+			fo_http_stream_close(s);
+		}
+		return rc;
+	}
+	{
+		struct fd_src f = {open(path, O_RDONLY | O_CLOEXEC), path};
+
+		if (f.fd < 0)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
+		rc = fo_lines_read(path, read_local, &f, stream_line, r, NULL, err);
+		close(f.fd);
+	}
+	return rc;
+}
+
+/* a b c, newly allocated, or NULL. */
+static char *
+join(const char *a, const char *b, const char *c)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s%s%s", a, b, c);
+	return s;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every file under dir, recursively, in name order (Firehose names by time). */
+static int
+list_dir(const char *dir, char ***out, size_t *n, fo_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t k = 0;
+	int rc = 0;
+
+	if (!d)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		char **g;
+
+		if (e->d_name[0] == '.')
+			continue;
+		g = realloc(names, (k + 1) * sizeof(*names));
+		if (!g) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			break;
+		}
+		names = g;
+		if (!(names[k] = join(dir, "/", e->d_name))) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			break;
+		}
+		k++;
+	}
+	closedir(d);
+	if (rc == 0 && k)
+		qsort(names, k, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < k; i++) {
+		struct stat st;
+
+		if (rc == 0 && stat(names[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = list_dir(names[i], out, n, err);
+			free(names[i]);
+		} else if (rc == 0) {
+			char **g = realloc(*out, (*n + 1) * sizeof(**out));
+
+			if (!g) {
+				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+				free(names[i]);
+				continue;
+			}
+			*out = g;
+			(*out)[(*n)++] = names[i];
+		} else {
+			free(names[i]);
+		}
+	}
+	free(names);
+	return rc;
+}
+
+static int
+s3_ready(struct run *r, fo_err *err)
+{
+	if (!r->s3_ready) {
+		if (fo_s3_init(&r->s3, r->opts->region, err) < 0)
+			return -1;
+		r->s3_ready = 1;
+	}
+	return 0;
+}
+
+static int
+from_streams(struct run *r, fo_err *err)
+{
+	for (size_t i = 0; i < r->opts->nstreams; i++) {
+		const char *src = r->opts->streams[i];
+		char **files = NULL;
+		size_t n = 0;
+		struct stat st;
+		int rc = 0;
+
+		if (fo_s3_is_uri(src)) {
+			char *bucket, *key;
+
+			if (s3_ready(r, err) < 0 || fo_s3_parse_uri(src, &bucket, &key, err) < 0)
+				return -1;
+			if (!*key || key[strlen(key) - 1] == '/') {
+				char **keys;
+				size_t nk;
+
+				rc = fo_s3_list(&r->s3, bucket, key, &keys, &nk, err);
+				for (size_t k = 0; rc == 0 && k < nk; k++) {
+					char *b = join("s3://", bucket, "/");
+					char *uri = b ? join(b, keys[k], "") : NULL;
+
+					free(b);
+					rc = uri ? stream_file(r, uri, err)
+					     : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+					free(uri);
+				}
+				if (rc == 0)
+					fo_s3_free_keys(keys, nk);
+			} else {
+				rc = stream_file(r, src, err);
+			}
+			free(bucket);
+			free(key);
+		} else if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = list_dir(src, &files, &n, err);
+			for (size_t k = 0; rc == 0 && k < n; k++)
+				rc = stream_file(r, files[k], err);
+			for (size_t k = 0; k < n; k++)
+				free(files[k]);
+			free(files);
+		} else {
+			rc = stream_file(r, src, err);
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- CloudWatch GetMetricData ---------------------------------------------- */
+
+/* Queries per instance: what each returns, in the order of query ids. */
+static const struct {
+	const char *ns, *name, *stat;
+	enum metric m;
+	int field;                   /* 0 sum (as avg * 1), 1 count, 2 max */
+} cw_queries[] = {
+	{"AWS/EC2", "CPUUtilization", "Average", M_CPU, 0},
+	{"AWS/EC2", "CPUUtilization", "Maximum", M_CPU, 2},
+	{"AWS/EC2", "CPUUtilization", "SampleCount", M_CPU, 1},
+	{"CWAgent", "mem_used_percent", "Average", M_MEM, 0},
+	{"CWAgent", "mem_used_percent", "Maximum", M_MEM, 2},
+	{"AWS/EC2", "NetworkIn", "Sum", M_NET_IN, 0},
+	{"AWS/EC2", "NetworkOut", "Sum", M_NET_OUT, 0},
+};
+#define NQ (sizeof(cw_queries) / sizeof(cw_queries[0]))
+#define CW_MAX_QUERIES 500
+
+/* Values of one instance and hour from CloudWatch, filled query by query. */
+struct cw_cell {
+	double v[NQ];
+	unsigned have;               /* bit per query */
+};
+
+static int
+cw_post(struct run *r, const char *region, const char *body, struct fo_http_resp *resp,
+	fo_err *err)
+{
+	const char *endpoint = fo_env("FINOPS_CLOUDWATCH_ENDPOINT");
+	const char *headers[] = {"Content-Type: application/x-amz-json-1.0",
+				 "X-Amz-Target: GraniteServiceVersion20100801.GetMetricData", NULL};
+	char url[512];
+	struct fo_http_sigv4 v = {region, "monitoring", r->s3.creds.access_key_id,
+				  r->s3.creds.secret_access_key, r->s3.creds.session_token};
+	struct fo_http_req req = {"POST", url, headers, body, strlen(body), &v,
+				  "CloudWatch GetMetricData"};
+
+	if (endpoint)
+		snprintf(url, sizeof(url), "%s/", endpoint);
+	else
+		snprintf(url, sizeof(url), "https://monitoring.%s.amazonaws.com/", region);
+	/* throttling comes back as 400 ThrottlingException too: back off and retry */
+	for (int attempt = 1;; attempt++) {
+		int ms;
+
+		if (fo_http_request(NULL, &req, resp, err) < 0)
+			return -1;
+		if (resp->status == 200)
+			return 0;
+		if (resp->status != 400 || !resp->body.data ||
+		    !strstr(resp->body.data, "Throttling") || attempt >= 8) {
+			fo_err_set(err, resp->status == 400 && resp->body.data &&
+				   strstr(resp->body.data, "Throttling") ? FO_EXIT_TRANSIENT
+				   : resp->status == 403 ? FO_EXIT_USAGE : FO_EXIT_FAILURE,
+				   "CloudWatch GetMetricData in %s: HTTP %ld: %.300s", region,
+				   resp->status, resp->body.data ? resp->body.data : "");
+			fo_buf_free(&resp->body);
+			return -1;
+		}
+		fo_buf_free(&resp->body);
+		ms = fo_backoff_ms(attempt, 500, 20000);
+		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("region", region), FO_INT("wait_ms", ms)),
+			"CloudWatch throttled GetMetricData; trying again in %d ms", ms);
+		fo_sleep_ms(ms);
+	}
+}
+
+/* One GetMetricData round (all pages) for instances [from, to) of one region. */
+static int
+cw_batch(struct run *r, const char *region, const long *idx, size_t nidx, fo_err *err)
+{
+	size_t hours = (size_t)((r->end_s - r->start_s) / 3600);
+	struct cw_cell *cells = calloc(nidx * hours + 1, sizeof(*cells));
+	json_t *queries = json_array(), *token = NULL;
+	int rc = 0, partial = 0;
+
+	if (!cells || !queries) {
+		free(cells);
+		json_decref(queries);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	for (size_t i = 0; i < nidx; i++)
+		for (size_t q = 0; q < NQ; q++) {
+			char id[32];
+
+			snprintf(id, sizeof(id), "q%zu_%zu", i, q);
+			json_array_append_new(queries, json_pack(
+				"{s:s, s:{s:{s:s, s:s, s:[{s:s, s:s}]}, s:i, s:s}, s:b}", "Id", id,
+				"MetricStat", "Metric", "Namespace", cw_queries[q].ns, "MetricName",
+				cw_queries[q].name, "Dimensions", "Name", "InstanceId", "Value",
+				r->inst.v[idx[i]].id, "Period", 3600, "Stat", cw_queries[q].stat,
+				"ReturnData", 1));
+		}
+	do {
+		json_t *req = json_pack("{s:O, s:I, s:I, s:s}", "MetricDataQueries", queries,
+					"StartTime", (json_int_t)r->start_s, "EndTime",
+					(json_int_t)r->end_s, "ScanBy", "TimestampAscending");
+		char *body;
+		struct fo_http_resp resp;
+		json_t *ans, *results, *res;
+		size_t k;
+
+		if (token)
+			json_object_set(req, "NextToken", token);
+		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		json_decref(token);
+		token = NULL;
+		if (!body) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			break;
+		}
+		rc = cw_post(r, region, body, &resp, err);
+		free(body);
+		if (rc < 0)
+			break;
+		ans = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+		fo_buf_free(&resp.body);
+		results = ans ? json_object_get(ans, "MetricDataResults") : NULL;
+		if (!json_is_array(results)) {
+			json_decref(ans);
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "CloudWatch GetMetricData in %s: an answer"
+					" without MetricDataResults", region);
+			break;
+		}
+		json_array_foreach(results, k, res) {
+			const char *id = json_string_value(json_object_get(res, "Id"));
+			const char *status = json_string_value(json_object_get(res, "StatusCode"));
+			json_t *ts = json_object_get(res, "Timestamps"), *vals = json_object_get(res,
+												"Values");
+			size_t i, q, n;
+
+			if (!id || sscanf(id, "q%zu_%zu", &i, &q) != 2 || i >= nidx || q >= NQ)
+				continue;
+			if (status && strcmp(status, "PartialData") == 0)
+				partial++;
+			n = json_array_size(ts) < json_array_size(vals) ? json_array_size(ts)
+			    : json_array_size(vals);
+			for (size_t p = 0; p < n; p++) {
+				json_t *t = json_array_get(ts, p);
+				int64_t when = json_is_integer(t) ? (int64_t)json_integer_value(t)
+					       : (int64_t)json_number_value(t);
+				int64_t h = (when - r->start_s) / 3600;
+
+				if (when < r->start_s || h < 0 || (size_t)h >= hours)
+					continue;
+				cells[i * hours + (size_t)h].v[q] =
+					json_number_value(json_array_get(vals, p));
+				cells[i * hours + (size_t)h].have |= 1u << q;
+			}
+		}
+		token = json_incref(json_object_get(ans, "NextToken"));
+		if (token && !json_is_string(token)) {
+			json_decref(token);
+			token = NULL;
+		}
+		json_decref(ans);
+	} while (token && rc == 0 && !fo_job_interrupted());
+	json_decref(token);
+	json_decref(queries);
+	if (rc == 0 && partial)
+		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("region", region), FO_INT("results", partial)),
+			"CloudWatch returned PartialData for %d result(s) after the last page", partial);
+	/* into the roll-up: one sample per hour and query */
+	for (size_t i = 0; rc == 0 && i < nidx; i++)
+		for (size_t h = 0; rc == 0 && h < hours; h++) {
+			struct cw_cell *c = &cells[i * hours + h];
+			int64_t ms = (r->start_s + (int64_t)h * 3600) * 1000;
+
+			if (!c->have)
+				continue;
+			r->inst.v[idx[i]].seen = 1;
+			for (int m = 0; m < NMETRICS && rc == 0; m++) {
+				double sum = 0, max = 0, count = 0;
+				int any = 0;
+
+				for (size_t q = 0; q < NQ; q++) {
+					if ((int)cw_queries[q].m != m || !(c->have & (1u << q)))
+						continue;
+					any = 1;
+					if (cw_queries[q].field == 0)
+						sum = c->v[q];
+					else if (cw_queries[q].field == 2)
+						max = c->v[q];
+					else
+						count = c->v[q];
+				}
+				if (!any)
+					continue;
+				/* CloudWatch gives hourly figures: one datapoint a metric and hour;
+				 * SampleCount rides on the CPU cell's count */
+				if (m != M_CPU || count == 0)
+					count = 1;
+				rc = rollup_add(&r->roll, &r->inst, (uint32_t)idx[i], ms, (enum metric)m,
+						m == M_CPU ? sum * count : sum, count,
+						(m == M_NET_IN || m == M_NET_OUT) ? sum : max, err);
+			}
+		}
+	free(cells);
+	return rc;
+}
+
+static int
+instances_from_billing(struct run *r, fo_err *err)
+{
+	char s[40], e[40];
+	struct fo_ts ts1 = {r->start_s, 0}, ts2 = {r->end_s, 0};
+	const char *params[2] = {s, e};
+	PGresult *res;
+
+	fo_ts_format(&ts1, s, sizeof(s));
+	fo_ts_format(&ts2, e, sizeof(e));
+	if (fo_pg_query(r->ctx->conn,
+			"SELECT DISTINCT resource_id, sub_account_id, region_id"
+			"  FROM finops.billing_line_items"
+			" WHERE product_code = 'AmazonEC2' AND resource_id LIKE 'i-%'"
+			"   AND usage_type ~ '(BoxUsage|DedicatedUsage|SpotUsage)'"
+			"   AND charge_period_start < $2::timestamptz"
+			"   AND coalesce(charge_period_end, charge_period_start + interval '1 hour')"
+			"       > $1::timestamptz"
+			" ORDER BY 1", 2, params, &res, err) < 0)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long k = instance_of(&r->inst, PQgetvalue(res, i, 0),
+				     (size_t)PQgetlength(res, i, 0));
+
+		if (k < 0) {
+			PQclear(res);
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
+		set_text(&r->inst.v[k].account, PQgetvalue(res, i, 1));
+		set_text(&r->inst.v[k].region, PQgetvalue(res, i, 2));
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+from_cloudwatch(struct run *r, fo_err *err)
+{
+	const char *def_region = r->opts->region ? r->opts->region : fo_env("AWS_REGION");
+	size_t per_call = CW_MAX_QUERIES / NQ;
+	long *batch;
+	size_t n = 0;
+
+	if (!def_region)
+		def_region = fo_env("AWS_DEFAULT_REGION");
+	if (!def_region)
+		def_region = "us-east-1";
+	if (r->opts->ninstances) {
+		for (size_t i = 0; i < r->opts->ninstances; i++) {
+			long k = instance_of(&r->inst, r->opts->instances[i],
+					     strlen(r->opts->instances[i]));
+
+			if (k < 0)
+				return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			set_text(&r->inst.v[k].region, def_region);
+		}
+	} else if (instances_from_billing(r, err) < 0) {
+		return -1;
+	}
+	if (r->inst.n == 0) {
+		fo_logf(FO_LOG_WARN, NULL, 0, "no instances: none given and no EC2 instance hours in"
+			" the billing table for the window");
+		return 0;
+	}
+	if (s3_ready(r, err) < 0)     /* the AWS credentials */
+		return -1;
+	batch = calloc(per_call, sizeof(*batch));
+	if (!batch)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	/* group by region: CloudWatch is regional */
+	for (size_t i = 0; i < r->inst.n; i++) {
+		const char *region = r->inst.v[i].region ? r->inst.v[i].region : def_region;
+		int done = 0;
+
+		for (size_t j = 0; j < i && !done; j++)
+			done = strcmp(r->inst.v[j].region ? r->inst.v[j].region : def_region,
+				      region) == 0;
+		if (done)
+			continue;
+		n = 0;
+		for (size_t j = i; j < r->inst.n; j++) {
+			if (strcmp(r->inst.v[j].region ? r->inst.v[j].region : def_region, region) != 0)
+				continue;
+			batch[n++] = (long)j;
+			if (n == per_call) {
+				if (cw_batch(r, region, batch, n, err) < 0) {
+					free(batch);
+					return -1;
+				}
+				n = 0;
+			}
+		}
+		if (n && cw_batch(r, region, batch, n, err) < 0) {
+			free(batch);
+			return -1;
+		}
+	}
+	free(batch);
+	return 0;
+}
+
+/* ---- merge ---------------------------------------------------------------- */
+
+static int
+ensure_partitions(struct run *r, fo_err *err)
+{
+	struct fo_ts ts = {r->start_s, 0};
+	char from[16];
+
+	fo_ts_date(&ts, from, sizeof(from));
+	for (int y = atoi(from), m = atoi(from + 5);;) {
+		char sql[512];
+		int ny = m == 12 ? y + 1 : y, nm = m == 12 ? 1 : m + 1;
+		int64_t month_start;
+		struct fo_ts mt;
+		char buf[16];
+		const char *why;
+
+		snprintf(sql, sizeof(sql),
+			 "CREATE TABLE IF NOT EXISTS finops.instance_usage_hourly_p%04d%02d PARTITION OF"
+			 " finops.instance_usage_hourly FOR VALUES FROM ('%04d-%02d-01 00:00+00')"
+			 " TO ('%04d-%02d-01 00:00+00')", y, m, y, m, ny, nm);
+		if (fo_pg_exec(r->ctx->conn, sql, err) < 0)
+			return -1;
+		snprintf(buf, sizeof(buf), "%04d-%02d-01", ny, nm);
+		if (fo_ts_parse(buf, strlen(buf), &mt, &why) < 0)
+			return fo_err_set(err, FO_EXIT_FAILURE, "bad month %s", buf);
+		month_start = mt.epoch_s;
+		if (month_start >= r->end_s)
+			break;
+		y = ny;
+		m = nm;
+	}
+	return 0;
+}
+
+static int
+merge(struct run *r, long long *rows, fo_err *err)
+{
+	char s[40], e[40], run_id[24];
+	struct fo_ts ts1 = {r->start_s, 0}, ts2 = {r->end_s, 0};
+	const char *params[4] = {s, e, r->source, run_id};
+	PGresult *res;
+
+	fo_ts_format(&ts1, s, sizeof(s));
+	fo_ts_format(&ts2, e, sizeof(e));
+	snprintf(run_id, sizeof(run_id), "%lld", r->ctx->run_id);
+	if (ensure_partitions(r, err) < 0)
+		return -1;
+	if (fo_pg_query(r->ctx->conn,
+		"INSERT INTO finops.instance_usage_hourly AS u (instance_id, hour, account_id, region,"
+		"  cpu_avg, cpu_max, mem_avg, mem_max, net_in_bytes, net_out_bytes, sample_count,"
+		"  source, run_id)"
+		" SELECT instance_id, hour, max(account_id), max(region),"
+		"        sum(cpu_sum) / nullif(sum(cpu_n), 0), max(cpu_max),"
+		"        sum(mem_sum) / nullif(sum(mem_n), 0), max(mem_max),"
+		"        CASE WHEN sum(in_n) > 0 THEN sum(in_sum) END,"
+		"        CASE WHEN sum(out_n) > 0 THEN sum(out_sum) END,"
+		"        coalesce(sum(cpu_n), 0)::integer, $3, nullif($4, '0')::bigint"
+		"   FROM usage_stage"
+		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
+		"  GROUP BY instance_id, hour"
+		" ON CONFLICT (instance_id, hour) DO UPDATE SET account_id = EXCLUDED.account_id,"
+		"   region = EXCLUDED.region, cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max,"
+		"   mem_avg = EXCLUDED.mem_avg, mem_max = EXCLUDED.mem_max,"
+		"   net_in_bytes = EXCLUDED.net_in_bytes, net_out_bytes = EXCLUDED.net_out_bytes,"
+		"   sample_count = EXCLUDED.sample_count, source = EXCLUDED.source,"
+		"   run_id = EXCLUDED.run_id, loaded_at = now()", 4, params, &res, err) < 0)
+		return -1;
+	*rows = atoll(PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
+int
+fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err *err)
+{
+	struct run r;
+	long long rows = 0;
+	size_t silent = 0;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+	r.opts = opts;
+	r.source = opts->nstreams ? "metric_stream" : "cloudwatch";
+	if (parse_time("--start", opts->start, &r.start_s, err) < 0 ||
+	    parse_time("--end", opts->end, &r.end_s, err) < 0)
+		return -1;
+	if (r.end_s <= r.start_s)
+		return fo_err_set(err, FO_EXIT_USAGE, "--end %s is not after --start %s", opts->end,
+				  opts->start);
+	if (rollup_init(&r.roll, 1u << 18) < 0)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	rc = fo_job_lock(ctx, "usage", err);
+	if (rc == 0)
+		rc = fo_pg_begin(ctx->conn, err);
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn,
+			"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
+			" SET LOCAL ROLE finops_writer; END IF; END $$", err);
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn, stage_sql, err);
+	if (rc == 0)
+		rc = fo_copy_begin(ctx->conn, "usage_stage", stage_columns,
+				   sizeof(stage_columns) / sizeof(stage_columns[0]), 0, &r.roll.copy,
+				   err);
+	if (rc == 0)
+		rc = opts->nstreams ? from_streams(&r, err) : from_cloudwatch(&r, err);
+	if (rc == 0)
+		rc = rollup_flush(&r.roll, &r.inst, INT32_MAX, err);
+	if (r.roll.copy) {
+		if (rc == 0)
+			rc = fo_copy_finish(r.roll.copy, NULL, err);
+		else
+			fo_copy_abort(r.roll.copy, "failed");
+		r.roll.copy = NULL;
+	}
+	if (rc == 0)
+		rc = merge(&r, &rows, err);
+	if (rc < 0 || ctx->dry_run)
+		fo_pg_rollback(ctx->conn);
+	else
+		rc = fo_pg_commit(ctx->conn, err);
+	for (size_t i = 0; i < r.inst.n; i++)
+		if (!r.inst.v[i].seen) {
+			if (silent < 20)
+				fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("instance_id", r.inst.v[i].id)),
+					"%s: no datapoints in the window", r.inst.v[i].id);
+			silent++;
+		}
+	if (rc == 0) {
+		ctx->rows_read += opts->nstreams ? r.lines : (long long)r.inst.n;
+		ctx->rows_written += ctx->dry_run ? 0 : rows;
+		fo_buf_printf(&ctx->summary, "%lld instance-hour(s) %s from %s", rows,
+			      ctx->dry_run ? "computed" : "upserted", r.source);
+		if (opts->nstreams)
+			fo_buf_printf(&ctx->summary, " (%zu file(s), %lld line(s): %lld used, %lld other"
+				      " metrics, %lld outside the window, %lld duplicate(s))", r.files,
+				      r.lines, r.used_lines, r.ignored, r.outside, r.roll.duplicates);
+		else
+			fo_buf_printf(&ctx->summary, " (%zu instance(s), %zu without datapoints)",
+				      r.inst.n, silent);
+		ctx->nothing_new = rows == 0;
+	}
+	rollup_free(&r.roll);
+	instances_free(&r.inst);
+	if (r.s3_ready)
+		fo_s3_free(&r.s3);
+	return rc;
+}

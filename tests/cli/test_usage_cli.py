@@ -1,0 +1,247 @@
+"""usage_ingest on CloudWatch Metric Streams files (JSON lines, as the
+documented output format) and on CloudWatch GetMetricData served by moto:
+hourly rows equal values computed independently here."""
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import pytest
+
+from conftest import psql, run
+
+H0 = int(datetime(2026, 10, 5, 0, tzinfo=timezone.utc).timestamp())
+START, END = "2026-10-05T00:00:00Z", "2026-10-05T03:00:00Z"
+
+
+def record(instance, metric, ts, s, count=1, mx=None, ns="AWS/EC2", unit="Percent",
+           dims=None):
+    return {"metric_stream_name": "finops-stream", "account_id": "123456789012",
+            "region": "eu-west-1", "namespace": ns, "metric_name": metric,
+            "dimensions": dims if dims is not None else {"InstanceId": instance},
+            "timestamp": ts * 1000,
+            "value": {"max": mx if mx is not None else s / count, "min": 0.0, "sum": s,
+                      "count": float(count)},
+            "unit": unit}
+
+
+def stream_fixture():
+    """Three instances over three hours (minute datapoints), one without memory,
+    plus lines usage_ingest must ignore, and the expected hourly rows."""
+    lines, want = [], defaultdict(lambda: defaultdict(list))
+    for i, inst in enumerate(["i-0aaa", "i-0bbb", "i-0ccc"]):
+        for h in range(3):
+            for minute in range(0, 60, 5):
+                ts = H0 + h * 3600 + minute * 60
+                cpu = (i + 1) * 10 + h + minute / 10
+                lines.append(record(inst, "CPUUtilization", ts, cpu, mx=cpu + 5))
+                lines.append(record(inst, "NetworkIn", ts, 1000.0 * (i + 1), unit="Bytes"))
+                lines.append(record(inst, "NetworkOut", ts, 500.0 + minute, unit="Bytes"))
+                w = want[(inst, h)]
+                w["cpu"].append(cpu)
+                w["cpu_max"].append(cpu + 5)
+                w["in"].append(1000.0 * (i + 1))
+                w["out"].append(500.0 + minute)
+                if inst != "i-0ccc":          # no CloudWatch agent on i-0ccc
+                    mem = 40 + i + minute / 60
+                    lines.append(record(inst, "mem_used_percent", ts, mem, ns="CWAgent",
+                                        dims={"InstanceId": inst, "ImageId": "ami-1",
+                                              "InstanceType": "m5.large"}))
+                    w["mem"].append(mem)
+    # ignored: a per-group aggregate, another namespace, a datapoint after the window
+    lines.append(record(None, "CPUUtilization", H0, 50, dims={"AutoScalingGroupName": "web"}))
+    lines.append(record("i-0aaa", "Invocations", H0, 3, ns="AWS/Lambda"))
+    lines.append(record("i-0aaa", "CPUUtilization", H0 + 3 * 3600, 99.0))
+    expected = {}
+    for (inst, h), w in want.items():
+        expected[(inst, h)] = (
+            sum(w["cpu"]) / len(w["cpu"]), max(w["cpu_max"]),
+            sum(w["mem"]) / len(w["mem"]) if w["mem"] else None,
+            max(w["mem"]) if w["mem"] else None, sum(w["in"]), sum(w["out"]), len(w["cpu"]))
+    return lines, expected
+
+
+def write_lines(path, records, gz=False):
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    if gz:
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+
+
+def loaded(db):
+    out = {}
+    for line in psql(db, "SELECT instance_id, extract(epoch FROM hour)::bigint, cpu_avg,"
+                         " cpu_max, mem_avg, mem_max, net_in_bytes, net_out_bytes,"
+                         " sample_count FROM finops.instance_usage_hourly").splitlines():
+        inst, hour, *vals = line.split("|")
+        out[(inst, (int(hour) - H0) // 3600)] = tuple(
+            None if v == "" else float(v) for v in vals[:6]) + (int(vals[6]),)
+    return out
+
+
+def close(got, want):
+    assert got.keys() == want.keys()
+    for k in want:
+        for g, w in zip(got[k], want[k]):
+            if w is None:
+                assert g is None, k
+            else:
+                assert g == pytest.approx(w, rel=1e-12), k
+
+
+@pytest.fixture
+def mdb(db):
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    return db
+
+
+def ingest(db, *args, env=None):
+    return run("usage_ingest", "--dsn", f"dbname={db}", "--start", START, "--end", END, *args,
+               env=env)
+
+
+def test_metric_stream_files_roll_up_to_hours(mdb, tmp_path):
+    lines, want = stream_fixture()
+    d = tmp_path / "stream" / "2026" / "10" / "05"
+    d.mkdir(parents=True)
+    # split over a plain and a gzip file, as Firehose delivers them
+    write_lines(d / "part-1", lines[:len(lines) // 2])
+    write_lines(d / "part-2.gz", lines[len(lines) // 2:], gz=True)
+    r = ingest(mdb, str(tmp_path / "stream"))
+    assert r.code == 0, r.stderr
+    close(loaded(mdb), want)
+    assert psql(mdb, "SELECT count(*) FROM finops.instance_usage_hourly"
+                     " WHERE mem_avg IS NULL") == "3"      # i-0ccc: missing, not zero
+    assert psql(mdb, "SELECT DISTINCT account_id || ' ' || region || ' ' || source FROM"
+                     " finops.instance_usage_hourly") == "123456789012 eu-west-1 metric_stream"
+    msg = r.summary()["msg"]
+    assert "9 instance-hour(s) upserted" in msg
+    assert "2 other metrics, 1 outside the window" in msg
+
+
+def test_reloading_and_overlapping_windows_do_not_double_count(mdb, tmp_path):
+    lines, want = stream_fixture()
+    f = tmp_path / "all.json"
+    write_lines(f, lines + lines[:40])      # Firehose may deliver a record twice
+    assert ingest(mdb, str(f)).code == 0
+    first = loaded(mdb)
+    close(first, want)
+    assert ingest(mdb, str(f)).code == 0
+    assert loaded(mdb) == first
+    # an overlapping window (hour 1 only) recomputes hour 1 the same way
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-05T01:00:00Z",
+            "--end", "2026-10-05T02:00:00Z", str(f))
+    assert r.code == 0, r.stderr
+    assert loaded(mdb) == first
+    assert "duplicate(s)" in r.summary()["msg"]
+
+
+def test_a_bad_line_fails_naming_file_and_line_and_writes_nothing(mdb, tmp_path):
+    lines, _ = stream_fixture()
+    good = tmp_path / "a.json"
+    write_lines(good, lines)
+    bad = tmp_path / "b.json"
+    write_lines(bad, lines[:5])
+    with open(bad, "a") as f:
+        f.write('{"namespace": "AWS/EC2", "metric_name": "CPUUtilization", "timestamp": \n')
+    r = ingest(mdb, str(good), str(bad))
+    assert r.code == 3, r.stderr
+    assert f"{bad}:6: not a JSON object" in r.stderr
+    assert psql(mdb, "SELECT count(*) FROM finops.instance_usage_hourly") == "0"
+    with open(bad, "w") as f:
+        f.write(json.dumps(record("i-0aaa", "CPUUtilization", H0, 1.0) | {"value": "high"})
+                + "\n")
+    r = ingest(mdb, str(bad))
+    assert r.code == 3
+    assert f"{bad}:1: value:" in r.stderr
+
+
+def test_window_must_be_whole_hours(mdb, tmp_path):
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-05T00:30:00Z",
+            "--end", END, str(tmp_path))
+    assert r.code == 2
+    assert "not on the hour" in r.stderr
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--end", END, str(tmp_path))
+    assert r.code == 2
+    assert "--start is required" in r.stderr
+
+
+# ---- CloudWatch GetMetricData against moto -----------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_cw():
+    import boto3
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        cw = boto3.client("cloudwatch", endpoint_url=url, region_name="eu-west-1",
+                          aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
+        yield {"url": url, "cw": cw}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def put(cw, ns, name, inst, ts, value, unit="Percent"):
+    cw.put_metric_data(Namespace=ns, MetricData=[{
+        "MetricName": name, "Dimensions": [{"Name": "InstanceId", "Value": inst}],
+        "Timestamp": datetime.fromtimestamp(ts, timezone.utc), "Value": value, "Unit": unit}])
+
+
+def test_cloudwatch_get_metric_data(mdb, moto_cw):
+    cw = moto_cw["cw"]
+    want = {}
+    for i, inst in enumerate(["i-0cw1", "i-0cw2"]):
+        for h in range(3):
+            cpus = [5.0 * (i + 1) + h + k for k in range(4)]
+            nets = [100.0 * (k + 1) for k in range(4)]
+            mems = [30.0 + k for k in range(4)] if inst == "i-0cw1" else []
+            for k in range(4):
+                ts = H0 + h * 3600 + k * 900
+                put(cw, "AWS/EC2", "CPUUtilization", inst, ts, cpus[k])
+                put(cw, "AWS/EC2", "NetworkIn", inst, ts, nets[k], "Bytes")
+                put(cw, "AWS/EC2", "NetworkOut", inst, ts, nets[k] / 2, "Bytes")
+                if mems:
+                    put(cw, "CWAgent", "mem_used_percent", inst, ts, mems[k])
+            want[(inst, h)] = (sum(cpus) / 4, max(cpus), sum(mems) / 4 if mems else None,
+                               max(mems) if mems else None, sum(nets), sum(nets) / 2, 4)
+    env = {"VAULT_ADDR": "", "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
+           "AWS_REGION": "eu-west-1", "FINOPS_CLOUDWATCH_ENDPOINT": moto_cw["url"]}
+    r = ingest(mdb, "--instance", "i-0cw1", "--instance", "i-0cw2", "--instance", "i-0idle",
+               env=env)
+    assert r.code == 0, r.stderr
+    close(loaded(mdb), want)
+    assert "i-0idle: no datapoints in the window" in r.stderr
+    assert "(3 instance(s), 1 without datapoints)" in r.summary()["msg"]
+    assert psql(mdb, "SELECT DISTINCT source || ' ' || region FROM"
+                     " finops.instance_usage_hourly") == "cloudwatch eu-west-1"
+    # the same window again: the same rows
+    before = psql(mdb, "SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max,"
+                       " ',' ORDER BY instance_id, hour)) FROM finops.instance_usage_hourly")
+    assert ingest(mdb, "--instance", "i-0cw1", "--instance", "i-0cw2", env=env).code == 0
+    assert psql(mdb, "SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max,"
+                     " ',' ORDER BY instance_id, hour)) FROM finops.instance_usage_hourly") \
+        == before
