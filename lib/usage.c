@@ -146,7 +146,7 @@ struct cell {
 
 struct rollup {
 	struct cell *cells;
-	size_t nslots, used, cap;    /* cap: open cells before a flush */
+	size_t nslots, used;         /* open addressing, at most half full */
 	int32_t newest;
 	fo_copy *copy;
 	long long duplicates, flushed;
@@ -163,14 +163,14 @@ cell_hash(uint32_t inst, int32_t hour)
 	return h;
 }
 
+#define ROLLUP_MIN_SLOTS (1u << 14)
+#define ROLLUP_MAX_SLOTS (1u << 21)     /* ~290 MB of cells at most */
+
 static int
-rollup_init(struct rollup *r, size_t cap)
+rollup_init(struct rollup *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->cap = cap;
-	r->nslots = 1;
-	while (r->nslots < cap * 2)
-		r->nslots *= 2;
+	r->nslots = ROLLUP_MIN_SLOTS;
 	r->cells = calloc(r->nslots, sizeof(*r->cells));
 	r->newest = INT32_MIN;
 	return r->cells ? 0 : -1;
@@ -231,32 +231,30 @@ emit_cell(struct rollup *r, const struct instances *t, const struct cell *c, fo_
 }
 
 /*
- * Flushes the cells older than keep_from (all with INT32_MAX), then packs
- * the table again.
+ * Flushes the cells older than keep_from (all with INT32_MAX) and rebuilds
+ * the table with nslots slots for the others.
  */
 static int
-rollup_flush(struct rollup *r, const struct instances *t, int32_t keep_from, fo_err *err)
+rollup_flush(struct rollup *r, const struct instances *t, int32_t keep_from, size_t nslots,
+	     fo_err *err)
 {
-	size_t kept = 0;
 	struct cell *old = r->cells;
 	size_t n = r->nslots;
 
 	for (size_t i = 0; i < n; i++)
 		if (old[i].inst && old[i].hour < keep_from && emit_cell(r, t, &old[i], err) < 0)
 			return -1;
-	r->cells = calloc(n, sizeof(*r->cells));
+	r->cells = calloc(nslots, sizeof(*r->cells));
 	if (!r->cells) {
 		r->cells = old;
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	}
+	r->nslots = nslots;
 	r->used = 0;
 	for (size_t i = 0; i < n; i++)
-		if (old[i].inst && old[i].hour >= keep_from) {
+		if (old[i].inst && old[i].hour >= keep_from)
 			*cell_of(r, old[i].inst, old[i].hour) = old[i];
-			kept++;
-		}
 	free(old);
-	(void)kept;
 	return 0;
 }
 
@@ -270,14 +268,20 @@ rollup_add(struct rollup *r, const struct instances *t, uint32_t inst, int64_t t
 	struct cell *c;
 	uint64_t bit = 1ull << (minute % 60);
 
-	if (hour > r->newest)
-		r->newest = hour;
-	if (r->used + 1 > r->cap) {
+	if (hour > r->newest) {
 		/* streams come in time order: hours two behind the newest are complete */
-		if (rollup_flush(r, t, r->newest - 1, err) < 0)
+		if (r->newest != INT32_MIN && rollup_flush(r, t, hour - 1, r->nslots, err) < 0)
 			return -1;
-		if (r->used + 1 > r->cap / 2 && rollup_flush(r, t, INT32_MAX, err) < 0)
+		r->newest = hour;
+	}
+	if ((r->used + 1) * 2 > r->nslots) {
+		/* more open cells than slots: a larger table, or (at the largest) flush */
+		if (r->nslots < ROLLUP_MAX_SLOTS) {
+			if (rollup_flush(r, t, INT32_MIN, r->nslots * 2, err) < 0)
+				return -1;
+		} else if (rollup_flush(r, t, INT32_MAX, r->nslots, err) < 0) {
 			return -1;
+		}
 	}
 	c = cell_of(r, inst + 1, hour);
 	if (c->minutes[m] & bit) {
@@ -1005,7 +1009,7 @@ fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err
 	if (r.end_s <= r.start_s)
 		return fo_err_set(err, FO_EXIT_USAGE, "--end %s is not after --start %s", opts->end,
 				  opts->start);
-	if (rollup_init(&r.roll, 1u << 18) < 0)
+	if (rollup_init(&r.roll) < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	rc = fo_job_lock(ctx, "usage", err);
 	if (rc == 0)
@@ -1023,7 +1027,7 @@ fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err
 	if (rc == 0)
 		rc = opts->nstreams ? from_streams(&r, err) : from_cloudwatch(&r, err);
 	if (rc == 0)
-		rc = rollup_flush(&r.roll, &r.inst, INT32_MAX, err);
+		rc = rollup_flush(&r.roll, &r.inst, INT32_MAX, ROLLUP_MIN_SLOTS, err);
 	if (r.roll.copy) {
 		if (rc == 0)
 			rc = fo_copy_finish(r.roll.copy, NULL, err);
