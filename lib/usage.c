@@ -4,7 +4,7 @@
  *
  * Both sources fill one roll-up: cells keyed by (instance, hour) holding the
  * sums, counts and maxima of each metric. Cells are flushed by COPY into a
- * temporary table as partial aggregates (when they fall two hours behind the
+ * temporary table as partial aggregates (when they fall OPEN_HOURS behind the
  * newest datapoint, or when too many are open), and one statement at the end
  * merges the partials of each (instance, hour) and upserts them. Memory is
  * bounded by the open cells, not by the size of the input.
@@ -164,6 +164,12 @@ cell_hash(uint32_t inst, int32_t hour)
 }
 
 #define ROLLUP_MIN_SLOTS (1u << 14)
+/*
+ * Hours kept open behind the newest datapoint: streams arrive in time order,
+ * and a record Firehose delivers twice comes again within minutes, so a
+ * duplicate up to this far behind is still recognised in its open cell.
+ */
+#define OPEN_HOURS 3
 #define ROLLUP_MAX_SLOTS (1u << 21)     /* ~290 MB of cells at most */
 
 static int
@@ -269,8 +275,9 @@ rollup_add(struct rollup *r, const struct instances *t, uint32_t inst, int64_t t
 	uint64_t bit = 1ull << (minute % 60);
 
 	if (hour > r->newest) {
-		/* streams come in time order: hours two behind the newest are complete */
-		if (r->newest != INT32_MIN && rollup_flush(r, t, hour - 1, r->nslots, err) < 0)
+		/* streams come in time order: older hours are complete */
+		if (r->newest != INT32_MIN &&
+		    rollup_flush(r, t, hour - OPEN_HOURS, r->nslots, err) < 0)
 			return -1;
 		r->newest = hour;
 	}
