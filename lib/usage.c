@@ -859,30 +859,40 @@ instances_from_billing(struct run *r, fo_err *err)
 	return 0;
 }
 
+static const char *
+default_region(const struct run *r)
+{
+	const char *region = r->opts->region ? r->opts->region : fo_env("AWS_REGION");
+
+	if (!region)
+		region = fo_env("AWS_DEFAULT_REGION");
+	return region ? region : "us-east-1";
+}
+
+/* The instances to ask CloudWatch about (before the COPY holds the connection). */
+static int
+cw_instances(struct run *r, fo_err *err)
+{
+	if (r->opts->ninstances == 0)
+		return instances_from_billing(r, err);
+	for (size_t i = 0; i < r->opts->ninstances; i++) {
+		long k = instance_of(&r->inst, r->opts->instances[i], strlen(r->opts->instances[i]));
+
+		if (k < 0)
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		set_text(&r->inst.v[k].region, default_region(r));
+	}
+	return 0;
+}
+
 static int
 from_cloudwatch(struct run *r, fo_err *err)
 {
-	const char *def_region = r->opts->region ? r->opts->region : fo_env("AWS_REGION");
+	const char *def_region = default_region(r);
 	size_t per_call = CW_MAX_QUERIES / NQ;
 	long *batch;
 	size_t n = 0;
 
-	if (!def_region)
-		def_region = fo_env("AWS_DEFAULT_REGION");
-	if (!def_region)
-		def_region = "us-east-1";
-	if (r->opts->ninstances) {
-		for (size_t i = 0; i < r->opts->ninstances; i++) {
-			long k = instance_of(&r->inst, r->opts->instances[i],
-					     strlen(r->opts->instances[i]));
-
-			if (k < 0)
-				return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-			set_text(&r->inst.v[k].region, def_region);
-		}
-	} else if (instances_from_billing(r, err) < 0) {
-		return -1;
-	}
 	if (r->inst.n == 0) {
 		fo_logf(FO_LOG_WARN, NULL, 0, "no instances: none given and no EC2 instance hours in"
 			" the billing table for the window");
@@ -1027,6 +1037,8 @@ fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err
 			" SET LOCAL ROLE finops_writer; END IF; END $$", err);
 	if (rc == 0)
 		rc = fo_pg_exec(ctx->conn, stage_sql, err);
+	if (rc == 0 && !opts->nstreams)
+		rc = cw_instances(&r, err);
 	if (rc == 0)
 		rc = fo_copy_begin(ctx->conn, "usage_stage", stage_columns,
 				   sizeof(stage_columns) / sizeof(stage_columns[0]), 0, &r.roll.copy,

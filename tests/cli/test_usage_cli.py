@@ -245,3 +245,32 @@ def test_cloudwatch_get_metric_data(mdb, moto_cw):
     assert psql(mdb, "SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max,"
                      " ',' ORDER BY instance_id, hour)) FROM finops.instance_usage_hourly") \
         == before
+
+
+def test_cloudwatch_instances_default_to_those_billed_in_the_window(mdb, moto_cw, tmp_path):
+    from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
+
+    cw = moto_cw["cw"]
+    # billed in the window: i-0bill1 (eu-west-1) and i-0bill2; i-0before only earlier;
+    # an EBS volume line is not an instance
+    rows = [legacy_row(1, usage_start="2026-10-05T01:00:00Z",
+                       **{"lineItem/ResourceId": "i-0bill1", "product/regionCode": "eu-west-1"}),
+            legacy_row(2, usage_start="2026-10-05T02:00:00Z",
+                       **{"lineItem/ResourceId": "i-0bill2", "product/regionCode": "eu-west-1"}),
+            legacy_row(3, usage_start="2026-10-04T02:00:00Z",
+                       **{"lineItem/ResourceId": "i-0before", "product/regionCode": "eu-west-1"}),
+            legacy_row(4, usage_start="2026-10-05T02:00:00Z",
+                       **{"lineItem/ResourceId": "vol-0abc", "lineItem/UsageType": "EBS:VolumeUsage",
+                          "product/regionCode": "eu-west-1"})]
+    path = write_csv(tmp_path / "cur.csv", LEGACY_COLUMNS, rows)
+    assert run("billing_ingest", "--dsn", f"dbname={mdb}", str(path)).code == 0
+    for inst in ("i-0bill1", "i-0before"):
+        put(cw, "AWS/EC2", "CPUUtilization", inst, H0 + 3600 + 60, 42.0)
+    env = {"VAULT_ADDR": "", "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
+           "AWS_REGION": "us-east-1", "FINOPS_CLOUDWATCH_ENDPOINT": moto_cw["url"]}
+    r = ingest(mdb, env=env)
+    assert r.code == 0, r.stderr
+    assert "(2 instance(s), 1 without datapoints)" in r.summary()["msg"]
+    assert "i-0bill2: no datapoints in the window" in r.stderr
+    assert psql(mdb, "SELECT instance_id || ' ' || cpu_avg || ' ' || region || ' ' || account_id"
+                     " FROM finops.instance_usage_hourly") == "i-0bill1 42 eu-west-1 444455556666"
