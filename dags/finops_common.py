@@ -1,0 +1,58 @@
+"""Shared by the finops-pipeline DAG files (this file defines no DAG).
+
+Every task only shells out to one of the pipeline's binaries. Where they are:
+the Airflow Variable ``finops_bin_dir``, else the environment variable
+FINOPS_BIN_DIR of the scheduler and workers, else /usr/local/bin. Secrets never
+appear here: the binaries read VAULT_ADDR and the AppRole (or token) from the
+worker's environment (docs/secrets.md), which BashOperator passes on.
+"""
+import os
+from datetime import timedelta
+
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+try:                                    # Airflow 3
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk import DAG, Asset
+except ImportError:                     # Airflow 2.10
+    from airflow import DAG
+    from airflow.datasets import Dataset as Asset
+    from airflow.operators.bash import BashOperator
+
+__all__ = ["DAG", "Asset", "BashOperator", "bin_path", "default_args", "NOTHING_NEW",
+           "BILLING", "USAGE", "CATALOG", "hourly_intervals"]
+
+# Exit code 99: nothing new to do; the task shows as skipped.
+NOTHING_NEW = 99
+
+# What the ingest DAGs produce; rightsizing and forecasting are scheduled on them.
+CATALOG = Asset("postgres://finops/finops/instance_prices")
+BILLING = Asset("postgres://finops/finops/billing_line_items")
+USAGE = Asset("postgres://finops/finops/instance_usage_hourly")
+
+DEFAULT_BIN_DIR = os.environ.get("FINOPS_BIN_DIR", "/usr/local/bin")
+
+
+def bin_path(binary):
+    """The binary's path as a template, resolved when the task runs."""
+    return "{{ var.value.get('finops_bin_dir', '%s') }}/%s" % (DEFAULT_BIN_DIR, binary)
+
+
+def default_args(timeout):
+    """Retries with exponential backoff (exit 4, transient, is what they are for),
+    a timeout per try, and the pipeline's JSON log lines in the task log."""
+    return {
+        "owner": "finops",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timeout,
+        "depends_on_past": False,
+    }
+
+
+def hourly_intervals():
+    """Runs whose data interval is the hour before them. (Airflow 3 turns a cron
+    string into a trigger timetable, whose data interval is empty.)"""
+    return CronDataIntervalTimetable("0 * * * *", timezone="UTC")
