@@ -274,3 +274,79 @@ def test_cloudwatch_instances_default_to_those_billed_in_the_window(mdb, moto_cw
     assert "i-0bill2: no datapoints in the window" in r.stderr
     assert psql(mdb, "SELECT instance_id || ' ' || cpu_avg || ' ' || region || ' ' || account_id"
                      " FROM finops.instance_usage_hourly") == "i-0bill1 42 eu-west-1 444455556666"
+
+
+class FakeCloudWatch:
+    """Answers GetMetricData in the AWS JSON 1.0 protocol as AWS documents it:
+    throttles the first two calls (400 ThrottlingException), then serves the
+    results in two pages (NextToken), the first marked PartialData."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        self.bodies = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.bodies.append((self.headers.get("X-Amz-Target"),
+                                    self.headers.get("Authorization", ""), body))
+                if len(fake.bodies) <= 2:
+                    return self.answer(400, {"__type": "Throttling",
+                                             "message": "Rate exceeded"})
+                ids = [q["Id"] for q in body["MetricDataQueries"]]
+                stats = {q["Id"]: q["MetricStat"]["Stat"] + q["MetricStat"]["Metric"]
+                         ["MetricName"] for q in body["MetricDataQueries"]}
+                values = {"AverageCPUUtilization": 20.0, "MaximumCPUUtilization": 80.0,
+                          "SampleCountCPUUtilization": 12.0, "SumNetworkIn": 5e6,
+                          "SumNetworkOut": 1e6, "Averagemem_used_percent": 61.5,
+                          "Maximummem_used_percent": 70.0}
+                first = "NextToken" not in body
+                hours = [0, 1] if first else [2]
+                results = [{"Id": i, "Label": stats[i], "StatusCode":
+                            "PartialData" if first else "Complete",
+                            "Timestamps": [H0 + h * 3600 for h in hours],
+                            "Values": [values[stats[i]] + h for h in hours]} for i in ids]
+                answer = {"MetricDataResults": results, "Messages": []}
+                if first:
+                    answer["NextToken"] = "page-2"
+                self.answer(200, answer)
+
+            def answer(self, code, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_cloudwatch_throttling_paging_and_partial_data(mdb):
+    fake = FakeCloudWatch()
+    try:
+        env = {"VAULT_ADDR": "", "AWS_ACCESS_KEY_ID": "AKIDTEST",
+               "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "ap-south-1",
+               "FINOPS_CLOUDWATCH_ENDPOINT": fake.url}
+        r = ingest(mdb, "--instance", "i-0page", env=env)
+        assert r.code == 0, r.stderr
+        assert r.stderr.count("CloudWatch throttled GetMetricData") == 2
+        target, auth, body = fake.bodies[2]
+        assert target == "GraniteServiceVersion20100801.GetMetricData"
+        assert "/ap-south-1/monitoring/aws4_request" in auth
+        assert len(body["MetricDataQueries"]) == 7
+        assert body["StartTime"] == H0 and body["EndTime"] == H0 + 3 * 3600
+        assert fake.bodies[3][2]["NextToken"] == "page-2"
+        assert loaded(mdb) == {
+            ("i-0page", h): (20.0 + h, 80.0 + h, 61.5 + h, 70.0 + h, 5e6 + h, 1e6 + h, 12 + h)
+            for h in range(3)}
+    finally:
+        fake.httpd.shutdown()
