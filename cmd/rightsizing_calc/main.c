@@ -1,21 +1,111 @@
 /*
- * rightsizing_calc: find idle, over- and under-provisioned instances and price the saving.
- *
- * Not built yet (issue #8): it answers --help and --version, and any other
- * use exits 2 without touching anything.
+ * rightsizing_calc: idle, over- and under-provisioned EC2 instances, with the
+ * monthly saving priced from the instance catalog.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "finops/job.h"
+#include "finops/rightsizing.h"
+
+enum {
+	OPT_END = 1000, OPT_LOOKBACK, OPT_STAT, OPT_HEADROOM, OPT_MEM_HEADROOM, OPT_ARCH,
+	OPT_MIN_HOURS
+};
+
+static const struct fo_option options[] = {
+	{"end", 1, OPT_END, "TIME", "end of the lookback (ISO 8601, UTC; default: this hour)"},
+	{"lookback-days", 1, OPT_LOOKBACK, "DAYS", "days of hourly metrics to look at (default 14)"},
+	{"cpu-statistic", 1, OPT_STAT, "STAT",
+	 "p99.5 (default), p95, p90 or max of the hourly CPU maxima"},
+	{"cpu-headroom", 1, OPT_HEADROOM, "PERCENT", "0, 20 (default) or 30"},
+	{"memory-headroom", 1, OPT_MEM_HEADROOM, "PERCENT", "default 20"},
+	{"allow-arch-change", 0, OPT_ARCH, NULL,
+	 "allow recommending another architecture (x86_64 <-> arm64)"},
+	{"min-hours", 1, OPT_MIN_HOURS, "HOURS",
+	 "fewer hours of metrics: insufficient data (default 30)"},
+	{NULL, 0, 0, NULL, NULL}
+};
+
+static int
+on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+{
+	struct fo_rightsizing_opts *o = ctx->data;
+	long v;
+
+	switch (id) {
+	case OPT_END:
+		o->end = arg;
+		return 0;
+	case OPT_LOOKBACK:
+		if (fo_parse_int(arg, 1, 93, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--lookback-days %s: 1 to 93", arg);
+		o->lookback_days = (int)v;
+		return 0;
+	case OPT_STAT:
+		if (strcmp(arg, "p99.5") == 0)
+			o->cpu_percentile = 0.995;
+		else if (strcmp(arg, "p95") == 0)
+			o->cpu_percentile = 0.95;
+		else if (strcmp(arg, "p90") == 0)
+			o->cpu_percentile = 0.90;
+		else if (strcmp(arg, "max") == 0)
+			o->cpu_percentile = 1;
+		else
+			return fo_err_set(err, FO_EXIT_USAGE, "--cpu-statistic %s: p99.5, p95, p90 or"
+					  " max", arg);
+		return 0;
+	case OPT_HEADROOM:
+	case OPT_MEM_HEADROOM:
+		if (fo_parse_int(arg, 0, 90, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "%s %s: a percentage, 0 to 90",
+					  id == OPT_HEADROOM ? "--cpu-headroom" : "--memory-headroom",
+					  arg);
+		if (id == OPT_HEADROOM)
+			o->cpu_headroom = (double)v / 100;
+		else
+			o->mem_headroom = (double)v / 100;
+		return 0;
+	case OPT_ARCH:
+		o->allow_arch_change = 1;
+		return 0;
+	case OPT_MIN_HOURS:
+		if (fo_parse_int(arg, 1, 100000, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--min-hours %s: a count of hours", arg);
+		o->min_hours = (int)v;
+		return 0;
+	}
+	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
+}
+
+static int
+run(struct fo_job_ctx *ctx, fo_err *err)
+{
+	return fo_rightsizing_calc(ctx, ctx->data, err);
+}
 
 static const struct fo_job job = {
 	.name = "rightsizing_calc",
-	.purpose = "find idle, over- and under-provisioned instances and price the saving",
+	.purpose = "find idle, over- and under-provisioned EC2 instances and the monthly saving",
 	.usage = "[OPTIONS]",
-	.description = "This job is being built (issue #8).",
-	.flags = FO_JOB_NOT_IMPLEMENTED,
+	.description =
+		"Reads finops.instance_usage_hourly over the lookback, what each instance ran as\n"
+		"from the billing table, and the instance catalog, and writes one recommendation\n"
+		"per instance to finops.rightsizing_recommendations (the newest run is\n"
+		"finops.rightsizing_current). Defaults follow AWS Compute Optimizer: p99.5 of the\n"
+		"hourly CPU maxima, 20% headroom, current-generation types of the same\n"
+		"architecture, GPUs, storage and no lower network; idle by Trusted Advisor's rule.",
+	.flags = FO_JOB_DRY_RUN,
+	.options = options,
+	.option = on_option,
+	.run = run,
 };
 
 int
 main(int argc, char **argv)
 {
-	return fo_job_main(&job, NULL, argc, argv);
+	struct fo_rightsizing_opts o;
+
+	fo_rightsizing_defaults(&o);
+	return fo_job_main(&job, &o, argc, argv);
 }

@@ -1,0 +1,37 @@
+/*
+ * rightsizing.h: idle, over- and under-provisioned EC2 instances, with the
+ * monthly saving, from finops.instance_usage_hourly, the instance catalog
+ * and the billing table (defaults follow AWS Compute Optimizer and Trusted
+ * Advisor; see docs/rightsizing.md).
+ */
+#ifndef FINOPS_RIGHTSIZING_H
+#define FINOPS_RIGHTSIZING_H
+
+#include <stddef.h>
+
+#include "finops/error.h"
+#include "finops/job.h"
+
+struct fo_rightsizing_opts {
+	const char *end;            /* end of the lookback (ISO 8601; NULL: this hour) */
+	int lookback_days;          /* 14 */
+	double cpu_percentile;      /* 0.995, 0.95, 0.90, or 1 for the maximum */
+	double cpu_headroom;        /* 0.20: a type may be used up to 80% */
+	double mem_headroom;        /* 0.20 */
+	int allow_arch_change;
+	double under_threshold;     /* CPU statistic above this %: under-provisioned (90) */
+	int min_hours;              /* fewer hours of metrics: insufficient data (30) */
+};
+
+void fo_rightsizing_defaults(struct fo_rightsizing_opts *o);
+
+int fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *opts,
+			fo_err *err);
+
+/* Orders EC2 network performance texts ("Up to 10 Gigabit" < "10 Gigabit"): Mbit/s. */
+double fo_network_rank(const char *perf);
+
+/* percentile_cont(p) of v[0..n-1] (sorts v), as PostgreSQL computes it. */
+double fo_percentile_cont(double *v, size_t n, double p);
+
+#endif

@@ -1,0 +1,772 @@
+/*
+ * rightsizing.c: rightsizing recommendations (see rightsizing.h and
+ * docs/rightsizing.md).
+ *
+ * The catalog (types and on-demand prices) and the billed instances are read
+ * into memory; the hourly usage of the window streams in by COPY, ordered by
+ * instance, so memory holds one instance's hours at a time. Prices stay
+ * decimal text and savings are computed exactly in units of 1e-10 dollars.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "finops/buf.h"
+#include "finops/copy.h"
+#include "finops/datetime.h"
+#include "finops/log.h"
+#include "finops/pg.h"
+#include "finops/rightsizing.h"
+
+#define HOURS_PER_MONTH 730
+
+void
+fo_rightsizing_defaults(struct fo_rightsizing_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->lookback_days = 14;
+	o->cpu_percentile = 0.995;
+	o->cpu_headroom = 0.20;
+	o->mem_headroom = 0.20;
+	o->under_threshold = 90;
+	o->min_hours = 30;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double
+fo_percentile_cont(double *v, size_t n, double p)
+{
+	double pos, frac;
+	size_t lo;
+
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_double);
+	pos = p * (double)(n - 1);
+	lo = (size_t)floor(pos);
+	frac = pos - (double)lo;
+	if (lo + 1 >= n)
+		return v[n - 1];
+	return v[lo] + (v[lo + 1] - v[lo]) * frac;
+}
+
+double
+fo_network_rank(const char *perf)
+{
+	static const struct {
+		const char *name;
+		double mbit;
+	} words[] = {
+		{"Very Low", 50}, {"Low to Moderate", 300}, {"Low", 100}, {"Moderate", 500},
+		{"High", 1000},
+	};
+	double up_to = 0, v;
+	const char *p = perf ? perf : "";
+	char *end;
+
+	if (strncmp(p, "Up to ", 6) == 0) {
+		p += 6;
+		up_to = 1;
+	}
+	v = strtod(p, &end);
+	if (end != p) {
+		while (*end == ' ')
+			end++;
+		if (strncmp(end, "Gigabit", 7) == 0)
+			v *= 1000;
+		/* "Up to X" bursts to X: just below a sustained X */
+		return v - up_to;
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(p, words[i].name) == 0)
+			return words[i].mbit - up_to;
+	return 0;
+}
+
+/* Decimal text -> units of 1e-10 (prices have at most 10 decimals). */
+static int64_t
+units(const char *s)
+{
+	int64_t whole = 0, frac = 0;
+	int neg = 0, digits = 0;
+
+	if (*s == '-') {
+		neg = 1;
+		s++;
+	}
+	for (; isdigit((unsigned char)*s); s++)
+		whole = whole * 10 + (*s - '0');
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s) && digits < 10; s++, digits++)
+			frac = frac * 10 + (*s - '0');
+	for (; digits < 10; digits++)
+		frac *= 10;
+	return (neg ? -1 : 1) * (whole * 10000000000LL + frac);
+}
+
+/* Dollars and cents of u units, rounded half away from zero: "140.16", "-3.50". */
+static void
+money(int64_t u, char *out, size_t len)
+{
+	int64_t cents = (llabs(u) + 50000000) / 100000000;
+
+	snprintf(out, len, "%s%lld.%02lld", u < 0 && cents ? "-" : "", (long long)(cents / 100),
+		 (long long)(cents % 100));
+}
+
+/* ---- the catalog ------------------------------------------------------------ */
+
+struct itype {
+	char *name;
+	int vcpu, gpu, storage, current, arm;
+	double mem, net;
+};
+
+struct price {
+	char *key;                   /* region \x1f os \x1f tenancy \x1f type */
+	char *text;
+	int64_t u;
+};
+
+struct billed {
+	char *id, *type, *region, *os, *tenancy, *account, *eff_rate;
+};
+
+struct catalog {
+	struct itype *types;
+	size_t ntypes;
+	struct price *prices;
+	size_t nprices;
+	struct billed *billed;
+	size_t nbilled;
+};
+
+static int
+cmp_type(const void *a, const void *b)
+{
+	return strcmp(((const struct itype *)a)->name, ((const struct itype *)b)->name);
+}
+
+static int
+cmp_price(const void *a, const void *b)
+{
+	return strcmp(((const struct price *)a)->key, ((const struct price *)b)->key);
+}
+
+static int
+cmp_billed(const void *a, const void *b)
+{
+	return strcmp(((const struct billed *)a)->id, ((const struct billed *)b)->id);
+}
+
+static const struct itype *
+type_of(const struct catalog *c, const char *name)
+{
+	struct itype k = {(char *)name, 0, 0, 0, 0, 0, 0, 0};
+
+	return name ? bsearch(&k, c->types, c->ntypes, sizeof(k), cmp_type) : NULL;
+}
+
+static const struct price *
+price_of(const struct catalog *c, const char *region, const char *os, const char *tenancy,
+	 const char *type)
+{
+	char key[512];
+	struct price k = {key, NULL, 0};
+
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", region ? region : "", os ? os : "",
+		 tenancy ? tenancy : "", type ? type : "");
+	return bsearch(&k, c->prices, c->nprices, sizeof(k), cmp_price);
+}
+
+static const struct billed *
+billed_of(const struct catalog *c, const char *id)
+{
+	struct billed k = {(char *)id, NULL, NULL, NULL, NULL, NULL, NULL};
+
+	return bsearch(&k, c->billed, c->nbilled, sizeof(k), cmp_billed);
+}
+
+static char *
+dup_value(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+static void
+catalog_free(struct catalog *c)
+{
+	for (size_t i = 0; i < c->ntypes; i++)
+		free(c->types[i].name);
+	for (size_t i = 0; i < c->nprices; i++) {
+		free(c->prices[i].key);
+		free(c->prices[i].text);
+	}
+	for (size_t i = 0; i < c->nbilled; i++) {
+		struct billed *b = &c->billed[i];
+
+		free(b->id);
+		free(b->type);
+		free(b->region);
+		free(b->os);
+		free(b->tenancy);
+		free(b->account);
+		free(b->eff_rate);
+	}
+	free(c->types);
+	free(c->prices);
+	free(c->billed);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+load_catalog(PGconn *conn, const char *start, const char *end, struct catalog *c, fo_err *err)
+{
+	const char *params[2] = {start, end};
+	PGresult *res;
+
+	if (fo_pg_query(conn, "SELECT instance_type, vcpu, memory_gib, gpu_count,"
+			" coalesce(storage, 'EBS only') <> 'EBS only', current_generation,"
+			" architecture = 'arm64', network_performance FROM finops.instance_types",
+			0, NULL, &res, err) < 0)
+		return -1;
+	c->ntypes = (size_t)PQntuples(res);
+	c->types = calloc(c->ntypes + 1, sizeof(*c->types));
+	for (size_t i = 0; c->types && i < c->ntypes; i++) {
+		struct itype *t = &c->types[i];
+
+		t->name = strdup(PQgetvalue(res, (int)i, 0));
+		t->vcpu = atoi(PQgetvalue(res, (int)i, 1));
+		t->mem = atof(PQgetvalue(res, (int)i, 2));
+		t->gpu = atoi(PQgetvalue(res, (int)i, 3));
+		t->storage = PQgetvalue(res, (int)i, 4)[0] == 't';
+		t->current = PQgetvalue(res, (int)i, 5)[0] == 't';
+		t->arm = PQgetvalue(res, (int)i, 6)[0] == 't';
+		t->net = fo_network_rank(PQgetvalue(res, (int)i, 7));
+	}
+	PQclear(res);
+	if (!c->types)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	qsort(c->types, c->ntypes, sizeof(*c->types), cmp_type);
+
+	if (fo_pg_query(conn, "SELECT region || chr(31) || operating_system || chr(31) || tenancy"
+			"       || chr(31) || instance_type, min(price_per_hour)::text"
+			"  FROM finops.instance_prices"
+			" WHERE term = 'OnDemand' AND pre_installed_sw = 'NA'"
+			"   AND license_model IN ('No License required', 'License Included')"
+			" GROUP BY 1", 0, NULL, &res, err) < 0)
+		return -1;
+	c->nprices = (size_t)PQntuples(res);
+	c->prices = calloc(c->nprices + 1, sizeof(*c->prices));
+	for (size_t i = 0; c->prices && i < c->nprices; i++) {
+		c->prices[i].key = strdup(PQgetvalue(res, (int)i, 0));
+		c->prices[i].text = strdup(PQgetvalue(res, (int)i, 1));
+		c->prices[i].u = units(PQgetvalue(res, (int)i, 1));
+	}
+	PQclear(res);
+	if (!c->prices)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	qsort(c->prices, c->nprices, sizeof(*c->prices), cmp_price);
+
+	/* what each instance last ran as, and its effective hourly rate */
+	if (fo_pg_query(conn,
+		"SELECT DISTINCT ON (resource_id) resource_id, instance_type, region_id,"
+		"       operating_system, coalesce(tenancy, 'Shared'), sub_account_id,"
+		"       (sum(effective_cost) OVER w / nullif(sum(coalesce(consumed_quantity,"
+		"        pricing_quantity)) OVER w, 0))::text"
+		"  FROM finops.billing_line_items"
+		" WHERE resource_id LIKE 'i-%' AND instance_type IS NOT NULL"
+		"   AND usage_type ~ '(BoxUsage|DedicatedUsage)'"
+		"   AND charge_period_start >= $1::timestamptz AND charge_period_start < $2::timestamptz"
+		" WINDOW w AS (PARTITION BY resource_id, instance_type)"
+		" ORDER BY resource_id, charge_period_start DESC", 2, params, &res, err) < 0)
+		return -1;
+	c->nbilled = (size_t)PQntuples(res);
+	c->billed = calloc(c->nbilled + 1, sizeof(*c->billed));
+	for (size_t i = 0; c->billed && i < c->nbilled; i++) {
+		struct billed *b = &c->billed[i];
+
+		b->id = dup_value(res, (int)i, 0);
+		b->type = dup_value(res, (int)i, 1);
+		b->region = dup_value(res, (int)i, 2);
+		b->os = dup_value(res, (int)i, 3);
+		b->tenancy = dup_value(res, (int)i, 4);
+		b->account = dup_value(res, (int)i, 5);
+		b->eff_rate = dup_value(res, (int)i, 6);
+	}
+	PQclear(res);
+	if (!c->billed)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	qsort(c->billed, c->nbilled, sizeof(*c->billed), cmp_billed);
+	return 0;
+}
+
+/* ---- one instance ------------------------------------------------------------ */
+
+struct sample {
+	double cpu_avg, cpu_max, mem_max, net;
+	int has_cpu, has_mem, has_net;
+	int64_t hour;                /* Unix seconds */
+};
+
+struct inst {
+	char id[64], account[64], region[64];
+	struct sample *s;
+	size_t n, cap;
+	double *scratch;
+};
+
+struct calc {
+	struct fo_job_ctx *ctx;
+	const struct fo_rightsizing_opts *o;
+	struct catalog cat;
+	int64_t start_s, end_s;
+	fo_copy *out;
+	long long examined, by_finding[5];
+	int64_t saving_list_u;       /* total, units of 1e-10 */
+	char stat_name[16];
+};
+
+enum finding { F_IDLE, F_OVER, F_UNDER, F_OPTIMIZED, F_INSUFFICIENT };
+static const char *const finding_names[] = {
+	"idle", "over_provisioned", "under_provisioned", "optimized", "insufficient_data",
+};
+
+/* Trusted Advisor: days of the last 14 with average CPU <= 10% and network <= 5 MB. */
+static int
+idle_days(const struct calc *k, const struct inst *in)
+{
+	int64_t from = k->end_s - 14 * 86400;
+	double cpu[14] = {0}, net[14] = {0};
+	int n[14] = {0}, days = 0;
+
+	for (size_t i = 0; i < in->n; i++) {
+		const struct sample *s = &in->s[i];
+		int64_t d = (s->hour - from) / 86400;
+
+		if (s->hour < from || d < 0 || d >= 14 || !s->has_cpu)
+			continue;
+		cpu[d] += s->cpu_avg;
+		net[d] += s->has_net ? s->net : 0;
+		n[d]++;
+	}
+	for (int d = 0; d < 14; d++)
+		if (n[d] && cpu[d] / n[d] <= 10 && net[d] <= 5e6)
+			days++;
+	return days;
+}
+
+static int
+fits(const struct calc *k, const struct itype *cur, const struct itype *t, double cpu_demand,
+     double mem_demand, int has_mem)
+{
+	if (!t->current || t->gpu != cur->gpu || t->net < cur->net || (cur->storage && !t->storage))
+		return 0;
+	if (!k->o->allow_arch_change && t->arm != cur->arm)
+		return 0;
+	if ((double)t->vcpu * (1 - k->o->cpu_headroom) < cpu_demand)
+		return 0;
+	if (has_mem)
+		return t->mem * (1 - k->o->mem_headroom) >= mem_demand;
+	return t->mem >= cur->mem;   /* memory unknown: never less than today */
+}
+
+static void
+put_opt(fo_copy *c, const char *v)
+{
+	fo_copy_put_str(c, v && *v ? v : NULL);
+}
+
+static void
+put_double(fo_copy *c, double v, int present)
+{
+	char num[40];
+
+	if (!present || isnan(v)) {
+		fo_copy_put_null(c);
+		return;
+	}
+	snprintf(num, sizeof(num), "%.6f", v);
+	fo_copy_put_str(c, num);
+}
+
+static const char *const out_columns[] = {
+	"instance_id", "account_id", "region", "operating_system", "tenancy", "current_type",
+	"recommended_type", "finding", "hours", "cpu_statistic", "cpu_percent", "cpu_demand_vcpu",
+	"memory_peak_gib", "idle_days", "current_hourly_price", "recommended_hourly_price",
+	"effective_hourly_rate", "monthly_saving_list", "reason",
+};
+#define NOUT (sizeof(out_columns) / sizeof(out_columns[0]))
+
+static int
+emit(struct calc *k, const struct inst *in, const struct billed *b, enum finding f,
+     const char *rec_type, int hours, double cpu_pct, double cpu_demand, double mem_peak,
+     int has_mem, int idle, const struct price *cur_p, const struct price *rec_p,
+     int64_t saving_u, const char *reason, fo_err *err)
+{
+	char saving[40], hours_s[16], idle_s[16];
+
+	if (!k->out && fo_copy_begin(k->ctx->conn, "rightsizing_stage", out_columns,
+				     NOUT, 0, &k->out, err) < 0)
+		return -1;
+	k->by_finding[f]++;
+	if (f == F_IDLE || f == F_OVER)
+		k->saving_list_u += saving_u;
+	snprintf(hours_s, sizeof(hours_s), "%d", hours);
+	snprintf(idle_s, sizeof(idle_s), "%d", idle);
+	money(saving_u, saving, sizeof(saving));
+	fo_copy_put_str(k->out, in->id);
+	put_opt(k->out, b && b->account ? b->account : in->account);
+	put_opt(k->out, b && b->region ? b->region : in->region);
+	put_opt(k->out, b ? b->os : NULL);
+	put_opt(k->out, b ? b->tenancy : NULL);
+	put_opt(k->out, b ? b->type : NULL);
+	put_opt(k->out, rec_type);
+	fo_copy_put_str(k->out, finding_names[f]);
+	fo_copy_put_str(k->out, hours_s);
+	fo_copy_put_str(k->out, k->stat_name);
+	put_double(k->out, cpu_pct, hours > 0);
+	put_double(k->out, cpu_demand, hours > 0);
+	put_double(k->out, mem_peak, has_mem);
+	fo_copy_put_str(k->out, idle_s);
+	put_opt(k->out, cur_p ? cur_p->text : NULL);
+	put_opt(k->out, rec_p ? rec_p->text : NULL);
+	put_opt(k->out, b ? b->eff_rate : NULL);
+	fo_copy_put_str(k->out, saving);
+	fo_copy_put_str(k->out, reason);
+	return fo_copy_end_row(k->out, err);
+}
+
+static int
+decide(struct calc *k, struct inst *in, fo_err *err)
+{
+	const struct billed *b = billed_of(&k->cat, in->id);
+	const struct itype *cur = b ? type_of(&k->cat, b->type) : NULL, *best = NULL;
+	const struct price *cur_p = NULL, *best_p = NULL;
+	double cpu_pct, cpu_demand, mem_peak = 0;
+	int hours = 0, has_mem = 0, idle;
+	size_t nv = 0;
+	char reason[512], saving[40], mem_text[96] = "";
+	int64_t saving_u;
+
+	k->examined++;
+	if (in->cap > 0 && !in->scratch)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	for (size_t i = 0; i < in->n; i++) {
+		if (in->s[i].has_cpu) {
+			in->scratch[nv++] = in->s[i].cpu_max;
+			hours++;
+		}
+		if (in->s[i].has_mem) {
+			has_mem = 1;
+			if (in->s[i].mem_max > mem_peak)
+				mem_peak = in->s[i].mem_max;
+		}
+	}
+	cpu_pct = fo_percentile_cont(in->scratch, nv, k->o->cpu_percentile);
+	idle = idle_days(k, in);
+	if (hours < k->o->min_hours) {
+		snprintf(reason, sizeof(reason), "%d hours of metrics in the window; %d needed",
+			 hours, k->o->min_hours);
+		return emit(k, in, b, F_INSUFFICIENT, NULL, hours, cpu_pct, NAN, NAN, 0, idle, NULL,
+			    NULL, 0, reason, err);
+	}
+	if (!b || !cur) {
+		snprintf(reason, sizeof(reason), "%s", !b ? "no EC2 instance hours in the billing"
+			 " table for the window: its type is unknown" : "");
+		if (b)
+			snprintf(reason, sizeof(reason), "%s is not in the instance catalog",
+				 b->type);
+		return emit(k, in, b, F_INSUFFICIENT, NULL, hours, cpu_pct, NAN, NAN, 0, idle, NULL,
+			    NULL, 0, reason, err);
+	}
+	cur_p = price_of(&k->cat, b->region, b->os, b->tenancy, b->type);
+	cpu_demand = cpu_pct / 100 * cur->vcpu;
+	mem_peak = mem_peak / 100 * cur->mem;
+	if (has_mem)
+		snprintf(mem_text, sizeof(mem_text), ", memory %.1f of %g GiB peak", mem_peak,
+			 cur->mem);
+	else
+		snprintf(mem_text, sizeof(mem_text), ", memory not measured (never less than %g GiB)",
+			 cur->mem);
+	if (idle >= 4) {
+		saving_u = cur_p ? cur_p->u * HOURS_PER_MONTH : 0;
+		money(saving_u, saving, sizeof(saving));
+		snprintf(reason, sizeof(reason), "idle on %d of the last 14 days (average CPU <= 10%%"
+			 " and network <= 5 MB a day) -> stop it%s%s%s", idle, cur_p ? "; saves $" : "",
+			 cur_p ? saving : "", cur_p ? "/month" : "");
+		return emit(k, in, b, F_IDLE, NULL, hours, cpu_pct, cpu_demand, mem_peak, has_mem,
+			    idle, cur_p, NULL, saving_u, reason, err);
+	}
+	/* the cheapest fitting type for this region, operating system and tenancy */
+	for (size_t i = 0; i < k->cat.ntypes; i++) {
+		const struct itype *t = &k->cat.types[i];
+		const struct price *p;
+
+		if (!fits(k, cur, t, cpu_demand, mem_peak, has_mem))
+			continue;
+		p = price_of(&k->cat, b->region, b->os, b->tenancy, t->name);
+		if (p && (!best_p || p->u < best_p->u || (p->u == best_p->u && t == cur))) {
+			best = t;
+			best_p = p;
+		}
+	}
+	if (!cur_p || !best) {
+		snprintf(reason, sizeof(reason), "no on-demand price for %s in %s (%s, %s)%s",
+			 b->type, b->region ? b->region : "?", b->os ? b->os : "?",
+			 b->tenancy ? b->tenancy : "?", best ? "" : " or no type fits");
+		return emit(k, in, b, F_INSUFFICIENT, NULL, hours, cpu_pct, cpu_demand, mem_peak,
+			    has_mem, idle, cur_p, NULL, 0, reason, err);
+	}
+	saving_u = (cur_p->u - best_p->u) * HOURS_PER_MONTH;
+	money(saving_u < 0 ? -saving_u : saving_u, saving, sizeof(saving));
+	if (cpu_pct > k->o->under_threshold) {
+		snprintf(reason, sizeof(reason), "%s CPU %.0f%% of %d vCPU%s -> %s fits with %.0f%%"
+			 " headroom; costs $%s/month more", k->stat_name, cpu_pct, cur->vcpu, mem_text,
+			 best->name, k->o->cpu_headroom * 100, saving);
+		return emit(k, in, b, F_UNDER, best->name, hours, cpu_pct, cpu_demand, mem_peak,
+			    has_mem, idle, cur_p, best_p, saving_u, reason, err);
+	}
+	if (best == cur || saving_u <= 0) {
+		snprintf(reason, sizeof(reason), "%s CPU %.0f%% of %d vCPU%s: %s is the cheapest type"
+			 " that fits with %.0f%% headroom", k->stat_name, cpu_pct, cur->vcpu, mem_text,
+			 cur->name, k->o->cpu_headroom * 100);
+		return emit(k, in, b, F_OPTIMIZED, NULL, hours, cpu_pct, cpu_demand, mem_peak, has_mem,
+			    idle, cur_p, cur_p, 0, reason, err);
+	}
+	snprintf(reason, sizeof(reason), "%s CPU %.0f%% of %d vCPU%s -> %s fits with %.0f%%"
+		 " headroom; saves $%s/month", k->stat_name, cpu_pct, cur->vcpu, mem_text, best->name,
+		 k->o->cpu_headroom * 100, saving);
+	return emit(k, in, b, F_OVER, best->name, hours, cpu_pct, cpu_demand, mem_peak, has_mem,
+		    idle, cur_p, best_p, saving_u, reason, err);
+}
+
+/* ---- reading the usage -------------------------------------------------------- */
+
+static int
+add_sample(struct inst *in, PGresult *res, int row)
+{
+	struct sample *s;
+
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? in->cap * 2 : 512;
+		struct sample *g = realloc(in->s, cap * sizeof(*g));
+		double *sc = realloc(in->scratch, cap * sizeof(*sc));
+
+		if (g)
+			in->s = g;
+		if (sc)
+			in->scratch = sc;
+		if (!g || !sc)
+			return -1;
+		in->cap = cap;
+	}
+	s = &in->s[in->n++];
+	memset(s, 0, sizeof(*s));
+	s->hour = atoll(PQgetvalue(res, row, 3));
+	if (!PQgetisnull(res, row, 4) && !PQgetisnull(res, row, 5)) {
+		s->has_cpu = 1;
+		s->cpu_avg = atof(PQgetvalue(res, row, 4));
+		s->cpu_max = atof(PQgetvalue(res, row, 5));
+	}
+	if (!PQgetisnull(res, row, 6)) {
+		s->has_mem = 1;
+		s->mem_max = atof(PQgetvalue(res, row, 6));
+	}
+	if (!PQgetisnull(res, row, 7) || !PQgetisnull(res, row, 8)) {
+		s->has_net = 1;
+		s->net = atof(PQgetvalue(res, row, 7)) + atof(PQgetvalue(res, row, 8));
+	}
+	return 0;
+}
+
+/* Ends the COPY of the recommendations decided so far (the cursor needs the connection). */
+static int
+flush_out(struct calc *k, fo_err *err)
+{
+	int rc = 0;
+
+	if (k->out)
+		rc = fo_copy_finish(k->out, NULL, err);
+	k->out = NULL;
+	return rc;
+}
+
+/*
+ * Reads the window's hours through a cursor, ordered by instance, deciding
+ * each instance when its hours are all read; memory holds one batch.
+ */
+static int
+read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
+{
+	const char *params[2] = {start, end};
+	struct inst in;
+	int rc, rows;
+
+	memset(&in, 0, sizeof(in));
+	rc = fo_pg_query(k->ctx->conn,
+		"DECLARE usage_rows NO SCROLL CURSOR FOR"
+		" SELECT instance_id, account_id, region, extract(epoch FROM hour)::bigint,"
+		"        cpu_avg, cpu_max, mem_max, net_in_bytes, net_out_bytes"
+		"   FROM finops.instance_usage_hourly"
+		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
+		"  ORDER BY instance_id, hour", 2, params, NULL, err);
+	do {
+		PGresult *res;
+
+		if (rc < 0 || fo_pg_query(k->ctx->conn, "FETCH 50000 FROM usage_rows", 0, NULL, &res,
+					  err) < 0) {
+			rc = -1;
+			break;
+		}
+		rows = PQntuples(res);
+		for (int r = 0; r < rows && rc == 0; r++) {
+			const char *id = PQgetvalue(res, r, 0);
+
+			if (in.id[0] && strcmp(in.id, id) != 0) {
+				rc = decide(k, &in, err);
+				in.n = 0;
+			}
+			snprintf(in.id, sizeof(in.id), "%s", id);
+			snprintf(in.account, sizeof(in.account), "%s", PQgetvalue(res, r, 1));
+			snprintf(in.region, sizeof(in.region), "%s", PQgetvalue(res, r, 2));
+			if (rc == 0 && add_sample(&in, res, r) < 0)
+				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
+		PQclear(res);
+		if (rc == 0 && rows == 0 && in.id[0])
+			rc = decide(k, &in, err);
+		if (rc == 0)
+			rc = flush_out(k, err);
+	} while (rc == 0 && rows > 0 && !fo_job_interrupted());
+	if (rc == 0 && fo_job_interrupted())
+		rc = fo_err_set(err, FO_EXIT_TRANSIENT, "interrupted");
+	free(in.s);
+	free(in.scratch);
+	return rc;
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+
+int
+fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o, fo_err *err)
+{
+	struct calc k;
+	struct fo_ts t;
+	char start[40], end[40], run[24], params[512];
+	const char *why, *qp[5];
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	k.ctx = ctx;
+	k.o = o;
+	if (o->end) {
+		if (fo_ts_parse(o->end, strlen(o->end), &t, &why) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--end %s: %s", o->end, why);
+		k.end_s = t.epoch_s - t.epoch_s % 3600;
+	} else {
+		k.end_s = (int64_t)time(NULL) / 3600 * 3600;
+	}
+	k.start_s = k.end_s - (int64_t)o->lookback_days * 86400;
+	t.epoch_s = k.start_s;
+	t.micros = 0;
+	fo_ts_format(&t, start, sizeof(start));
+	t.epoch_s = k.end_s;
+	fo_ts_format(&t, end, sizeof(end));
+	if (o->cpu_percentile >= 1)
+		snprintf(k.stat_name, sizeof(k.stat_name), "max");
+	else
+		snprintf(k.stat_name, sizeof(k.stat_name), "p%g", o->cpu_percentile * 100);
+	snprintf(run, sizeof(run), "%lld", ctx->run_id);
+	snprintf(params, sizeof(params),
+		 "{\"lookback_days\":%d,\"cpu_statistic\":\"%s\",\"cpu_headroom\":%g,"
+		 "\"memory_headroom\":%g,\"allow_arch_change\":%s,\"under_threshold\":%g,"
+		 "\"min_hours\":%d}", o->lookback_days, k.stat_name, o->cpu_headroom, o->mem_headroom,
+		 o->allow_arch_change ? "true" : "false", o->under_threshold, o->min_hours);
+
+	rc = fo_job_lock(ctx, "rightsizing", err);
+	if (rc == 0)
+		rc = load_catalog(ctx->conn, start, end, &k.cat, err);
+	if (rc == 0)
+		rc = fo_pg_begin(ctx->conn, err);
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn,
+			"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
+			" SET LOCAL ROLE finops_writer; END IF; END $$;"
+			"CREATE TEMP TABLE rightsizing_stage (LIKE finops.rightsizing_recommendations)"
+			" ON COMMIT DROP;"
+			"ALTER TABLE rightsizing_stage ALTER run_id DROP NOT NULL,"
+			"  ALTER monthly_saving_effective DROP NOT NULL", err);
+	if (rc == 0)
+		rc = read_usage(&k, start, end, err);
+	if (k.out) {
+		fo_copy_abort(k.out, "failed");
+		k.out = NULL;
+	}
+	qp[0] = run;
+	qp[1] = start;
+	qp[2] = end;
+	qp[3] = params;
+	if (rc == 0)
+		rc = fo_pg_query(ctx->conn,
+			"INSERT INTO finops.rightsizing_runs (run_id, window_start, window_end, parameters,"
+			"  instances, monthly_saving_list, monthly_saving_effective)"
+			" SELECT $1::bigint, $2::timestamptz, $3::timestamptz, $4::jsonb, 0, 0, 0", 4, qp,
+			NULL, err);
+	if (rc == 0)
+		rc = fo_pg_query(ctx->conn,
+			"INSERT INTO finops.rightsizing_recommendations"
+			" SELECT $1::bigint, instance_id, account_id, region, operating_system, tenancy,"
+			"        current_type, recommended_type, finding, hours, cpu_statistic,"
+			"        cpu_percent, cpu_demand_vcpu, memory_peak_gib, idle_days,"
+			"        current_hourly_price, recommended_hourly_price, effective_hourly_rate,"
+			"        monthly_saving_list,"
+			"        CASE WHEN effective_hourly_rate IS NOT NULL AND current_hourly_price > 0"
+			"             THEN round(monthly_saving_list * effective_hourly_rate"
+			"                        / current_hourly_price, 2)"
+			"             ELSE monthly_saving_list END, reason"
+			"   FROM rightsizing_stage", 1, qp, NULL, err);
+	if (rc == 0)
+		rc = fo_pg_query(ctx->conn,
+			"UPDATE finops.rightsizing_runs SET"
+			"  instances = (SELECT count(*) FROM finops.rightsizing_recommendations r"
+			"               WHERE r.run_id = $1::bigint),"
+			"  monthly_saving_list = (SELECT coalesce(sum(monthly_saving_list), 0)"
+			"    FROM finops.rightsizing_recommendations r WHERE r.run_id = $1::bigint"
+			"     AND finding IN ('idle', 'over_provisioned')),"
+			"  monthly_saving_effective = (SELECT coalesce(sum(monthly_saving_effective), 0)"
+			"    FROM finops.rightsizing_recommendations r WHERE r.run_id = $1::bigint"
+			"     AND finding IN ('idle', 'over_provisioned'))"
+			" WHERE run_id = $1::bigint", 1, qp, NULL, err);
+	if (rc < 0 || ctx->dry_run)
+		fo_pg_rollback(ctx->conn);
+	else
+		rc = fo_pg_commit(ctx->conn, err);
+	if (rc == 0) {
+		char total[40];
+
+		money(k.saving_list_u, total, sizeof(total));
+		ctx->rows_read += k.examined;
+		ctx->rows_written += ctx->dry_run ? 0 : k.examined;
+		fo_buf_printf(&ctx->summary, "%lld instance(s) examined: %lld idle, %lld"
+			      " over-provisioned, %lld under-provisioned, %lld optimized, %lld with"
+			      " insufficient data; monthly saving $%s at list price", k.examined,
+			      k.by_finding[F_IDLE], k.by_finding[F_OVER], k.by_finding[F_UNDER],
+			      k.by_finding[F_OPTIMIZED], k.by_finding[F_INSUFFICIENT], total);
+		ctx->nothing_new = k.examined == 0;
+	}
+	catalog_free(&k.cat);
+	return rc;
+}

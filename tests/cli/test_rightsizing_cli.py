@@ -1,0 +1,198 @@
+"""rightsizing_calc on hand-worked scenarios: each expected finding, type and
+saving is worked out here from the fixture's numbers (prices per hour x 730).
+
+Window: the 14 days before 2026-10-15T00:00Z. Catalog (us-east-1, Linux,
+shared tenancy, on-demand $/h): m6i.large 2 vCPU/8 GiB 0.096, m6i.xlarge
+4/16 0.192, m6i.2xlarge 8/32 0.384, c6i.large 2/4 0.085, c6i.xlarge 4/8 0.17,
+r6i.large 2/16 0.126, m6g.large (arm) 2/8 0.077, m6g.xlarge (arm) 4/16 0.154,
+m5.large (previous generation) 2/8 0.090, c6id.xlarge (local NVMe) 4/8
+0.2016, g4dn.xlarge (1 GPU) 4/16 0.526, g4dn.2xlarge (1 GPU) 8/32 0.752.
+"""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import psql, run
+from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
+
+END = datetime(2026, 10, 15, tzinfo=timezone.utc)
+START = END - timedelta(days=14)
+
+TYPES = {  # type: (vcpu, GiB, gpu, arch, network, storage, current, price)
+    "m6i.large": (2, 8, 0, "x86_64", "Up to 12500 Megabit", "EBS only", True, "0.096"),
+    "m6i.xlarge": (4, 16, 0, "x86_64", "Up to 12500 Megabit", "EBS only", True, "0.192"),
+    "m6i.2xlarge": (8, 32, 0, "x86_64", "Up to 12500 Megabit", "EBS only", True, "0.384"),
+    "c6i.large": (2, 4, 0, "x86_64", "Up to 12500 Megabit", "EBS only", True, "0.085"),
+    "c6i.xlarge": (4, 8, 0, "x86_64", "Up to 12500 Megabit", "EBS only", True, "0.17"),
+    "r6i.large": (2, 16, 0, "x86_64", "Up to 12500 Megabit", "EBS only", True, "0.126"),
+    "m6g.large": (2, 8, 0, "arm64", "Up to 12500 Megabit", "EBS only", True, "0.077"),
+    "m6g.xlarge": (4, 16, 0, "arm64", "Up to 12500 Megabit", "EBS only", True, "0.154"),
+    "m5.large": (2, 8, 0, "x86_64", "Up to 10 Gigabit", "EBS only", False, "0.090"),
+    "c6id.xlarge": (4, 8, 0, "x86_64", "Up to 12500 Megabit", "1 x 237 NVMe SSD", True,
+                    "0.2016"),
+    "g4dn.xlarge": (4, 16, 1, "x86_64", "Up to 25 Gigabit", "1 x 125 NVMe SSD", True, "0.526"),
+    "g4dn.2xlarge": (8, 32, 1, "x86_64", "Up to 25 Gigabit", "1 x 225 NVMe SSD", True,
+                     "0.752"),
+}
+
+
+def catalog(db):
+    psql(db, "INSERT INTO finops.instance_types (instance_type, family, vcpu, memory_gib,"
+             " gpu_count, architecture, network_performance, storage, current_generation)"
+             " VALUES " + ", ".join(
+                 f"('{t}', '{t.split('.')[0]}', {v[0]}, {v[1]}, {v[2]}, '{v[3]}', '{v[4]}',"
+                 f" '{v[5]}', {v[6]})" for t, v in TYPES.items()))
+    psql(db, "INSERT INTO finops.instance_prices (region, instance_type, operating_system,"
+             " tenancy, license_model, pre_installed_sw, term, price_per_hour, currency, sku,"
+             " offer_term_code, offer_version) VALUES " + ", ".join(
+                 f"('us-east-1', '{t}', 'Linux', 'Shared', 'No License required', 'NA',"
+                 f" 'OnDemand', {v[7]}, 'USD', 'SKU{n}', 'JRTCKXETXF', 'v1')"
+                 for n, (t, v) in enumerate(TYPES.items())))
+
+
+def billing(db, tmp_path, instances):
+    """instances: id -> (type, effective cost per hour or None). 24 hours billed each."""
+    rows, n = [], 0
+    for inst, (itype, effective) in instances.items():
+        price = TYPES.get(itype, (0,) * 7 + ("0.1",))[7]
+        for h in range(24):
+            n += 1
+            extra = {"lineItem/ResourceId": inst, "product/instanceType": itype,
+                     "lineItem/UsageType": f"BoxUsage:{itype}", "product/operatingSystem":
+                     "Linux", "product/tenancy": "Shared", "product/regionCode": "us-east-1"}
+            if effective:
+                extra.update({"savingsPlan/SavingsPlanEffectiveCost": effective,
+                              "savingsPlan/SavingsPlanARN": "arn:aws:savingsplans::1:sp/x"})
+            rows.append(legacy_row(n, "SavingsPlanCoveredUsage" if effective else "Usage",
+                                   cost=price, usage_start=(START + timedelta(days=13, hours=h))
+                                   .strftime("%Y-%m-%dT%H:%M:%SZ"), **extra))
+    path = write_csv(tmp_path / "cur.csv", LEGACY_COLUMNS, rows)
+    r = run("billing_ingest", "--dsn", f"dbname={db}", str(path))
+    assert r.code == 0, r.stderr
+
+
+def usage(db, inst, hours, cpu_max, cpu_avg=None, mem=None, net=1e9):
+    """hours: iterable of hour offsets from START; the other values per hour (or callables)."""
+    values = []
+    for h in hours:
+        def at(v):
+            return v(h) if callable(v) else v
+        m = at(mem)
+        values.append(f"('{inst}', '{(START + timedelta(hours=h)).isoformat()}', '111122223333',"
+                      f" 'us-east-1', {at(cpu_avg if cpu_avg is not None else cpu_max)},"
+                      f" {at(cpu_max)}, {'NULL' if m is None else m},"
+                      f" {'NULL' if m is None else m}, {at(net)}, 0, 12, 'cloudwatch')")
+    psql(db, "INSERT INTO finops.instance_usage_hourly (instance_id, hour, account_id, region,"
+             " cpu_avg, cpu_max, mem_avg, mem_max, net_in_bytes, net_out_bytes, sample_count,"
+             " source) VALUES " + ", ".join(values))
+
+
+ALL = range(14 * 24)
+
+
+@pytest.fixture
+def scenario(db, tmp_path):
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    psql(db, "CREATE TABLE finops.instance_usage_hourly_p202609 PARTITION OF"
+             " finops.instance_usage_hourly FOR VALUES FROM ('2026-09-01') TO ('2026-10-01');"
+             "CREATE TABLE finops.instance_usage_hourly_p202610 PARTITION OF"
+             " finops.instance_usage_hourly FOR VALUES FROM ('2026-10-01') TO ('2026-11-01')")
+    catalog(db)
+    billing(db, tmp_path, {
+        "i-over": ("m6i.2xlarge", "0.2304"), "i-idle": ("m6i.large", None),
+        "i-notidle": ("m6i.large", None), "i-mem": ("m6i.xlarge", None),
+        "i-nomem": ("m6i.xlarge", None), "i-gpu": ("g4dn.2xlarge", None),
+        "i-arm": ("m6g.xlarge", None), "i-under": ("m6i.large", None),
+        "i-few": ("m6i.large", None), "i-unknown": ("m9z.large", None),
+        "i-nvme": ("c6id.xlarge", None)})
+    # 11% of 8 vCPU, memory peak 12.8% of 32 GiB = 4.1 GiB
+    usage(db, "i-over", ALL, 11.0, cpu_avg=9.0, mem=12.8)
+    # idle: quiet (2% CPU, 40 kB an hour) on the last 5 days, busy before
+    usage(db, "i-idle", ALL, lambda h: 5.0 if h >= 9 * 24 else 60.0,
+          cpu_avg=lambda h: 2.0 if h >= 9 * 24 else 40.0,
+          net=lambda h: 4e4 if h >= 9 * 24 else 1e9)
+    # quiet on only the last 3 days: not idle
+    usage(db, "i-notidle", ALL, lambda h: 5.0 if h >= 11 * 24 else 60.0,
+          cpu_avg=lambda h: 2.0 if h >= 11 * 24 else 40.0,
+          net=lambda h: 4e4 if h >= 11 * 24 else 1e9)
+    usage(db, "i-mem", ALL, 20.0, mem=75.0)            # 12 of 16 GiB
+    usage(db, "i-nomem", ALL, 20.0)
+    usage(db, "i-gpu", ALL, 10.0, mem=20.0)             # 6.4 of 32 GiB
+    usage(db, "i-arm", ALL, 10.0, mem=20.0)
+    usage(db, "i-under", ALL, 97.0)
+    usage(db, "i-few", range(20), 50.0)
+    usage(db, "i-unknown", ALL, 30.0)
+    usage(db, "i-nvme", ALL, 10.0, mem=10.0)
+    return db
+
+
+def calc(db, *args):
+    return run("rightsizing_calc", "--dsn", f"dbname={db}", "--end", END.isoformat(), *args)
+
+
+def found(db):
+    out = {}
+    for line in psql(db, "SELECT instance_id, finding, coalesce(recommended_type, ''),"
+                         " monthly_saving_list, monthly_saving_effective, reason"
+                         " FROM finops.rightsizing_current").splitlines():
+        i, f, t, s, e, reason = line.split("|")
+        out[i] = (f, t, s, e, reason)
+    return out
+
+
+def test_hand_worked_recommendations(scenario):
+    r = calc(scenario)
+    assert r.code == 0, r.stderr
+    got = found(scenario)
+    # downsizing within what fits: 0.88 vCPU and 4.1 GiB need 2 vCPU and 8 GiB;
+    # m6g.large is cheaper but ARM, m5.large cheaper but previous generation
+    assert got["i-over"][:3] == ("over_provisioned", "m6i.large", "210.24")   # (0.384-0.096)*730
+    assert got["i-over"][4] == ("p99.5 CPU 11% of 8 vCPU, memory 4.1 of 32 GiB peak ->"
+                                " m6i.large fits with 20% headroom; saves $210.24/month")
+    # the Savings Plan rate: 0.2304/h effective instead of 0.384
+    assert got["i-over"][3] == "126.14"                                   # 210.24*0.2304/0.384
+    assert got["i-idle"][:3] == ("idle", "", "70.08")                       # 0.096*730
+    assert "idle on 5 of the last 14 days" in got["i-idle"][4]
+    assert got["i-notidle"][0] == "optimized"
+    # memory peak 12 GiB needs 15 GiB with headroom: r6i.large, never m6i.large
+    assert got["i-mem"][:3] == ("over_provisioned", "r6i.large", "48.18")   # (0.192-0.126)*730
+    # no memory data: never less memory than today (16 GiB)
+    assert got["i-nomem"][:3] == ("over_provisioned", "r6i.large", "48.18")
+    assert "memory not measured (never less than 16 GiB)" in got["i-nomem"][4]
+    # the same GPU count: g4dn.xlarge, not a cheaper CPU type
+    assert got["i-gpu"][:3] == ("over_provisioned", "g4dn.xlarge", "164.98")  # (0.752-0.526)*730
+    # the same architecture: arm to arm
+    assert got["i-arm"][:3] == ("over_provisioned", "m6g.large", "56.21")    # (0.154-0.077)*730
+    # 97% of 2 vCPU needs 2.43 vCPU: the cheapest 4-vCPU type with 8 GiB, at added cost
+    assert got["i-under"][:3] == ("under_provisioned", "c6i.xlarge", "-54.02")  # (0.096-0.17)*730
+    assert "costs $54.02/month more" in got["i-under"][4]
+    assert got["i-few"][0] == "insufficient_data"
+    assert "20 hours of metrics in the window; 30 needed" in got["i-few"][4]
+    assert got["i-unknown"][0] == "insufficient_data"
+    assert "m9z.large is not in the instance catalog" in got["i-unknown"][4]
+    # local storage is kept: nothing cheaper has NVMe
+    assert got["i-nvme"][0] == "optimized"
+    msg = r.summary()["msg"]
+    assert ("11 instance(s) examined: 1 idle, 5 over-provisioned, 1 under-provisioned,"
+            " 2 optimized, 2 with insufficient data") in msg
+    assert "monthly saving $597.87 at list price" in msg      # 210.24+70.08+48.18*2+164.98+56.21
+
+
+def test_options_change_the_answer(scenario):
+    # ARM allowed: i-over goes to m6g.large, the cheapest 2 vCPU / 8 GiB type
+    assert calc(scenario, "--allow-arch-change").code == 0
+    assert found(scenario)["i-over"][:3] == ("over_provisioned", "m6g.large", "224.11")
+    # 30% headroom: 0.88 vCPU still fits 2 vCPU (1.4)
+    assert calc(scenario, "--cpu-headroom", "30").code == 0
+    assert found(scenario)["i-over"][1] == "m6i.large"
+    assert calc(scenario, "--cpu-statistic", "p42").code == 2
+
+
+def test_each_run_replaces_the_current_set_and_keeps_history(scenario):
+    assert calc(scenario).code == 0
+    assert calc(scenario).code == 0
+    assert psql(scenario, "SELECT count(DISTINCT run_id) FROM"
+                          " finops.rightsizing_recommendations") == "2"
+    assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_current") == "11"
+    assert psql(scenario, "SELECT monthly_saving_list FROM finops.rightsizing_runs"
+                          " ORDER BY run_id DESC LIMIT 1") == "597.87"
