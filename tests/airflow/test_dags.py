@@ -58,7 +58,7 @@ def dagbag(airflow_home):
 def test_every_dag_file_loads(dagbag):
     assert dagbag.import_errors == {}
     assert sorted(dagbag.dag_ids) == ["billing_ingest", "instance_catalog_updater",
-                                      "usage_ingest"]
+                                      "rightsizing_calc", "usage_ingest"]
 
 
 @pytest.mark.parametrize("dag_id,schedule,catchup,max_runs", [
@@ -111,6 +111,18 @@ def render(dag, logical, variables):
     ctx = {"data_interval_start": interval.start, "data_interval_end": interval.end,
            "var": {"value": Var(variables)}, "ds": interval.start.strftime("%Y-%m-%d")}
     return Environment(undefined=StrictUndefined).from_string(task.bash_command).render(ctx)
+
+
+def test_rightsizing_is_scheduled_on_the_ingest_assets(dagbag):
+    dag = dagbag.get_dag("rightsizing_calc")
+    ingest = {o.uri for d in ("billing_ingest", "usage_ingest")
+              for o in dagbag.get_dag(d).tasks[0].outlets}
+    condition = dag.timetable.asset_condition
+    assert {a.uri for a in condition.objects} == ingest
+    assert type(condition).__name__.endswith("All")      # both, not either
+    task = dag.tasks[0]
+    assert task.skip_on_exit_code in (99, [99])
+    assert task.bash_command.endswith("/rightsizing_calc --log-format json")
 
 
 def test_usage_runs_have_hourly_data_intervals(dagbag):
