@@ -554,6 +554,28 @@ decide(struct calc *k, struct inst *in, fo_err *err)
 
 /* ---- reading the usage -------------------------------------------------------- */
 
+/* Binary result values: PostgreSQL sends them big-endian. */
+static uint64_t
+be64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | u[i];
+	return v;
+}
+
+static double
+float8_at(PGresult *res, int row, int col)
+{
+	uint64_t bits = be64(PQgetvalue(res, row, col));
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 static int
 add_sample(struct inst *in, PGresult *res, int row)
 {
@@ -574,19 +596,20 @@ add_sample(struct inst *in, PGresult *res, int row)
 	}
 	s = &in->s[in->n++];
 	memset(s, 0, sizeof(*s));
-	s->hour = atoll(PQgetvalue(res, row, 3));
+	s->hour = (int64_t)be64(PQgetvalue(res, row, 3));
 	if (!PQgetisnull(res, row, 4) && !PQgetisnull(res, row, 5)) {
 		s->has_cpu = 1;
-		s->cpu_avg = atof(PQgetvalue(res, row, 4));
-		s->cpu_max = atof(PQgetvalue(res, row, 5));
+		s->cpu_avg = float8_at(res, row, 4);
+		s->cpu_max = float8_at(res, row, 5);
 	}
 	if (!PQgetisnull(res, row, 6)) {
 		s->has_mem = 1;
-		s->mem_max = atof(PQgetvalue(res, row, 6));
+		s->mem_max = float8_at(res, row, 6);
 	}
 	if (!PQgetisnull(res, row, 7) || !PQgetisnull(res, row, 8)) {
 		s->has_net = 1;
-		s->net = atof(PQgetvalue(res, row, 7)) + atof(PQgetvalue(res, row, 8));
+		s->net = (PQgetisnull(res, row, 7) ? 0 : float8_at(res, row, 7)) +
+			 (PQgetisnull(res, row, 8) ? 0 : float8_at(res, row, 8));
 	}
 	return 0;
 }
@@ -617,17 +640,23 @@ read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 	memset(&in, 0, sizeof(in));
 	rc = fo_pg_query(k->ctx->conn,
 		"DECLARE usage_rows NO SCROLL CURSOR FOR"
-		" SELECT instance_id, account_id, region, extract(epoch FROM hour)::bigint,"
-		"        cpu_avg, cpu_max, mem_max, net_in_bytes, net_out_bytes"
+		" SELECT instance_id, coalesce(account_id, ''), coalesce(region, ''),"
+		"        extract(epoch FROM hour)::bigint, cpu_avg, cpu_max, mem_max, net_in_bytes,"
+		"        net_out_bytes"
 		"   FROM finops.instance_usage_hourly"
 		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
 		"  ORDER BY instance_id, hour", 2, params, NULL, err);
 	do {
 		PGresult *res;
 
-		if (rc < 0 || fo_pg_query(k->ctx->conn, "FETCH 50000 FROM usage_rows", 0, NULL, &res,
-					  err) < 0) {
-			rc = -1;
+		if (rc < 0)
+			break;
+		/* binary: no float formatting on the server, no parsing here */
+		res = PQexecParams(k->ctx->conn, "FETCH 50000 FROM usage_rows", 0, NULL, NULL, NULL,
+				   NULL, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rc = fo_pg_fail(k->ctx->conn, res, "reading instance_usage_hourly", err);
+			PQclear(res);
 			break;
 		}
 		rows = PQntuples(res);
