@@ -1,0 +1,62 @@
+/*
+ * forecast.h: univariate forecasting models for daily cost series, and the
+ * accuracy measures of the M4 competition (see ../shared/notes/forecasting.md
+ * for the formulas they follow).
+ *
+ * Every model takes y[0..n-1] (oldest first), the season length m (7 for
+ * daily cost, 24 for hourly series) and a horizon h, and fills the caller's
+ * struct fo_fc_out (arrays of h values): the point forecast and the 80% and
+ * 95% prediction intervals. A model that cannot run on the series (too
+ * short) falls back to a simpler one and says so in out->model.
+ */
+#ifndef FINOPS_FORECAST_H
+#define FINOPS_FORECAST_H
+
+#include <stddef.h>
+
+struct fo_fc_out {
+	double *point, *lo80, *hi80, *lo95, *hi95;   /* h values each, the caller's */
+	char model[32];                              /* what actually ran */
+	double params[5];                            /* alpha, beta, gamma, phi, sigma */
+	int nparams;
+};
+
+/* Last season repeated; intervals from the seasonal differences. */
+int fo_fc_seasonal_naive(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out);
+
+/*
+ * M4's Naive2: the last value of the series seasonally adjusted by classical
+ * multiplicative decomposition when it is seasonal (fo_fc_is_seasonal).
+ */
+int fo_fc_naive2(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out);
+
+/*
+ * ETS with additive error: level, optionally a damped trend, optionally an
+ * additive season of length m; parameters by bounded Nelder-Mead on the
+ * one-step squared error; analytic prediction intervals.
+ */
+int fo_fc_ets(const double *y, size_t n, int m, int damped, int seasonal, size_t h,
+	      struct fo_fc_out *out);
+
+/* The Theta method (forecast::thetaf), on seasonally adjusted data when seasonal. */
+int fo_fc_theta(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out);
+
+/* The M4 seasonality test: lag-m autocorrelation beyond 1.645 standard errors. */
+int fo_fc_is_seasonal(const double *y, size_t n, int m);
+
+/* Classical multiplicative decomposition: m seasonal indices averaging 1. */
+int fo_fc_seasonal_indices(const double *y, size_t n, int m, double *index);
+
+/* sMAPE (in %) and MASE (against the in-sample seasonal naive of lag m). */
+double fo_fc_smape(const double *actual, const double *forecast, size_t h);
+double fo_fc_mase(const double *insample, size_t n, int m, const double *actual,
+		  const double *forecast, size_t h);
+
+/*
+ * Minimises f over dim (<= 8) parameters inside [lo, hi] with the adaptive
+ * Nelder-Mead simplex; x holds the start and gets the minimum.
+ */
+double fo_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *x, int dim,
+		      const double *lo, const double *hi, int max_iter);
+
+#endif

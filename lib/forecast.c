@@ -1,0 +1,552 @@
+/*
+ * forecast.c: seasonal naive, Naive2, ETS and Theta, Nelder-Mead, and the
+ * M4 accuracy measures (see forecast.h and ../shared/notes/forecasting.md).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finops/forecast.h"
+
+#define Z80 1.2815515655446004
+#define Z95 1.959963984540054
+
+/* ---- Nelder-Mead ------------------------------------------------------------- */
+
+static void
+clamp(double *x, int dim, const double *lo, const double *hi)
+{
+	for (int i = 0; i < dim; i++)
+		x[i] = x[i] < lo[i] ? lo[i] : x[i] > hi[i] ? hi[i] : x[i];
+}
+
+double
+fo_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *x, int dim,
+	       const double *lo, const double *hi, int max_iter)
+{
+	/* adaptive coefficients (Gao and Han, 2012) */
+	double ra = 1, ex = 1 + 2.0 / dim, co = 0.75 - 1.0 / (2.0 * dim), sh = 1 - 1.0 / dim;
+	double p[9][8], fv[9], c[8], xr[8], xe[8], xc[8];
+	int n = dim + 1;
+
+	if (dim < 1 || dim > 8)
+		return NAN;
+	for (int i = 0; i < n; i++) {
+		memcpy(p[i], x, sizeof(double) * (size_t)dim);
+		if (i > 0) {
+			double step = 0.05 * (hi[i - 1] - lo[i - 1]);
+
+			p[i][i - 1] += p[i][i - 1] + step <= hi[i - 1] ? step : -step;
+		}
+		clamp(p[i], dim, lo, hi);
+		fv[i] = f(p[i], ctx);
+	}
+	for (int it = 0; it < max_iter; it++) {
+		double fr, fe, fc;
+		int best = 0, worst = 0, second = 0;
+
+		for (int i = 1; i < n; i++) {
+			if (fv[i] < fv[best])
+				best = i;
+			if (fv[i] > fv[worst])
+				worst = i;
+		}
+		second = best;
+		for (int i = 0; i < n; i++)
+			if (i != worst && fv[i] > fv[second])
+				second = i;
+		if (fabs(fv[worst] - fv[best]) <= 1e-10 * (fabs(fv[best]) + 1e-12))
+			break;
+		for (int d = 0; d < dim; d++) {
+			c[d] = 0;
+			for (int i = 0; i < n; i++)
+				if (i != worst)
+					c[d] += p[i][d];
+			c[d] /= dim;
+		}
+		for (int d = 0; d < dim; d++)
+			xr[d] = c[d] + ra * (c[d] - p[worst][d]);
+		clamp(xr, dim, lo, hi);
+		fr = f(xr, ctx);
+		if (fr < fv[best]) {
+			for (int d = 0; d < dim; d++)
+				xe[d] = c[d] + ex * (xr[d] - c[d]);
+			clamp(xe, dim, lo, hi);
+			fe = f(xe, ctx);
+			if (fe < fr) {
+				memcpy(p[worst], xe, sizeof(double) * (size_t)dim);
+				fv[worst] = fe;
+			} else {
+				memcpy(p[worst], xr, sizeof(double) * (size_t)dim);
+				fv[worst] = fr;
+			}
+			continue;
+		}
+		if (fr < fv[second]) {
+			memcpy(p[worst], xr, sizeof(double) * (size_t)dim);
+			fv[worst] = fr;
+			continue;
+		}
+		/* contract, outside or inside */
+		for (int d = 0; d < dim; d++)
+			xc[d] = fr < fv[worst] ? c[d] + co * (xr[d] - c[d])
+				: c[d] - co * (c[d] - p[worst][d]);
+		clamp(xc, dim, lo, hi);
+		fc = f(xc, ctx);
+		if (fc < (fr < fv[worst] ? fr : fv[worst])) {
+			memcpy(p[worst], xc, sizeof(double) * (size_t)dim);
+			fv[worst] = fc;
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			if (i == best)
+				continue;
+			for (int d = 0; d < dim; d++)
+				p[i][d] = p[best][d] + sh * (p[i][d] - p[best][d]);
+			clamp(p[i], dim, lo, hi);
+			fv[i] = f(p[i], ctx);
+		}
+	}
+	{
+		int best = 0;
+
+		for (int i = 1; i < n; i++)
+			if (fv[i] < fv[best])
+				best = i;
+		memcpy(x, p[best], sizeof(double) * (size_t)dim);
+		return fv[best];
+	}
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void
+intervals(struct fo_fc_out *out, size_t i, double sd)
+{
+	if (!isfinite(sd) || sd < 0)
+		sd = 0;
+	out->lo80[i] = out->point[i] - Z80 * sd;
+	out->hi80[i] = out->point[i] + Z80 * sd;
+	out->lo95[i] = out->point[i] - Z95 * sd;
+	out->hi95[i] = out->point[i] + Z95 * sd;
+}
+
+static double
+mean(const double *y, size_t n)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += y[i];
+	return n ? s / (double)n : 0;
+}
+
+static void
+naive_fallback(const double *y, size_t n, size_t h, struct fo_fc_out *out, const char *why)
+{
+	double last = n ? y[n - 1] : 0, s = 0;
+	size_t k = 0;
+
+	for (size_t t = 1; t < n; t++, k++)
+		s += (y[t] - y[t - 1]) * (y[t] - y[t - 1]);
+	for (size_t i = 0; i < h; i++) {
+		out->point[i] = last;
+		intervals(out, i, k ? sqrt(s / (double)k * (double)(i + 1)) : 0);
+	}
+	snprintf(out->model, sizeof(out->model), "%s", why);
+	out->nparams = 0;
+}
+
+/* ---- seasonal naive and Naive2 -------------------------------------------------- */
+
+int
+fo_fc_seasonal_naive(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out)
+{
+	double s = 0;
+	size_t k = 0;
+
+	if (m < 2 || n < (size_t)m) {
+		naive_fallback(y, n, h, out, "naive");
+		return 0;
+	}
+	for (size_t t = (size_t)m; t < n; t++, k++)
+		s += (y[t] - y[t - (size_t)m]) * (y[t] - y[t - (size_t)m]);
+	for (size_t i = 0; i < h; i++) {
+		out->point[i] = y[n - (size_t)m + i % (size_t)m];
+		intervals(out, i, k ? sqrt(s / (double)k * (double)(i / (size_t)m + 1)) : 0);
+	}
+	snprintf(out->model, sizeof(out->model), "seasonal_naive");
+	out->nparams = 0;
+	return 0;
+}
+
+static double
+acf(const double *y, size_t n, size_t lag, double mu, double var)
+{
+	double s = 0;
+
+	for (size_t t = lag; t < n; t++)
+		s += (y[t] - mu) * (y[t - lag] - mu);
+	return var > 0 ? s / var : 0;
+}
+
+int
+fo_fc_is_seasonal(const double *y, size_t n, int m)
+{
+	double mu, var = 0, sum = 0, limit;
+
+	if (m < 2 || n < 3 * (size_t)m)
+		return 0;
+	mu = mean(y, n);
+	for (size_t t = 0; t < n; t++)
+		var += (y[t] - mu) * (y[t] - mu);
+	if (var <= 0)
+		return 0;
+	for (int k = 1; k < m; k++) {
+		double r = acf(y, n, (size_t)k, mu, var);
+
+		sum += r * r;
+	}
+	limit = 1.645 * sqrt((1 + 2 * sum) / (double)n);
+	return fabs(acf(y, n, (size_t)m, mu, var)) > limit;
+}
+
+int
+fo_fc_seasonal_indices(const double *y, size_t n, int m, double *index)
+{
+	double *ratio = calloc((size_t)m, sizeof(double)), norm = 0;
+	size_t *count = calloc((size_t)m, sizeof(size_t)), half = (size_t)m / 2;
+
+	if (!ratio || !count || n < 2 * (size_t)m) {
+		free(ratio);
+		free(count);
+		return -1;
+	}
+	/* centred moving average of order m (2 x m when m is even) */
+	for (size_t t = half; t + half < n; t++) {
+		double ma = 0;
+
+		if (m % 2 == 0) {
+			if (t + half >= n || t < half)
+				continue;
+			ma = 0.5 * y[t - half] + 0.5 * y[t + half];
+			for (size_t k = t - half + 1; k < t + half; k++)
+				ma += y[k];
+			ma /= m;
+		} else {
+			for (size_t k = t - half; k <= t + half; k++)
+				ma += y[k];
+			ma /= m;
+		}
+		if (ma != 0) {
+			ratio[t % (size_t)m] += y[t] / ma;
+			count[t % (size_t)m]++;
+		}
+	}
+	for (int i = 0; i < m; i++) {
+		index[i] = count[i] ? ratio[i] / (double)count[i] : 1;
+		norm += index[i];
+	}
+	for (int i = 0; i < m; i++)
+		index[i] = norm > 0 ? index[i] * m / norm : 1;
+	free(ratio);
+	free(count);
+	return 0;
+}
+
+/* Seasonal indices when y is seasonal and positive (multiplicative), else NULL. */
+static double *
+adjust(const double *y, size_t n, int m, double **adjusted)
+{
+	double *index, *x;
+
+	*adjusted = NULL;
+	if (!fo_fc_is_seasonal(y, n, m))
+		return NULL;
+	for (size_t t = 0; t < n; t++)
+		if (y[t] <= 0)
+			return NULL;
+	index = malloc((size_t)m * sizeof(double));
+	x = malloc(n * sizeof(double));
+	if (!index || !x || fo_fc_seasonal_indices(y, n, m, index) < 0) {
+		free(index);
+		free(x);
+		return NULL;
+	}
+	for (size_t t = 0; t < n; t++)
+		x[t] = y[t] / index[t % (size_t)m];
+	*adjusted = x;
+	return index;
+}
+
+static void
+reseason(struct fo_fc_out *out, size_t n, int m, size_t h, const double *index)
+{
+	for (size_t i = 0; index && i < h; i++) {
+		double k = index[(n + i) % (size_t)m];
+
+		out->point[i] *= k;
+		out->lo80[i] *= k;
+		out->hi80[i] *= k;
+		out->lo95[i] *= k;
+		out->hi95[i] *= k;
+	}
+}
+
+int
+fo_fc_naive2(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out)
+{
+	double *x, *index = adjust(y, n, m, &x);
+
+	naive_fallback(index ? x : y, n, h, out, "naive2");
+	reseason(out, n, m, h, index);
+	free(x);
+	free(index);
+	return 0;
+}
+
+/* ---- ETS ---------------------------------------------------------------------- */
+
+struct ets {
+	const double *y;
+	size_t n;
+	int m, trend, damped, seasonal;
+	double l0, b0, *s0;          /* initial states */
+	double *s;                   /* scratch: the season */
+};
+
+/* x = alpha [, beta] [, gamma] [, phi] */
+static void
+ets_unpack(const struct ets *e, const double *x, double *a, double *b, double *g, double *phi)
+{
+	int k = 0;
+
+	*a = x[k++];
+	*b = e->trend ? x[k++] : 0;
+	*g = e->seasonal ? x[k++] : 0;
+	*phi = e->damped ? x[k++] : 1;
+}
+
+/* One pass over the series: the sum of squared one-step errors; final states. */
+static double
+ets_run(const struct ets *e, double a, double b, double g, double phi, double *l_out,
+	double *b_out)
+{
+	double l = e->l0, tr = e->trend ? e->b0 : 0, sse = 0;
+	size_t m = (size_t)e->m;
+
+	if (e->seasonal)
+		memcpy(e->s, e->s0, m * sizeof(double));
+	for (size_t t = 0; t < e->n; t++) {
+		double season = e->seasonal ? e->s[t % m] : 0;
+		double fit = l + phi * tr + season, err = e->y[t] - fit;
+
+		sse += err * err;
+		l = l + phi * tr + a * err;
+		tr = phi * tr + b * err;
+		if (e->seasonal)
+			e->s[t % m] = season + g * err;
+	}
+	if (l_out)
+		*l_out = l;
+	if (b_out)
+		*b_out = tr;
+	return sse;
+}
+
+static double
+ets_loss(const double *x, void *ctx)
+{
+	const struct ets *e = ctx;
+	double a, b, g, phi, sse;
+
+	ets_unpack(e, x, &a, &b, &g, &phi);
+	if ((e->trend && b > a) || (e->seasonal && g > 1 - a))
+		return DBL_MAX;
+	sse = ets_run(e, a, b, g, phi, NULL, NULL);
+	return isfinite(sse) ? sse : DBL_MAX;
+}
+
+int
+fo_fc_ets(const double *y, size_t n, int m, int damped, int seasonal, size_t h,
+	  struct fo_fc_out *out)
+{
+	struct ets e;
+	double x[4], lo[4], hi[4], a, b, g, phi, l, tr, sse, sigma2;
+	int k = 0;
+
+	memset(&e, 0, sizeof(e));
+	if (seasonal && (m < 2 || n < 2 * (size_t)m))
+		seasonal = 0;
+	if (n < 4) {
+		naive_fallback(y, n, h, out, "naive");
+		return 0;
+	}
+	e.y = y;
+	e.n = n;
+	e.m = seasonal ? m : 1;
+	e.trend = damped;              /* a trend only damped: undamped trends overshoot */
+	e.damped = damped;
+	e.seasonal = seasonal;
+	if (seasonal) {
+		double first = mean(y, (size_t)m), second = mean(y + m, (size_t)m), sm = 0;
+
+		e.s0 = malloc((size_t)m * sizeof(double));
+		e.s = malloc((size_t)m * sizeof(double));
+		if (!e.s0 || !e.s) {
+			free(e.s0);
+			free(e.s);
+			naive_fallback(y, n, h, out, "naive");
+			return 0;
+		}
+		e.l0 = first;
+		e.b0 = (second - first) / m;
+		for (int i = 0; i < m; i++) {
+			e.s0[i] = y[i] - first;
+			sm += e.s0[i];
+		}
+		for (int i = 0; i < m; i++)
+			e.s0[i] -= sm / m;
+	} else {
+		e.l0 = y[0];
+		e.b0 = y[1] - y[0];
+	}
+	lo[k] = 1e-4, hi[k] = 0.9999, x[k++] = 0.3;
+	if (e.trend)
+		lo[k] = 1e-4, hi[k] = 0.9999, x[k++] = 0.05;
+	if (e.seasonal)
+		lo[k] = 1e-4, hi[k] = 0.9999, x[k++] = 0.1;
+	if (e.damped)
+		lo[k] = 0.8, hi[k] = 0.98, x[k++] = 0.9;
+	fo_nelder_mead(ets_loss, &e, x, k, lo, hi, 2000);
+	ets_unpack(&e, x, &a, &b, &g, &phi);
+	sse = ets_run(&e, a, b, g, phi, &l, &tr);
+	sigma2 = sse / (double)(n > (size_t)k + 1 ? n - (size_t)k - 1 : 1);
+	{
+		double damp_sum = 0, var_sum = 1, phi_pow = 1;
+
+		for (size_t i = 0; i < h; i++) {
+			double season = e.seasonal ? e.s[(n + i) % (size_t)m] : 0;
+
+			phi_pow *= phi;
+			damp_sum += phi_pow;
+			out->point[i] = l + damp_sum * tr + season;
+			intervals(out, i, sqrt(sigma2 * var_sum));
+			/* c_j for the next horizon: alpha + beta (phi + ... + phi^j) + gamma [j % m == 0] */
+			{
+				double cj = a + b * damp_sum +
+					    (e.seasonal && (i + 1) % (size_t)m == 0 ? g : 0);
+
+				var_sum += cj * cj;
+			}
+		}
+	}
+	snprintf(out->model, sizeof(out->model), "ets_A%s%s", damped ? "Ad" : "N",
+		 seasonal ? "A" : "N");
+	out->params[0] = a;
+	out->params[1] = b;
+	out->params[2] = g;
+	out->params[3] = phi;
+	out->params[4] = sqrt(sigma2);
+	out->nparams = 5;
+	free(e.s0);
+	free(e.s);
+	return 0;
+}
+
+/* ---- Theta ---------------------------------------------------------------------- */
+
+struct ses {
+	const double *x;
+	size_t n;
+};
+
+static double
+ses_sse(const double *p, void *ctx)
+{
+	const struct ses *s = ctx;
+	double l = s->x[0], sse = 0;
+
+	for (size_t t = 1; t < s->n; t++) {
+		double err = s->x[t] - l;
+
+		sse += err * err;
+		l += p[0] * err;
+	}
+	return sse;
+}
+
+int
+fo_fc_theta(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out)
+{
+	double *x, *index, alpha = 0.5, lo = 1e-4, hi = 0.9999, l, sse, sigma, slope;
+	double st = 0, sx = 0, stt = 0, stx = 0;
+	struct ses s;
+
+	if (n < 4) {
+		naive_fallback(y, n, h, out, "naive");
+		return 0;
+	}
+	index = adjust(y, n, m, &x);
+	s.x = index ? x : y;
+	s.n = n;
+	fo_nelder_mead(ses_sse, &s, &alpha, 1, &lo, &hi, 500);
+	l = s.x[0];
+	for (size_t t = 1; t < n; t++)
+		l += alpha * (s.x[t] - l);
+	sse = ses_sse(&alpha, &s);
+	sigma = sqrt(sse / (double)(n - 1));
+	for (size_t t = 0; t < n; t++) {
+		st += (double)t;
+		sx += s.x[t];
+		stt += (double)t * (double)t;
+		stx += (double)t * s.x[t];
+	}
+	slope = (n * stx - st * sx) / (n * stt - st * st);
+	for (size_t i = 0; i < h; i++) {
+		out->point[i] = l + slope / 2 * ((double)i + (1 - pow(1 - alpha, (double)n)) / alpha);
+		intervals(out, i, sigma * sqrt(1 + (double)i * alpha * alpha));
+	}
+	reseason(out, n, m, h, index);
+	snprintf(out->model, sizeof(out->model), "theta%s", index ? "_seasonal" : "");
+	out->params[0] = alpha;
+	out->params[1] = slope;
+	out->params[4] = sigma;
+	out->nparams = 5;
+	free(x);
+	free(index);
+	return 0;
+}
+
+/* ---- accuracy -------------------------------------------------------------------- */
+
+double
+fo_fc_smape(const double *a, const double *f, size_t h)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < h; i++) {
+		double d = fabs(a[i]) + fabs(f[i]);
+
+		s += d > 0 ? 200 * fabs(a[i] - f[i]) / d : 0;
+	}
+	return h ? s / (double)h : 0;
+}
+
+double
+fo_fc_mase(const double *insample, size_t n, int m, const double *a, const double *f,
+	   size_t h)
+{
+	double scale = 0, err = 0;
+	size_t k = 0, lag = m >= 1 && n > (size_t)m ? (size_t)m : 1;
+
+	for (size_t t = lag; t < n; t++, k++)
+		scale += fabs(insample[t] - insample[t - lag]);
+	for (size_t i = 0; i < h; i++)
+		err += fabs(a[i] - f[i]);
+	if (!k || scale == 0 || !h)
+		return NAN;
+	return (err / (double)h) / (scale / (double)k);
+}

@@ -1,0 +1,253 @@
+/*
+ * The forecasting models on synthetic series whose answers are known: the
+ * optimiser finds a minimum, ETS recovers a smoothing parameter and a
+ * season, intervals cover at about their nominal rate, the seasonality test
+ * tells seasonal from noise, and degenerate series give numbers, never NaN.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "finops/forecast.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static double
+uniform(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double
+normal(void)
+{
+	return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
+}
+
+struct fc {
+	double point[64], lo80[64], hi80[64], lo95[64], hi95[64];
+	struct fo_fc_out out;
+};
+
+static struct fo_fc_out *
+fc(struct fc *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->out.point = f->point;
+	f->out.lo80 = f->lo80;
+	f->out.hi80 = f->hi80;
+	f->out.lo95 = f->lo95;
+	f->out.hi95 = f->hi95;
+	return &f->out;
+}
+
+static double
+rosenbrock(const double *x, void *ctx)
+{
+	(void)ctx;
+	return 100 * pow(x[1] - x[0] * x[0], 2) + pow(1 - x[0], 2);
+}
+
+static void
+test_nelder_mead_finds_the_minimum_inside_bounds(void **state)
+{
+	double x[2] = {-1.2, 1}, lo[2] = {-2, -2}, hi[2] = {2, 2};
+	double lo2[2] = {-2, -2}, hi2[2] = {0.5, 2};
+
+	(void)state;
+	assert_true(fo_nelder_mead(rosenbrock, NULL, x, 2, lo, hi, 5000) < 1e-6);
+	assert_true(fabs(x[0] - 1) < 1e-2 && fabs(x[1] - 1) < 2e-2);
+	/* the minimum outside the box: the best point on its edge */
+	x[0] = -1.2;
+	x[1] = 1;
+	fo_nelder_mead(rosenbrock, NULL, x, 2, lo2, hi2, 5000);
+	assert_true(fabs(x[0] - 0.5) < 1e-3 && fabs(x[1] - 0.25) < 1e-2);
+}
+
+static void
+test_seasonal_naive_repeats_the_last_season(void **state)
+{
+	double y[21];
+	struct fc f;
+
+	(void)state;
+	for (int t = 0; t < 21; t++)
+		y[t] = t % 7 * 10 + t / 7;
+	fo_fc_seasonal_naive(y, 21, 7, 10, fc(&f));
+	for (int i = 0; i < 10; i++)
+		assert_true(f.point[i] == y[14 + i % 7]);
+	assert_string_equal(f.out.model, "seasonal_naive");
+	assert_true(f.hi95[0] > f.hi80[0] && f.hi80[0] >= f.point[0] && f.lo95[0] < f.lo80[0]);
+	assert_true(f.hi95[8] - f.lo95[8] > f.hi95[1] - f.lo95[1]);   /* wider a season later */
+}
+
+static void
+test_seasonality_test_tells_a_season_from_noise(void **state)
+{
+	double y[140], z[140];
+
+	(void)state;
+	for (int t = 0; t < 140; t++) {
+		y[t] = 100 + 20 * sin(2 * M_PI * t / 7) + normal();
+		z[t] = 100 + normal();
+	}
+	assert_true(fo_fc_is_seasonal(y, 140, 7));
+	assert_false(fo_fc_is_seasonal(z, 140, 7));
+	assert_false(fo_fc_is_seasonal(y, 15, 7));             /* too short to tell */
+}
+
+static void
+test_ets_recovers_alpha_of_a_local_level(void **state)
+{
+	enum { N = 3000 };
+	static double y[N];
+	double level = 100;
+	struct fc f;
+
+	(void)state;
+	for (int t = 0; t < N; t++) {
+		double e = normal();
+
+		y[t] = level + e;
+		level += 0.4 * e;
+	}
+	fo_fc_ets(y, N, 7, 0, 0, 5, fc(&f));
+	assert_string_equal(f.out.model, "ets_ANN");
+	assert_true(fabs(f.out.params[0] - 0.4) < 0.05);
+	assert_true(fabs(f.out.params[4] - 1) < 0.05);          /* sigma */
+}
+
+static void
+test_ets_follows_a_weekly_season_and_trend(void **state)
+{
+	double y[140], truth[14];
+	struct fc f;
+	double smape;
+
+	(void)state;
+	for (int t = 0; t < 154; t++) {
+		double v = 1000 + 2 * t + 150 * sin(2 * M_PI * t / 7) + 5 * normal();
+
+		if (t < 140)
+			y[t] = v;
+		else
+			truth[t - 140] = 1000 + 2 * t + 150 * sin(2 * M_PI * t / 7);
+	}
+	fo_fc_ets(y, 140, 7, 1, 1, 14, fc(&f));
+	assert_string_equal(f.out.model, "ets_AAdA");
+	smape = fo_fc_smape(truth, f.point, 14);
+	assert_true(smape < 1.5);
+	/* and better than the seasonal naive, which misses the trend */
+	{
+		struct fc g;
+
+		fo_fc_seasonal_naive(y, 140, 7, 14, fc(&g));
+		assert_true(smape < fo_fc_smape(truth, g.point, 14));
+	}
+}
+
+static void
+test_intervals_cover_at_their_nominal_rate(void **state)
+{
+	int in80 = 0, in95 = 0, runs = 400;
+
+	(void)state;
+	for (int r = 0; r < runs; r++) {
+		double y[121], level = 50;
+		struct fc f;
+
+		for (int t = 0; t < 121; t++) {
+			double e = 2 * normal();
+
+			y[t] = level + e;
+			level += 0.3 * e;
+		}
+		fo_fc_ets(y, 120, 7, 0, 0, 1, fc(&f));
+		in80 += y[120] >= f.lo80[0] && y[120] <= f.hi80[0];
+		in95 += y[120] >= f.lo95[0] && y[120] <= f.hi95[0];
+	}
+	assert_true(in80 > runs * 0.72 && in80 < runs * 0.88);
+	assert_true(in95 > runs * 0.90 && in95 <= runs * 0.99);
+}
+
+static void
+test_theta_on_a_seasonal_series(void **state)
+{
+	double y[140], truth[14];
+	struct fc f, n2;
+
+	(void)state;
+	for (int t = 0; t < 154; t++) {
+		double v = 500 + t + 80 * sin(2 * M_PI * t / 7);
+
+		if (t < 140)
+			y[t] = v + 3 * normal();
+		else
+			truth[t - 140] = v;
+	}
+	fo_fc_theta(y, 140, 7, 14, fc(&f));
+	assert_string_equal(f.out.model, "theta_seasonal");
+	fo_fc_naive2(y, 140, 7, 14, fc(&n2));
+	assert_true(fo_fc_smape(truth, f.point, 14) < fo_fc_smape(truth, n2.point, 14));
+	assert_true(fo_fc_smape(truth, f.point, 14) < 3);
+}
+
+static void
+test_degenerate_series_give_numbers(void **state)
+{
+	double zeros[60] = {0}, three[3] = {5, 6, 7}, one[1] = {4};
+	struct fc f;
+
+	(void)state;
+	fo_fc_ets(zeros, 60, 7, 1, 1, 10, fc(&f));
+	for (int i = 0; i < 10; i++)
+		assert_true(f.point[i] == 0 && isfinite(f.hi95[i]) && isfinite(f.lo95[i]));
+	fo_fc_theta(zeros, 60, 7, 10, fc(&f));
+	for (int i = 0; i < 10; i++)
+		assert_true(isfinite(f.point[i]) && isfinite(f.hi95[i]));
+	fo_fc_ets(three, 3, 7, 1, 1, 5, fc(&f));
+	assert_string_equal(f.out.model, "naive");
+	assert_true(f.point[4] == 7 && isfinite(f.hi95[4]));
+	fo_fc_seasonal_naive(one, 1, 7, 3, fc(&f));
+	assert_true(f.point[2] == 4 && f.hi95[2] == 4);
+}
+
+static void
+test_accuracy_measures(void **state)
+{
+	double a[2] = {100, 50}, f[2] = {110, 50}, in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+	(void)state;
+	/* sMAPE: mean of 200 * |a - f| / (|a| + |f|) */
+	assert_true(fabs(fo_fc_smape(a, f, 2) - 200.0 * 10 / 210 / 2) < 1e-12);
+	/* MASE with m = 1: in-sample scale 1 */
+	assert_true(fabs(fo_fc_mase(in, 8, 1, a, f, 2) - 5) < 1e-12);
+	assert_true(isnan(fo_fc_mase(a, 1, 1, a, f, 2)));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nelder_mead_finds_the_minimum_inside_bounds),
+		cmocka_unit_test(test_seasonal_naive_repeats_the_last_season),
+		cmocka_unit_test(test_seasonality_test_tells_a_season_from_noise),
+		cmocka_unit_test(test_ets_recovers_alpha_of_a_local_level),
+		cmocka_unit_test(test_ets_follows_a_weekly_season_and_trend),
+		cmocka_unit_test(test_intervals_cover_at_their_nominal_rate),
+		cmocka_unit_test(test_theta_on_a_seasonal_series),
+		cmocka_unit_test(test_degenerate_series_give_numbers),
+		cmocka_unit_test(test_accuracy_measures),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
