@@ -550,3 +550,114 @@ fo_fc_mase(const double *insample, size_t n, int m, const double *a, const doubl
 		return NAN;
 	return (err / (double)h) / (scale / (double)k);
 }
+
+/* ---- model choice by backtest ------------------------------------------------------ */
+
+enum cand { C_SNAIVE, C_ANN, C_AADN, C_ANA, C_AADA, C_THETA, C_COMBO, NCANDS };
+
+static int
+run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_out *out)
+{
+	switch (c) {
+	case C_SNAIVE:
+		return fo_fc_seasonal_naive(y, n, m, h, out);
+	case C_ANN:
+		return fo_fc_ets(y, n, m, 0, 0, h, out);
+	case C_AADN:
+		return fo_fc_ets(y, n, m, 1, 0, h, out);
+	case C_ANA:
+		return fo_fc_ets(y, n, m, 0, 1, h, out);
+	case C_AADA:
+		return fo_fc_ets(y, n, m, 1, 1, h, out);
+	case C_THETA:
+		return fo_fc_theta(y, n, m, h, out);
+	case C_COMBO: {
+		/* the mean of three (M4: combinations were robustly strong) */
+		static const enum cand parts[3] = {C_ANA, C_AADA, C_THETA};
+		double *buf = calloc(5 * h, sizeof(double));
+		struct fo_fc_out p;
+
+		if (!buf)
+			return -1;
+		p.point = buf;
+		p.lo80 = buf + h;
+		p.hi80 = buf + 2 * h;
+		p.lo95 = buf + 3 * h;
+		p.hi95 = buf + 4 * h;
+		for (size_t i = 0; i < h; i++)
+			out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
+		for (int k = 0; k < 3; k++) {
+			run_cand(parts[k], y, n, m, h, &p);
+			for (size_t i = 0; i < h; i++) {
+				out->point[i] += p.point[i] / 3;
+				out->lo80[i] += p.lo80[i] / 3;
+				out->hi80[i] += p.hi80[i] / 3;
+				out->lo95[i] += p.lo95[i] / 3;
+				out->hi95[i] += p.hi95[i] / 3;
+			}
+		}
+		free(buf);
+		snprintf(out->model, sizeof(out->model), "combination");
+		out->nparams = 0;
+		return 0;
+	}
+	default:
+		return -1;
+	}
+}
+
+int
+fo_fc_auto(const double *y, size_t n, int m, size_t h, int origins, struct fo_fc_out *out,
+	   double *mase, double *smape)
+{
+	double score[NCANDS] = {0}, sm[NCANDS] = {0};
+	int tried[NCANDS] = {0}, best = -1;
+	double *buf = calloc(5 * (h ? h : 1), sizeof(double));
+	struct fo_fc_out p;
+
+	if (mase)
+		*mase = NAN;
+	if (smape)
+		*smape = NAN;
+	if (!buf)
+		return -1;
+	p.point = buf;
+	p.lo80 = buf + h;
+	p.hi80 = buf + 2 * h;
+	p.lo95 = buf + 3 * h;
+	p.hi95 = buf + 4 * h;
+	for (int o = 1; o <= origins; o++) {
+		size_t cut;
+
+		if (n < (size_t)o * h + 2 * (size_t)m || n < (size_t)o * h + 8)
+			break;
+		cut = n - (size_t)o * h;
+		for (int c = 0; c < NCANDS; c++) {
+			double e;
+
+			if ((c == C_ANA || c == C_AADA || c == C_COMBO) && cut < 2 * (size_t)m)
+				continue;
+			run_cand((enum cand)c, y, cut, m, h, &p);
+			e = fo_fc_mase(y, cut, m, y + cut, p.point, h);
+			if (!isfinite(e))
+				e = fo_fc_smape(y + cut, p.point, h) / 100;   /* flat history: a scale of 1 */
+			score[c] += e;
+			sm[c] += fo_fc_smape(y + cut, p.point, h);
+			tried[c]++;
+		}
+	}
+	for (int c = 0; c < NCANDS; c++)
+		if (tried[c] && tried[c] == tried[C_SNAIVE] &&
+		    (best < 0 || score[c] / tried[c] < score[best] / tried[best] - 1e-12))
+			best = c;
+	free(buf);
+	if (best < 0) {
+		/* too short to backtest: the simplest model the length allows */
+		return run_cand(n >= 2 * (size_t)m ? C_SNAIVE : C_ANN, y, n, m, h, out);
+	}
+	if (mase)
+		*mase = score[best] / tried[best];
+	if (smape)
+		*smape = sm[best] / tried[best];
+	return run_cand((enum cand)best, y, n, m, h, out);
+}
