@@ -1,21 +1,88 @@
 /*
- * forecast_train: train daily cost forecasts with prediction intervals and track their accuracy.
- *
- * Not built yet (issue #9): it answers --help and --version, and any other
- * use exits 2 without touching anything.
+ * forecast_train: daily cost forecasts with prediction intervals, the model
+ * of each series chosen by backtest, accuracy and drift tracked in views.
  */
+#include <stdlib.h>
+#include <string.h>
+
+#include "finops/forecast_train.h"
 #include "finops/job.h"
+
+enum { OPT_CUTOFF = 1000, OPT_DIMS, OPT_ORIGINS, OPT_DRIFTED, OPT_THRESHOLD };
+
+static const struct fo_option options[] = {
+	{"cutoff-days", 1, OPT_CUTOFF, "DAYS",
+	 "leave out the newest DAYS days of billing data as incomplete (default 2)"},
+	{"dimensions", 1, OPT_DIMS, "LIST",
+	 "series to forecast: total, billing_account, sub_account_service (default all three)"},
+	{"backtest-origins", 1, OPT_ORIGINS, "N", "rolling-origin backtest windows (default 3)"},
+	{"retrain-drifted", 0, OPT_DRIFTED, NULL,
+	 "retrain only the series in finops.forecast_drift above the threshold"},
+	{"drift-threshold", 1, OPT_THRESHOLD, "PERCENT",
+	 "absolute percentage error on the month that marks drift (default 12)"},
+	{NULL, 0, 0, NULL, NULL}
+};
+
+static int
+on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+{
+	struct fo_forecast_opts *o = ctx->data;
+	long v;
+
+	switch (id) {
+	case OPT_CUTOFF:
+		if (fo_parse_int(arg, 0, 31, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--cutoff-days %s: 0 to 31", arg);
+		o->cutoff_days = (int)v;
+		return 0;
+	case OPT_DIMS:
+		o->dimensions = arg;
+		return 0;
+	case OPT_ORIGINS:
+		if (fo_parse_int(arg, 0, 12, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--backtest-origins %s: 0 to 12", arg);
+		o->origins = (int)v;
+		return 0;
+	case OPT_DRIFTED:
+		o->retrain_drifted = 1;
+		return 0;
+	case OPT_THRESHOLD:
+		if (fo_parse_int(arg, 1, 1000, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--drift-threshold %s: a percentage", arg);
+		o->drift_threshold = (double)v;
+		return 0;
+	}
+	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
+}
+
+static int
+run(struct fo_job_ctx *ctx, fo_err *err)
+{
+	return fo_forecast_train(ctx, ctx->data, err);
+}
 
 static const struct fo_job job = {
 	.name = "forecast_train",
-	.purpose = "train daily cost forecasts with prediction intervals and track their accuracy",
+	.purpose = "forecast daily cost to the end of next month, with prediction intervals",
 	.usage = "[OPTIONS]",
-	.description = "This job is being built (issue #9).",
-	.flags = FO_JOB_NOT_IMPLEMENTED,
+	.description =
+		"Builds daily effective-cost series from finops.billing_line_items (the total,\n"
+		"each billing account, each sub account and service; per currency; closed days\n"
+		"only), chooses each series' model by rolling-origin backtest (seasonal naive,\n"
+		"ETS, Theta, their combination), and writes forecasts with 80% and 95% intervals\n"
+		"and month totals (actual to date plus forecast) for this month and the next.\n"
+		"finops.forecast_accuracy and finops.forecast_drift follow them as actuals arrive.",
+	.flags = FO_JOB_DRY_RUN,
+	.options = options,
+	.option = on_option,
+	.run = run,
 };
 
 int
 main(int argc, char **argv)
 {
-	return fo_job_main(&job, NULL, argc, argv);
+	struct fo_forecast_opts o;
+
+	fo_forecast_defaults(&o);
+	return fo_job_main(&job, &o, argc, argv);
 }

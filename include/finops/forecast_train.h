@@ -1,0 +1,25 @@
+/*
+ * forecast_train.h: daily effective-cost forecasts per series (the total,
+ * each billing account, each sub account and service), per currency, into
+ * finops.forecast_runs/models/values/months, with the model of each series
+ * chosen by backtest (forecast.h). Accuracy and drift are views over them.
+ */
+#ifndef FINOPS_FORECAST_TRAIN_H
+#define FINOPS_FORECAST_TRAIN_H
+
+#include "finops/error.h"
+#include "finops/job.h"
+
+struct fo_forecast_opts {
+	int cutoff_days;          /* the newest days of CUR data left out as incomplete (2) */
+	const char *dimensions;   /* "total,billing_account,sub_account_service" */
+	int origins;              /* backtest origins (3) */
+	int retrain_drifted;      /* only series whose drift exceeds the threshold */
+	double drift_threshold;   /* absolute percentage error on the month (12) */
+};
+
+void fo_forecast_defaults(struct fo_forecast_opts *o);
+
+int fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err);
+
+#endif

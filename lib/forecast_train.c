@@ -1,0 +1,398 @@
+/*
+ * forecast_train.c: daily cost series from the billing table, a model per
+ * series chosen by backtest, forecasts with intervals to the end of next
+ * month, written in one transaction (see forecast_train.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finops/buf.h"
+#include "finops/copy.h"
+#include "finops/datetime.h"
+#include "finops/forecast.h"
+#include "finops/forecast_train.h"
+#include "finops/log.h"
+#include "finops/pg.h"
+
+#define Z80 1.2815515655446004
+#define Z95 1.959963984540054
+
+void
+fo_forecast_defaults(struct fo_forecast_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cutoff_days = 2;
+	o->dimensions = "total,billing_account,sub_account_service";
+	o->origins = 3;
+	o->drift_threshold = 12;
+}
+
+struct out {
+	fo_buf models, values, months;
+	long long series, fallback;
+};
+
+/* Days since the Unix epoch <-> "YYYY-MM-DD". */
+static long
+day_of(const char *s)
+{
+	struct fo_ts ts;
+	const char *why;
+
+	if (fo_ts_parse(s, strlen(s), &ts, &why) < 0)
+		return 0;
+	return (long)(ts.epoch_s / 86400);
+}
+
+static void
+day_text(long d, char *out, size_t len)
+{
+	struct fo_ts ts = {(int64_t)d * 86400, 0};
+
+	fo_ts_date(&ts, out, len);
+}
+
+/* The first day of the month of day d, and of the month after. */
+static long
+month_start(long d, int add)
+{
+	char buf[16];
+	int y, m;
+
+	day_text(d, buf, sizeof(buf));
+	y = atoi(buf);
+	m = atoi(buf + 5) + add;
+	while (m > 12) {
+		m -= 12;
+		y++;
+	}
+	snprintf(buf, sizeof(buf), "%04d-%02d-01", y, m);
+	return day_of(buf);
+}
+
+static void
+field(fo_buf *b, const char *s, int last)
+{
+	fo_copy_escape(b, s, strlen(s));
+	fo_buf_putc(b, last ? '\n' : '\t');
+}
+
+static void
+null_field(fo_buf *b, int last)
+{
+	fo_buf_puts(b, "\\N");
+	fo_buf_putc(b, last ? '\n' : '\t');
+}
+
+static void
+num(fo_buf *b, double v, int last)
+{
+	char s[48];
+
+	snprintf(s, sizeof(s), "%.6f", isfinite(v) ? v : 0.0);
+	field(b, s, last);
+}
+
+static double
+finite_or(double v, double d)
+{
+	return isfinite(v) ? v : d;
+}
+
+/* Trains one series (y over days first..cutoff) and appends its rows. */
+static int
+train(struct out *o, const char *run, const char *key, const char *dim, const char *currency,
+      const double *y, size_t n, long first, long cutoff, long horizon_end, int origins)
+{
+	size_t h = (size_t)(horizon_end - cutoff);
+	double *buf = calloc(5 * h + 1, sizeof(double)), mase, smape, scale = 0;
+	struct fo_fc_out f;
+	char day[16], hist[16];
+	size_t k = 0;
+
+	if (!buf)
+		return -1;
+	f.point = buf;
+	f.lo80 = buf + h;
+	f.hi80 = buf + 2 * h;
+	f.lo95 = buf + 3 * h;
+	f.hi95 = buf + 4 * h;
+	fo_fc_auto(y, n, 7, h, origins, &f, &mase, &smape);
+	for (size_t t = 7; t < n; t++, k++)
+		scale += fabs(y[t] - y[t - 7]);
+	o->series++;
+	o->fallback += !isfinite(mase);
+	/* the model row */
+	field(&o->models, run, 0);
+	field(&o->models, key, 0);
+	field(&o->models, dim, 0);
+	field(&o->models, currency, 0);
+	field(&o->models, f.model, 0);
+	{
+		char params[256];
+
+		snprintf(params, sizeof(params), "{\"alpha\":%.6g,\"beta\":%.6g,\"gamma\":%.6g,"
+			 "\"phi\":%.6g,\"sigma\":%.6g}", finite_or(f.params[0], 0),
+			 finite_or(f.params[1], 0), finite_or(f.params[2], 0),
+			 finite_or(f.params[3], 0), finite_or(f.params[4], 0));
+		field(&o->models, f.nparams ? params : "{}", 0);
+	}
+	if (isfinite(mase)) {
+		num(&o->models, mase, 0);
+		num(&o->models, smape, 0);
+	} else {
+		null_field(&o->models, 0);
+		null_field(&o->models, 0);
+	}
+	if (k && scale > 0)
+		num(&o->models, scale / (double)k, 0);
+	else
+		null_field(&o->models, 0);
+	snprintf(hist, sizeof(hist), "%zu", n);
+	field(&o->models, hist, 1);
+	/* the daily forecasts */
+	for (size_t i = 0; i < h; i++) {
+		day_text(cutoff + 1 + (long)i, day, sizeof(day));
+		field(&o->values, run, 0);
+		field(&o->values, key, 0);
+		field(&o->values, currency, 0);
+		field(&o->values, day, 0);
+		num(&o->values, f.point[i], 0);
+		num(&o->values, f.lo80[i], 0);
+		num(&o->values, f.hi80[i], 0);
+		num(&o->values, f.lo95[i], 0);
+		num(&o->values, f.hi95[i], 0);
+		field(&o->values, f.model, 1);
+	}
+	/* this month and the next: actual to date plus the forecast of the rest */
+	for (int mo = 0; mo < 2; mo++) {
+		long from = month_start(cutoff + 1, mo), to = month_start(cutoff + 1, mo + 1);
+		double actual = 0, rest = 0, var = 0;
+
+		for (long d = from; d < to && d <= cutoff; d++)
+			if (d >= first)
+				actual += y[d - first];
+		for (long d = from > cutoff + 1 ? from : cutoff + 1; d < to && d <= horizon_end; d++) {
+			size_t i = (size_t)(d - cutoff - 1);
+			double sd = (f.hi95[i] - f.lo95[i]) / (2 * Z95);
+
+			rest += f.point[i];
+			var += isfinite(sd) ? sd * sd : 0;
+		}
+		day_text(from, day, sizeof(day));
+		field(&o->months, run, 0);
+		field(&o->months, key, 0);
+		field(&o->months, currency, 0);
+		field(&o->months, day, 0);
+		num(&o->months, actual, 0);
+		num(&o->months, rest, 0);
+		num(&o->months, actual + rest, 0);
+		num(&o->months, actual + rest - Z80 * sqrt(var), 0);
+		num(&o->months, actual + rest + Z80 * sqrt(var), 0);
+		num(&o->months, actual + rest - Z95 * sqrt(var), 0);
+		num(&o->months, actual + rest + Z95 * sqrt(var), 1);
+	}
+	(void)first;
+	free(buf);
+	return o->models.oom || o->values.oom || o->months.oom ? -1 : 0;
+}
+
+static int
+copy_buf(PGconn *conn, const char *sql, const fo_buf *b, fo_err *err)
+{
+	PGresult *res = PQexec(conn, sql);
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		rc = fo_pg_fail(conn, res, "COPY", err);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	if ((b->len && PQputCopyData(conn, b->data, (int)b->len) != 1) ||
+	    PQputCopyEnd(conn, NULL) != 1)
+		return fo_pg_fail(conn, NULL, "COPY", err);
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = fo_pg_fail(conn, res, sql, err);
+		PQclear(res);
+	}
+	return rc;
+}
+
+static int
+has_dim(const char *list, const char *dim)
+{
+	size_t n = strlen(dim);
+
+	for (const char *p = list; (p = strstr(p, dim)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+int
+fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err)
+{
+	char cutoff_s[16], end_s[16], run[24], thr[24], sql[2048];
+	const char *params[4];
+	struct out o;
+	PGresult *res;
+	long cutoff, horizon_end;
+	int rc, rows;
+	fo_buf q = FO_BUF_INIT;
+
+	memset(&o, 0, sizeof(o));
+	for (const char *p = opts->dimensions; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (!((n == 5 && strncmp(p, "total", 5) == 0) ||
+		      (n == 15 && strncmp(p, "billing_account", 15) == 0) ||
+		      (n == 19 && strncmp(p, "sub_account_service", 19) == 0)))
+			return fo_err_set(err, FO_EXIT_USAGE, "--dimensions %s: total, billing_account"
+					  " or sub_account_service, comma-separated", opts->dimensions);
+		p += n + (p[n] == ',');
+	}
+	if (fo_job_lock(ctx, "forecast", err) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT max(day) - %d FROM finops.forecast_actuals",
+		 opts->cutoff_days);
+	if (fo_pg_query(ctx->conn, sql, 0, NULL, &res, err) < 0)
+		return -1;
+	if (PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		fo_buf_puts(&ctx->summary, "no billing data to forecast");
+		ctx->nothing_new = 1;
+		return 0;
+	}
+	snprintf(cutoff_s, sizeof(cutoff_s), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	cutoff = day_of(cutoff_s);
+	horizon_end = month_start(cutoff + 1, 2) - 1;
+	day_text(horizon_end, end_s, sizeof(end_s));
+	snprintf(run, sizeof(run), "%lld", ctx->run_id);
+	snprintf(thr, sizeof(thr), "%g", opts->drift_threshold);
+
+	/* every series of the chosen dimensions, day by day up to the cut-off */
+	fo_buf_puts(&q, "WITH a AS (SELECT * FROM finops.forecast_actuals WHERE day <= $1::date),"
+		    " s AS (");
+	{
+		int first = 1;
+
+		if (has_dim(opts->dimensions, "total")) {
+			fo_buf_puts(&q, "SELECT 'total' AS k, 'total' AS dim, currency, day, sum(cost) c"
+				    " FROM a GROUP BY 1, 2, 3, 4");
+			first = 0;
+		}
+		if (has_dim(opts->dimensions, "billing_account")) {
+			fo_buf_printf(&q, "%sSELECT 'billing_account=' || billing_account_id,"
+				      " 'billing_account', currency, day, sum(cost) FROM a"
+				      " GROUP BY 1, 2, 3, 4", first ? "" : " UNION ALL ");
+			first = 0;
+		}
+		if (has_dim(opts->dimensions, "sub_account_service"))
+			fo_buf_printf(&q, "%sSELECT 'sub_account_service=' || coalesce(sub_account_id,"
+				      " '') || '/' || coalesce(service_name, ''), 'sub_account_service',"
+				      " currency, day, sum(cost) FROM a GROUP BY 1, 2, 3, 4",
+				      first ? "" : " UNION ALL ");
+	}
+	fo_buf_puts(&q, ") SELECT k, dim, currency, day::text, c::float8 FROM s");
+	if (opts->retrain_drifted)
+		fo_buf_puts(&q, " WHERE (k, currency) IN (SELECT series_key, currency"
+			    " FROM finops.forecast_drift WHERE ape_percent > $2::float8)");
+	fo_buf_puts(&q, " ORDER BY k, currency, day");
+	params[0] = cutoff_s;
+	params[1] = thr;
+	rc = fo_pg_query(ctx->conn, q.data, opts->retrain_drifted ? 2 : 1, params, &res, err);
+	fo_buf_free(&q);
+	if (rc < 0)
+		return -1;
+	rows = PQntuples(res);
+	for (int i = 0; i < rows && rc == 0;) {
+		const char *key = PQgetvalue(res, i, 0), *cur = PQgetvalue(res, i, 2);
+		long first = day_of(PQgetvalue(res, i, 3));
+		size_t n = (size_t)(cutoff - first + 1);
+		double *y = calloc(n ? n : 1, sizeof(double));
+		int j = i;
+
+		if (!y) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			break;
+		}
+		/* days without a line are days of zero cost */
+		for (; j < rows && strcmp(PQgetvalue(res, j, 0), key) == 0 &&
+		       strcmp(PQgetvalue(res, j, 2), cur) == 0; j++) {
+			long d = day_of(PQgetvalue(res, j, 3));
+
+			if (d >= first && d <= cutoff)
+				y[d - first] += atof(PQgetvalue(res, j, 4));
+		}
+		if (train(&o, run, key, PQgetvalue(res, i, 1), cur, y, n, first, cutoff, horizon_end,
+			  opts->origins) < 0)
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		free(y);
+		ctx->rows_read += j - i;
+		i = j;
+	}
+	PQclear(res);
+	if (rc == 0 && o.series == 0) {
+		fo_buf_printf(&ctx->summary, "no series to %s", opts->retrain_drifted ?
+			      "retrain: none has drifted" : "train");
+		ctx->nothing_new = 1;
+		goto done;
+	}
+	if (rc == 0)
+		rc = fo_pg_begin(ctx->conn, err);
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn,
+			"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
+			" SET LOCAL ROLE finops_writer; END IF; END $$", err);
+	if (rc == 0) {
+		char dims[300];
+
+		snprintf(dims, sizeof(dims), "{%s}", opts->dimensions);
+		params[0] = run;
+		params[1] = cutoff_s;
+		params[2] = end_s;
+		params[3] = dims;
+		rc = fo_pg_query(ctx->conn, opts->retrain_drifted
+				 ? "INSERT INTO finops.forecast_runs (run_id, cutoff_day, horizon_end,"
+				   " dimensions, retrained_only_drifted) VALUES ($1, $2, $3, $4, true)"
+				 : "INSERT INTO finops.forecast_runs (run_id, cutoff_day, horizon_end,"
+				   " dimensions) VALUES ($1, $2, $3, $4)", 4, params, NULL, err);
+	}
+	if (rc == 0)
+		rc = copy_buf(ctx->conn, "COPY finops.forecast_models (run_id, series_key, dimension,"
+			      " currency, model, parameters, backtest_mase, backtest_smape,"
+			      " mase_scale, history_days) FROM STDIN", &o.models, err);
+	if (rc == 0)
+		rc = copy_buf(ctx->conn, "COPY finops.forecast_values (run_id, series_key, currency,"
+			      " day, point, lo80, hi80, lo95, hi95, model) FROM STDIN", &o.values, err);
+	if (rc == 0)
+		rc = copy_buf(ctx->conn, "COPY finops.forecast_months (run_id, series_key, currency,"
+			      " month, actual_to_date, forecast_rest, point, lo80, hi80, lo95, hi95)"
+			      " FROM STDIN", &o.months, err);
+	if (rc == 0) {
+		params[0] = run;
+		rc = fo_pg_query(ctx->conn, "UPDATE finops.forecast_runs SET series = (SELECT count(*)"
+				 " FROM finops.forecast_models m WHERE m.run_id = $1::bigint)"
+				 " WHERE run_id = $1::bigint", 1, params, NULL, err);
+	}
+	if (rc < 0 || ctx->dry_run)
+		fo_pg_rollback(ctx->conn);
+	else
+		rc = fo_pg_commit(ctx->conn, err);
+	if (rc == 0) {
+		ctx->rows_written += ctx->dry_run ? 0 : o.series;
+		fo_buf_printf(&ctx->summary, "%lld series %s to %s (trained on days up to %s), %lld"
+			      " too short to backtest", o.series, ctx->dry_run ? "would be forecast"
+			      : "forecast", end_s, cutoff_s, o.fallback);
+	}
+done:
+	fo_buf_free(&o.models);
+	fo_buf_free(&o.values);
+	fo_buf_free(&o.months);
+	return rc;
+}

@@ -1,0 +1,147 @@
+"""forecast_train on billing data the test writes: a weekly pattern it must
+follow, a second currency kept apart, a new service with 3 days, a
+zero-cost service, month totals, accuracy as actuals arrive, and drift."""
+import math
+from datetime import date, timedelta
+
+import pytest
+
+from conftest import psql, run
+from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
+
+FIRST = date(2026, 8, 1)
+DAYS = 70                     # to 2026-10-09; the cut-off leaves 2 days out
+
+
+def weekly(d, base):
+    """A cost with a weekday pattern (weekends cheaper) and a slow trend."""
+    return round(base * (0.6 if d.weekday() >= 5 else 1.0) * (1 + 0.002 * (d - FIRST).days), 2)
+
+
+def rows_for(days, scale=1.0):
+    rows, n = [], 0
+    for k in range(days):
+        d = FIRST + timedelta(days=k)
+        items = [("S1", "PAYER", "USD", weekly(d, 100) * scale),
+                 ("S2", "PAYER", "USD", weekly(d, 40)),
+                 ("ZERO", "PAYER", "USD", 0.0),
+                 ("S1", "EUROPE", "EUR", weekly(d, 70))]
+        if k >= days - 5:
+            items.append(("NEW", "PAYER", "USD", 12.0))       # 3 closed days of history
+        for service, payer, cur, cost in items:
+            n += 1
+            extra = {"product/ProductName": service, "lineItem/ProductCode": service}
+            if payer == "EUROPE":
+                extra["bill/PayerAccountId"] = "999988887777"
+            rows.append(legacy_row(n, cost=f"{cost:.2f}", currency=cur,
+                                   period=d.strftime("%Y-%m"),
+                                   usage_start=f"{d.isoformat()}T12:00:00Z", **extra))
+    return rows
+
+
+def load(db, tmp_path, rows, name):
+    by_month = {}
+    for r in rows:
+        by_month.setdefault(r["bill/BillingPeriodStartDate"][:7], []).append(r)
+    for month, part in by_month.items():
+        path = write_csv(tmp_path / f"{name}-{month}.csv", LEGACY_COLUMNS, part)
+        r = run("billing_ingest", "--dsn", f"dbname={db}", "--force", str(path))
+        assert r.code in (0, 99), r.stderr
+
+
+@pytest.fixture
+def fdb(db, tmp_path):
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    load(db, tmp_path, rows_for(DAYS), "a")
+    return db
+
+
+def train(db, *args):
+    return run("forecast_train", "--dsn", f"dbname={db}", *args)
+
+
+def test_forecasts_follow_the_series_and_never_hold_nan(fdb):
+    r = train(fdb)
+    assert r.code == 0, r.stderr
+    cutoff = FIRST + timedelta(days=DAYS - 1 - 2)
+    assert psql(fdb, "SELECT cutoff_day || ' ' || horizon_end FROM finops.forecast_runs") \
+        == f"{cutoff} 2026-11-30"
+    keys = psql(fdb, "SELECT string_agg(series_key || ' ' || currency, ', ' ORDER BY 1)"
+                     " FROM finops.forecast_models")
+    assert keys == ("billing_account=111122223333 USD, billing_account=999988887777 EUR,"
+                    " sub_account_service=444455556666/NEW USD,"
+                    " sub_account_service=444455556666/S1 EUR,"
+                    " sub_account_service=444455556666/S1 USD,"
+                    " sub_account_service=444455556666/S2 USD,"
+                    " sub_account_service=444455556666/ZERO USD, total EUR, total USD")
+    assert psql(fdb, "SELECT count(*) FROM finops.forecast_values WHERE point = 'NaN'"
+                     " OR lo95 = 'NaN' OR hi95 = 'NaN'") == "0"
+    # one value a day from the cut-off to the end of next month, for every series
+    assert psql(fdb, "SELECT DISTINCT count(*) FROM finops.forecast_values GROUP BY series_key,"
+                     " currency") == str((date(2026, 11, 30) - cutoff).days)
+    # the weekly pattern is followed: the next 7 days within 5% of the truth
+    got = dict(line.split("|") for line in psql(
+        fdb, "SELECT day, point FROM finops.forecast_values WHERE series_key ="
+             " 'sub_account_service=444455556666/S1' AND currency = 'USD'"
+             f" AND day <= '{cutoff + timedelta(days=7)}'").splitlines())
+    for day, point in got.items():
+        truth = weekly(date.fromisoformat(day), 100)
+        assert abs(float(point) - truth) / truth < 0.05, (day, point, truth)
+    # a zero-cost series forecasts zero; a 3-day service gets a simple model
+    assert psql(fdb, "SELECT max(abs(point)) FROM finops.forecast_values WHERE series_key"
+                     " LIKE '%/ZERO'") == "0.000000"
+    new = psql(fdb, "SELECT model || ' ' || history_days FROM finops.forecast_models"
+                    " WHERE series_key LIKE '%/NEW'")
+    assert new in ("naive 3", "ets_ANN 3")
+    assert "too short to backtest" in r.summary()["msg"]
+    # intervals are ordered
+    assert psql(fdb, "SELECT count(*) FROM finops.forecast_values WHERE NOT (lo95 <= lo80 AND"
+                     " lo80 <= point AND point <= hi80 AND hi80 <= hi95)") == "0"
+
+
+def test_month_totals_are_actual_to_date_plus_forecast(fdb):
+    assert train(fdb).code == 0
+    cutoff = FIRST + timedelta(days=DAYS - 1 - 2)
+    actual = sum(weekly(FIRST + timedelta(days=k), 100) for k in range(DAYS)
+                 if date(2026, 10, 1) <= FIRST + timedelta(days=k) <= cutoff)
+    row = psql(fdb, "SELECT actual_to_date, forecast_rest, point, lo80 < point AND point < hi80"
+                    " FROM finops.forecast_months WHERE series_key ="
+                    " 'sub_account_service=444455556666/S1' AND currency = 'USD'"
+                    " AND month = '2026-10-01'").split("|")
+    assert float(row[0]) == pytest.approx(actual, abs=0.01)
+    assert float(row[2]) == pytest.approx(float(row[0]) + float(row[1]), abs=0.01)
+    assert row[3] == "t"
+    # next month: no actual yet
+    assert psql(fdb, "SELECT actual_to_date FROM finops.forecast_months WHERE series_key ="
+                     " 'total' AND currency = 'USD' AND month = '2026-11-01'") == "0.000000"
+
+
+def test_accuracy_and_drift_as_actuals_arrive(fdb, tmp_path):
+    assert train(fdb).code == 0
+    # 14 more days arrive; S1 in USD doubles (a new workload): it drifts
+    more = [r for r in rows_for(DAYS + 14, scale=1.0)]
+    jump = [r for r in more if r["product/ProductName"] == "S1" and r["lineItem/CurrencyCode"]
+            == "USD" and r["lineItem/UsageStartDate"] >= "2026-10-08"]
+    for r in jump:
+        r["lineItem/UnblendedCost"] = f"{float(r['lineItem/UnblendedCost']) * 2:.2f}"
+    load(fdb, tmp_path, more, "b")
+    assert train(fdb, "--dimensions", "total").code == 0      # moves the cut-off on
+    acc = psql(fdb, "SELECT count(*) > 0, bool_and(coverage95 BETWEEN 0 AND 1) FROM"
+                    " finops.forecast_accuracy WHERE series_key ="
+                    " 'sub_account_service=444455556666/S2'")
+    assert acc == "t|t"
+    drift = dict(line.split("|") for line in psql(
+        fdb, "SELECT series_key || ' ' || currency, round(ape_percent::numeric, 1)"
+             " FROM finops.forecast_drift").splitlines())
+    assert float(drift["sub_account_service=444455556666/S1 USD"]) > 12
+    assert float(drift["sub_account_service=444455556666/S2 USD"]) < 12
+    r = train(fdb, "--retrain-drifted")
+    assert r.code == 0, r.stderr
+    retrained = psql(fdb, "SELECT string_agg(series_key || ' ' || currency, ', ' ORDER BY 1)"
+                          " FROM finops.forecast_models WHERE run_id = (SELECT max(run_id)"
+                          " FROM finops.forecast_runs)")
+    assert "sub_account_service=444455556666/S1 USD" in retrained
+    assert "S2" not in retrained
+    # the current view still has every series, each from its newest run
+    assert psql(fdb, "SELECT count(DISTINCT (series_key, currency)) FROM"
+                     " finops.forecast_current") == "9"
