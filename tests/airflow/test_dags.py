@@ -57,8 +57,9 @@ def dagbag(airflow_home):
 
 def test_every_dag_file_loads(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == ["billing_ingest", "instance_catalog_updater",
-                                      "rightsizing_calc", "usage_ingest"]
+    assert sorted(dagbag.dag_ids) == ["billing_ingest", "forecast_train",
+                                      "instance_catalog_updater", "rightsizing_calc",
+                                      "usage_ingest"]
 
 
 @pytest.mark.parametrize("dag_id,schedule,catchup,max_runs", [
@@ -123,6 +124,13 @@ def test_rightsizing_is_scheduled_on_the_ingest_assets(dagbag):
     task = dag.tasks[0]
     assert task.skip_on_exit_code in (99, [99])
     assert task.bash_command.endswith("/rightsizing_calc --log-format json")
+
+
+def test_forecast_is_scheduled_on_new_billing(dagbag):
+    dag = dagbag.get_dag("forecast_train")
+    billing = {o.uri for o in dagbag.get_dag("billing_ingest").tasks[0].outlets}
+    assert {a.uri for a in dag.timetable.asset_condition.objects} == billing
+    assert dag.tasks[0].bash_command.endswith("/forecast_train --log-format json")
 
 
 def test_usage_runs_have_hourly_data_intervals(dagbag):
