@@ -52,6 +52,14 @@ on_record(void *ctx, const struct fo_csv_record *rec, fo_err *err)
 	return 0;
 }
 
+static void
+free_set(struct set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->s[i].v);
+	free(set->s);
+}
+
 static int
 load(const char *path, struct set *set)
 {
@@ -107,7 +115,7 @@ main(int argc, char **argv)
 			else if (method == 1)
 				fo_fc_seasonal_naive(tr->v, tr->n, M, H, &out);
 			else
-				fo_fc_auto(tr->v, tr->n, M, H, origins, &out, NULL, NULL);
+				fo_fc_auto(tr->v, tr->n, M, H, H, origins, &out, NULL, NULL);
 			smape[method] += fo_fc_smape(te->v, point, H);
 			mase[method] += fo_fc_mase(tr->v, tr->n, M, te->v, point, H);
 		}
@@ -131,5 +139,7 @@ main(int argc, char **argv)
 	for (int k = 0; k < nchosen; k++)
 		printf(" %s %d", chosen[k], counts[k]);
 	printf("\n");
+	free_set(&train);
+	free_set(&test);
 	return 0;
 }

@@ -607,12 +607,12 @@ run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_o
 }
 
 int
-fo_fc_auto(const double *y, size_t n, int m, size_t h, int origins, struct fo_fc_out *out,
-	   double *mase, double *smape)
+fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
+	   struct fo_fc_out *out, double *mase, double *smape)
 {
 	double score[NCANDS] = {0}, sm[NCANDS] = {0};
 	int tried[NCANDS] = {0}, best = -1;
-	double *buf = calloc(5 * (h ? h : 1), sizeof(double));
+	double *buf = calloc(5 * (bh ? bh : 1), sizeof(double));
 	struct fo_fc_out p;
 
 	if (mase)
@@ -622,27 +622,27 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, int origins, struct fo_fc
 	if (!buf)
 		return -1;
 	p.point = buf;
-	p.lo80 = buf + h;
-	p.hi80 = buf + 2 * h;
-	p.lo95 = buf + 3 * h;
-	p.hi95 = buf + 4 * h;
-	for (int o = 1; o <= origins; o++) {
+	p.lo80 = buf + bh;
+	p.hi80 = buf + 2 * bh;
+	p.lo95 = buf + 3 * bh;
+	p.hi95 = buf + 4 * bh;
+	for (int o = 1; o <= origins && bh > 0; o++) {
 		size_t cut;
 
-		if (n < (size_t)o * h + 2 * (size_t)m || n < (size_t)o * h + 8)
+		if (n < (size_t)o * bh + 2 * (size_t)m || n < (size_t)o * bh + 8)
 			break;
-		cut = n - (size_t)o * h;
+		cut = n - (size_t)o * bh;
 		for (int c = 0; c < NCANDS; c++) {
 			double e;
 
 			if ((c == C_ANA || c == C_AADA || c == C_COMBO) && cut < 2 * (size_t)m)
 				continue;
-			run_cand((enum cand)c, y, cut, m, h, &p);
-			e = fo_fc_mase(y, cut, m, y + cut, p.point, h);
+			run_cand((enum cand)c, y, cut, m, bh, &p);
+			e = fo_fc_mase(y, cut, m, y + cut, p.point, bh);
 			if (!isfinite(e))
-				e = fo_fc_smape(y + cut, p.point, h) / 100;   /* flat history: a scale of 1 */
+				e = fo_fc_smape(y + cut, p.point, bh) / 100;  /* flat history: a scale of 1 */
 			score[c] += e;
-			sm[c] += fo_fc_smape(y + cut, p.point, h);
+			sm[c] += fo_fc_smape(y + cut, p.point, bh);
 			tried[c]++;
 		}
 	}

@@ -26,6 +26,7 @@ fo_forecast_defaults(struct fo_forecast_opts *o)
 	o->cutoff_days = 2;
 	o->dimensions = "total,billing_account,sub_account_service";
 	o->origins = 3;
+	o->backtest_days = 14;
 	o->drift_threshold = 12;
 }
 
@@ -104,7 +105,8 @@ finite_or(double v, double d)
 /* Trains one series (y over days first..cutoff) and appends its rows. */
 static int
 train(struct out *o, const char *run, const char *key, const char *dim, const char *currency,
-      const double *y, size_t n, long first, long cutoff, long horizon_end, int origins)
+      const double *y, size_t n, long first, long cutoff, long horizon_end, int origins,
+      int backtest_days)
 {
 	size_t h = (size_t)(horizon_end - cutoff);
 	double *buf = calloc(5 * h + 1, sizeof(double)), mase, smape, scale = 0;
@@ -119,7 +121,7 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 	f.hi80 = buf + 2 * h;
 	f.lo95 = buf + 3 * h;
 	f.hi95 = buf + 4 * h;
-	fo_fc_auto(y, n, 7, h, origins, &f, &mase, &smape);
+	fo_fc_auto(y, n, 7, h, (size_t)backtest_days, origins, &f, &mase, &smape);
 	for (size_t t = 7; t < n; t++, k++)
 		scale += fabs(y[t] - y[t - 7]);
 	o->series++;
@@ -330,7 +332,7 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 				y[d - first] += atof(PQgetvalue(res, j, 4));
 		}
 		if (train(&o, run, key, PQgetvalue(res, i, 1), cur, y, n, first, cutoff, horizon_end,
-			  opts->origins) < 0)
+			  opts->origins, opts->backtest_days) < 0)
 			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		free(y);
 		ctx->rows_read += j - i;

@@ -8,7 +8,7 @@
 #include "finops/forecast_train.h"
 #include "finops/job.h"
 
-enum { OPT_CUTOFF = 1000, OPT_DIMS, OPT_ORIGINS, OPT_DRIFTED, OPT_THRESHOLD };
+enum { OPT_CUTOFF = 1000, OPT_DIMS, OPT_ORIGINS, OPT_DRIFTED, OPT_THRESHOLD, OPT_BT_DAYS };
 
 static const struct fo_option options[] = {
 	{"cutoff-days", 1, OPT_CUTOFF, "DAYS",
@@ -16,6 +16,7 @@ static const struct fo_option options[] = {
 	{"dimensions", 1, OPT_DIMS, "LIST",
 	 "series to forecast: total, billing_account, sub_account_service (default all three)"},
 	{"backtest-origins", 1, OPT_ORIGINS, "N", "rolling-origin backtest windows (default 3)"},
+	{"backtest-days", 1, OPT_BT_DAYS, "DAYS", "days each backtest window scores (default 14)"},
 	{"retrain-drifted", 0, OPT_DRIFTED, NULL,
 	 "retrain only the series in finops.forecast_drift above the threshold"},
 	{"drift-threshold", 1, OPT_THRESHOLD, "PERCENT",
@@ -42,6 +43,11 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 		if (fo_parse_int(arg, 0, 12, &v) < 0)
 			return fo_err_set(err, FO_EXIT_USAGE, "--backtest-origins %s: 0 to 12", arg);
 		o->origins = (int)v;
+		return 0;
+	case OPT_BT_DAYS:
+		if (fo_parse_int(arg, 1, 120, &v) < 0)
+			return fo_err_set(err, FO_EXIT_USAGE, "--backtest-days %s: 1 to 120", arg);
+		o->backtest_days = (int)v;
 		return 0;
 	case OPT_DRIFTED:
 		o->retrain_drifted = 1;

@@ -49,16 +49,16 @@ int fo_fc_seasonal_indices(const double *y, size_t n, int m, double *index);
 
 /*
  * Chooses the model for y by rolling-origin backtest: at each of `origins`
- * cut points h apart before the end, every candidate (seasonal naive, ETS
+ * cut points bh apart before the end, every candidate (seasonal naive, ETS
  * without and with damped trend, with and without season, Theta, and the
  * mean of ETS and Theta) is fitted on the data before the cut and scored by
- * MASE on the h values after it; the lowest mean MASE wins, and forecasts
- * from the whole series. *mase and *smape (may be NULL) get its backtest
+ * MASE on the bh values after it; the lowest mean MASE wins, and forecasts
+ * h values from the whole series. *mase and *smape (may be NULL) get its backtest
  * scores (NAN when the series is too short to backtest: then the choice
  * falls back by length, and out->model says which).
  */
-int fo_fc_auto(const double *y, size_t n, int m, size_t h, int origins, struct fo_fc_out *out,
-	       double *mase, double *smape);
+int fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
+	       struct fo_fc_out *out, double *mase, double *smape);
 
 /* sMAPE (in %) and MASE (against the in-sample seasonal naive of lag m). */
 double fo_fc_smape(const double *actual, const double *forecast, size_t h);

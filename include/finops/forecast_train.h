@@ -14,6 +14,7 @@ struct fo_forecast_opts {
 	int cutoff_days;          /* the newest days of CUR data left out as incomplete (2) */
 	const char *dimensions;   /* "total,billing_account,sub_account_service" */
 	int origins;              /* backtest origins (3) */
+	int backtest_days;        /* horizon of each backtest window (14) */
 	int retrain_drifted;      /* only series whose drift exceeds the threshold */
 	double drift_threshold;   /* absolute percentage error on the month (12) */
 };

@@ -196,3 +196,24 @@ def test_each_run_replaces_the_current_set_and_keeps_history(scenario):
     assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_current") == "11"
     assert psql(scenario, "SELECT monthly_saving_list FROM finops.rightsizing_runs"
                           " ORDER BY run_id DESC LIMIT 1") == "597.87"
+
+
+def test_savings_applied_when_the_instance_later_runs_as_recommended(scenario, tmp_path):
+    assert calc(scenario).code == 0
+    # after the run, i-over is billed as m6i.large (the recommendation), i-mem unchanged
+    rows = [legacy_row(900 + h, period="2026-12", cost="0.096",
+                       usage_start=f"2026-12-01T{h:02d}:00:00Z",
+                       **{"lineItem/ResourceId": "i-over", "product/instanceType": "m6i.large",
+                          "lineItem/UsageType": "BoxUsage:m6i.large",
+                          "product/regionCode": "us-east-1"}) for h in range(3)]
+    rows.append(legacy_row(990, period="2026-12", cost="0.192",
+                           usage_start="2026-12-01T05:00:00Z",
+                           **{"lineItem/ResourceId": "i-mem",
+                              "product/instanceType": "m6i.xlarge",
+                              "lineItem/UsageType": "BoxUsage:m6i.xlarge"}))
+    path = write_csv(tmp_path / "later.csv", LEGACY_COLUMNS, rows)
+    assert run("billing_ingest", "--dsn", f"dbname={scenario}", str(path)).code == 0
+    assert psql(scenario, "SELECT instance_id || ' ' || recommended_type || ' '"
+                          " || monthly_saving_list || ' ' || applied_from"
+                          " FROM finops.rightsizing_applied") == \
+        "i-over m6i.large 210.24 2026-12-01 00:00:00+00"

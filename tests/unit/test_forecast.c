@@ -222,6 +222,34 @@ test_degenerate_series_give_numbers(void **state)
 }
 
 static void
+test_backtest_picks_a_model_that_beats_the_seasonal_naive(void **state)
+{
+	double y[210], truth[14], mase, smape;
+	struct fc f, g;
+
+	(void)state;
+	for (int t = 0; t < 224; t++) {
+		double v = 300 + 1.5 * t + 60 * sin(2 * M_PI * t / 7);
+
+		if (t < 210)
+			y[t] = v + 4 * normal();
+		else
+			truth[t - 210] = v;
+	}
+	fo_fc_auto(y, 210, 7, 14, 14, 3, fc(&f), &mase, &smape);
+	assert_true(isfinite(mase) && mase > 0 && isfinite(smape));
+	assert_true(strcmp(f.out.model, "seasonal_naive") != 0);
+	fo_fc_seasonal_naive(y, 210, 7, 14, fc(&g));
+	assert_true(fo_fc_smape(truth, f.point, 14) < fo_fc_smape(truth, g.point, 14));
+	/* too short to backtest: a simple model, and the scores say so */
+	fo_fc_auto(y, 10, 7, 14, 14, 3, fc(&f), &mase, &smape);
+	assert_true(isnan(mase));
+	assert_string_equal(f.out.model, "ets_ANN");
+	for (int i = 0; i < 14; i++)
+		assert_true(isfinite(f.point[i]) && isfinite(f.hi95[i]));
+}
+
+static void
 test_accuracy_measures(void **state)
 {
 	double a[2] = {100, 50}, f[2] = {110, 50}, in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -246,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_intervals_cover_at_their_nominal_rate),
 		cmocka_unit_test(test_theta_on_a_seasonal_series),
 		cmocka_unit_test(test_degenerate_series_give_numbers),
+		cmocka_unit_test(test_backtest_picks_a_model_that_beats_the_seasonal_naive),
 		cmocka_unit_test(test_accuracy_measures),
 	};
 
