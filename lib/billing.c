@@ -1090,13 +1090,9 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 		u->files = u->man.files;
 	}
 
-	if (fo_pg_begin(ctx->conn, err) < 0)
-		return -1;
 	/* Partitions belong to the writer role, so that every job can swap them. */
-	if (fo_pg_exec(ctx->conn,
-		       "DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
-		       " SET LOCAL ROLE finops_writer; END IF; END $$", err) < 0)
-		goto out;
+	if (fo_pg_begin_writer(ctx->conn, err) < 0)
+		return -1;
 	if (fo_pg_query(ctx->conn, "SELECT nextval('finops.billing_load_id_seq')", 0, NULL, &res,
 			err) < 0)
 		goto out;

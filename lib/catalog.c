@@ -463,11 +463,9 @@ load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const str
 	memset(&o, 0, sizeof(o));
 	o.name = src->label;
 	o.expect_region = src->region;
-	if (fo_pg_begin(ctx->conn, err) < 0)
+	if (fo_pg_begin_writer(ctx->conn, err) < 0)
 		return -1;
 	rc = fo_pg_exec(ctx->conn,
-		"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
-		" SET LOCAL ROLE finops_writer; END IF; END $$;"
 		"CREATE TEMP TABLE catalog_stage (region text NOT NULL, instance_type text NOT NULL,"
 		"  operating_system text NOT NULL, tenancy text NOT NULL, license_model text NOT NULL,"
 		"  pre_installed_sw text NOT NULL, term text NOT NULL, purchase_option text,"
@@ -736,19 +734,6 @@ from_index(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, struct ta
 	return 0;
 }
 
-struct file_ctx {
-	int fd;
-	const char *path;
-};
-
-static ssize_t
-read_file(void *arg, char *buf, size_t len, fo_err *err)
-{
-	struct file_ctx *f = arg;
-
-	return fo_read_fd(f->fd, f->path, buf, len, err);
-}
-
 int
 fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo_err *err)
 {
@@ -759,8 +744,8 @@ fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo
 	if (fo_job_lock(ctx, "catalog", err) < 0)
 		return -1;
 	if (opts->from_file) {
-		struct file_ctx f = {-1, opts->from_file};
-		struct source src = {opts->from_file, NULL, read_file, &f};
+		struct fo_fd_source f = {-1, opts->from_file};
+		struct source src = {opts->from_file, NULL, fo_fd_read, &f};
 		fo_err e;
 
 		f.fd = open(opts->from_file, O_RDONLY | O_CLOEXEC);

@@ -398,11 +398,6 @@ fo_lines_read(const char *name, fo_read_fn rd, void *rdctx, fo_line_fn cb, void 
 	return rc;
 }
 
-struct file_ctx {
-	int fd;
-	const char *path;
-};
-
 ssize_t
 fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err)
 {
@@ -418,10 +413,10 @@ fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err)
 	}
 }
 
-static ssize_t
-read_file(void *ctx, char *buf, size_t len, fo_err *err)
+ssize_t
+fo_fd_read(void *source, char *buf, size_t len, fo_err *err)
 {
-	struct file_ctx *f = ctx;
+	struct fo_fd_source *f = source;
 
 	return fo_read_fd(f->fd, f->path, buf, len, err);
 }
@@ -430,14 +425,14 @@ int
 fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx, struct fo_csv_stats *stats,
 		 fo_err *err)
 {
-	struct file_ctx f = {-1, path};
+	struct fo_fd_source f = {-1, path};
 	int rc;
 
 	f.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f.fd < 0)
 		return fo_err_set(err, errno == ENOENT ? FO_EXIT_BAD_INPUT : FO_EXIT_FAILURE,
 				  "%s: %s", path, strerror(errno));
-	rc = fo_csv_read(path, read_file, &f, cb, cbctx, stats, err);
+	rc = fo_csv_read(path, fo_fd_read, &f, cb, cbctx, stats, err);
 	close(f.fd);
 	return rc;
 }

@@ -122,6 +122,29 @@ fo_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *x, in
 
 /* ---- helpers ------------------------------------------------------------------ */
 
+int
+fo_fc_out_alloc(struct fo_fc_out *out, size_t h)
+{
+	double *buf = calloc(5 * (h ? h : 1), sizeof(double));
+
+	memset(out, 0, sizeof(*out));
+	if (!buf)
+		return -1;
+	out->point = buf;
+	out->lo80 = buf + h;
+	out->hi80 = buf + 2 * h;
+	out->lo95 = buf + 3 * h;
+	out->hi95 = buf + 4 * h;
+	return 0;
+}
+
+void
+fo_fc_out_free(struct fo_fc_out *out)
+{
+	free(out->point);
+	out->point = NULL;
+}
+
 static void
 intervals(struct fo_fc_out *out, size_t i, double sd)
 {
@@ -574,16 +597,10 @@ run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_o
 	case C_COMBO: {
 		/* the mean of three (M4: combinations were robustly strong) */
 		static const enum cand parts[3] = {C_ANA, C_AADA, C_THETA};
-		double *buf = calloc(5 * h, sizeof(double));
 		struct fo_fc_out p;
 
-		if (!buf)
+		if (fo_fc_out_alloc(&p, h) < 0)
 			return -1;
-		p.point = buf;
-		p.lo80 = buf + h;
-		p.hi80 = buf + 2 * h;
-		p.lo95 = buf + 3 * h;
-		p.hi95 = buf + 4 * h;
 		for (size_t i = 0; i < h; i++)
 			out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
 		for (int k = 0; k < 3; k++) {
@@ -596,7 +613,7 @@ run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_o
 				out->hi95[i] += p.hi95[i] / 3;
 			}
 		}
-		free(buf);
+		fo_fc_out_free(&p);
 		snprintf(out->model, sizeof(out->model), "combination");
 		out->nparams = 0;
 		return 0;
@@ -612,20 +629,14 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 {
 	double score[NCANDS] = {0}, sm[NCANDS] = {0};
 	int tried[NCANDS] = {0}, best = -1;
-	double *buf = calloc(5 * (bh ? bh : 1), sizeof(double));
 	struct fo_fc_out p;
 
 	if (mase)
 		*mase = NAN;
 	if (smape)
 		*smape = NAN;
-	if (!buf)
+	if (fo_fc_out_alloc(&p, bh) < 0)
 		return -1;
-	p.point = buf;
-	p.lo80 = buf + bh;
-	p.hi80 = buf + 2 * bh;
-	p.lo95 = buf + 3 * bh;
-	p.hi95 = buf + 4 * bh;
 	for (int o = 1; o <= origins && bh > 0; o++) {
 		size_t cut;
 
@@ -650,7 +661,7 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		if (tried[c] && tried[c] == tried[C_SNAIVE] &&
 		    (best < 0 || score[c] / tried[c] < score[best] / tried[best] - 1e-12))
 			best = c;
-	free(buf);
+	fo_fc_out_free(&p);
 	if (best < 0) {
 		/* too short to backtest: the simplest model the length allows */
 		return run_cand(n >= 2 * (size_t)m ? C_SNAIVE : C_ANN, y, n, m, h, out);

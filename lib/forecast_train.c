@@ -109,18 +109,13 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
       int backtest_days)
 {
 	size_t h = (size_t)(horizon_end - cutoff);
-	double *buf = calloc(5 * h + 1, sizeof(double)), mase, smape, scale = 0;
+	double mase, smape, scale = 0;
 	struct fo_fc_out f;
 	char day[16], hist[16];
 	size_t k = 0;
 
-	if (!buf)
+	if (fo_fc_out_alloc(&f, h) < 0)
 		return -1;
-	f.point = buf;
-	f.lo80 = buf + h;
-	f.hi80 = buf + 2 * h;
-	f.lo95 = buf + 3 * h;
-	f.hi95 = buf + 4 * h;
 	fo_fc_auto(y, n, 7, h, (size_t)backtest_days, origins, &f, &mase, &smape);
 	for (size_t t = 7; t < n; t++, k++)
 		scale += fabs(y[t] - y[t - 7]);
@@ -196,8 +191,7 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 		num(&o->months, actual + rest - Z95 * sqrt(var), 0);
 		num(&o->months, actual + rest + Z95 * sqrt(var), 1);
 	}
-	(void)first;
-	free(buf);
+	fo_fc_out_free(&f);
 	return o->models.oom || o->values.oom || o->months.oom ? -1 : 0;
 }
 
@@ -346,11 +340,7 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 		goto done;
 	}
 	if (rc == 0)
-		rc = fo_pg_begin(ctx->conn, err);
-	if (rc == 0)
-		rc = fo_pg_exec(ctx->conn,
-			"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
-			" SET LOCAL ROLE finops_writer; END IF; END $$", err);
+		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0) {
 		char dims[300];
 

@@ -212,6 +212,19 @@ fo_pg_begin(PGconn *conn, fo_err *err)
 }
 
 int
+fo_pg_begin_writer(PGconn *conn, fo_err *err)
+{
+	if (fo_pg_begin(conn, err) < 0)
+		return -1;
+	if (fo_pg_exec(conn, "DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER')"
+		       " THEN SET LOCAL ROLE finops_writer; END IF; END $$", err) < 0) {
+		fo_pg_rollback(conn);
+		return -1;
+	}
+	return 0;
+}
+
+int
 fo_pg_commit(PGconn *conn, fo_err *err)
 {
 	PGresult *res = PQexec(conn, "COMMIT");

@@ -729,11 +729,9 @@ fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o,
 	if (rc == 0)
 		rc = load_catalog(ctx->conn, start, end, &k.cat, err);
 	if (rc == 0)
-		rc = fo_pg_begin(ctx->conn, err);
+		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0)
 		rc = fo_pg_exec(ctx->conn,
-			"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
-			" SET LOCAL ROLE finops_writer; END IF; END $$;"
 			"CREATE TEMP TABLE rightsizing_stage (LIKE finops.rightsizing_recommendations)"
 			" ON COMMIT DROP;"
 			"ALTER TABLE rightsizing_stage ALTER run_id DROP NOT NULL,"

@@ -438,19 +438,6 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 	return rc;
 }
 
-struct fd_src {
-	int fd;
-	const char *path;
-};
-
-static ssize_t
-read_local(void *arg, char *buf, size_t len, fo_err *err)
-{
-	struct fd_src *f = arg;
-
-	return fo_read_fd(f->fd, f->path, buf, len, err);
-}
-
 static int
 stream_file(struct run *r, const char *path, fo_err *err)
 {
@@ -474,11 +461,11 @@ stream_file(struct run *r, const char *path, fo_err *err)
 		return rc;
 	}
 	{
-		struct fd_src f = {open(path, O_RDONLY | O_CLOEXEC), path};
+		struct fo_fd_source f = {open(path, O_RDONLY | O_CLOEXEC), path};
 
 		if (f.fd < 0)
 			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
-		rc = fo_lines_read(path, read_local, &f, stream_line, r, NULL, err);
+		rc = fo_lines_read(path, fo_fd_read, &f, stream_line, r, NULL, err);
 		close(f.fd);
 	}
 	return rc;
@@ -1030,11 +1017,7 @@ fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	rc = fo_job_lock(ctx, "usage", err);
 	if (rc == 0)
-		rc = fo_pg_begin(ctx->conn, err);
-	if (rc == 0)
-		rc = fo_pg_exec(ctx->conn,
-			"DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER') THEN"
-			" SET LOCAL ROLE finops_writer; END IF; END $$", err);
+		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0)
 		rc = fo_pg_exec(ctx->conn, stage_sql, err);
 	if (rc == 0 && !opts->nstreams)

@@ -71,6 +71,13 @@ typedef int (*fo_line_fn)(void *ctx, const char *line, size_t len, unsigned long
 int fo_lines_read(const char *name, fo_read_fn rd, void *rdctx, fo_line_fn cb, void *cbctx,
 		  struct fo_csv_stats *stats, fo_err *err);
 
+/* An open file as a read function: fo_fd_read(&(struct fo_fd_source){fd, path}, ...). */
+struct fo_fd_source {
+	int fd;
+	const char *path;
+};
+ssize_t fo_fd_read(void *source, char *buf, size_t len, fo_err *err);
+
 /* Reads a local file (see fo_csv_read). */
 int fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx,
 		     struct fo_csv_stats *stats, fo_err *err);

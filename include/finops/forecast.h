@@ -21,6 +21,10 @@ struct fo_fc_out {
 	int nparams;
 };
 
+/* Gives out arrays for h values (one allocation), or fails (-1); free with fo_fc_out_free. */
+int fo_fc_out_alloc(struct fo_fc_out *out, size_t h);
+void fo_fc_out_free(struct fo_fc_out *out);
+
 /* Last season repeated; intervals from the seasonal differences. */
 int fo_fc_seasonal_naive(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out);
 

@@ -51,6 +51,13 @@ int fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *p
 		PGresult **out, fo_err *err);
 
 int fo_pg_begin(PGconn *conn, fo_err *err);
+
+/*
+ * Begins a transaction that writes as finops_writer when the login role is
+ * a member (SET LOCAL ROLE), so the tables and partitions it creates belong
+ * to the role every job shares. Rolls back on failure.
+ */
+int fo_pg_begin_writer(PGconn *conn, fo_err *err);
 int fo_pg_commit(PGconn *conn, fo_err *err);
 /* Rolls back if a transaction is open; safe to call on a failed connection. */
 void fo_pg_rollback(PGconn *conn);
