@@ -18,16 +18,16 @@ import argparse
 import csv
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from benchlib import ThrowawayPostgres  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
 from pricefixtures import HEADER, TYPES, row, write_index  # noqa: E402
 
@@ -105,20 +105,11 @@ def main():
     for b in (tool, migrate):
         if not os.access(b, os.X_OK):
             sys.exit(f"{b} is missing: build first (cmake --build {args.bindir})")
-    pgdir = tempfile.mkdtemp(prefix="fo-cbench.", dir="/tmp")
-    pgtmp = os.path.join(ROOT, "tests", "support", "pgtmp.sh")
-    env = dict(os.environ)
-    for line in subprocess.run([pgtmp, "start", pgdir], check=True, text=True,
-                               stdout=subprocess.PIPE).stdout.split():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            env[k] = v
-    env["PGDATABASE"] = "bench"
+    pg = ThrowawayPostgres(args.bindir, "fo-cbench.")
+    env = pg.env
     env["FINOPS_LOG_LEVEL"] = "warn"
     results = []
     try:
-        subprocess.run(["createdb", "bench"], env=env, check=True)
-        subprocess.run([migrate], env=env, check=True)
         for rows in args.rows:
             www = os.path.join(args.workdir, f"pricing-{rows}-{args.seed}")
             d = os.path.join(www, "offers", "v1.0", "aws", "AmazonEC2", VERSION, REGION)
@@ -144,8 +135,7 @@ def main():
             httpd.shutdown()
             results.append((rows, os.path.getsize(path), statistics.median(times), max(rss)))
     finally:
-        subprocess.run([pgtmp, "stop", pgdir], check=False)
-        shutil.rmtree(pgdir, ignore_errors=True)
+        pg.stop()
     print(f"\ninstance_catalog_updater, one region from a local HTTP server, {os.cpu_count()}"
           f" cores, median of {args.repeat} run(s)")
     print(f"{'rows':>10} {'file MB':>8} {'seconds':>8} {'rows/s':>9} {'MB/s':>6}"

@@ -15,13 +15,13 @@ Usage: bench/rightsizing_bench.py [--instances 100000] [--bindir build]
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from benchlib import ThrowawayPostgres  # noqa: E402
 
 FLOOR = """
 CREATE TABLE floor_answer AS
@@ -41,15 +41,8 @@ def main():
     args = ap.parse_args()
     tool = os.path.join(args.bindir, "rightsizing_calc")
     migrate = os.path.join(args.bindir, "finops_migrate")
-    pgdir = tempfile.mkdtemp(prefix="fo-rbench.", dir="/tmp")
-    pgtmp = os.path.join(ROOT, "tests", "support", "pgtmp.sh")
-    env = dict(os.environ)
-    for line in subprocess.run([pgtmp, "start", pgdir], check=True, text=True,
-                               stdout=subprocess.PIPE).stdout.split():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            env[k] = v
-    env["PGDATABASE"] = "bench"
+    pg = ThrowawayPostgres(args.bindir, "fo-rbench.")
+    env = pg.env
     env["FINOPS_LOG_LEVEL"] = "warn"
 
     def psql(sql):
@@ -58,8 +51,6 @@ def main():
                               stdout=subprocess.PIPE).stdout.strip()
 
     try:
-        subprocess.run(["createdb", "bench"], env=env, check=True)
-        subprocess.run([migrate], env=env, check=True)
         n = args.instances
         print(f"filling {n} instances x 14 days ...", file=sys.stderr)
         psql("CREATE TABLE finops.instance_usage_hourly_p202610 PARTITION OF"
@@ -123,8 +114,7 @@ def main():
         findings = psql("SELECT string_agg(finding || ' ' || n, ', ') FROM (SELECT finding,"
                         " count(*) n FROM finops.rightsizing_current GROUP BY 1 ORDER BY 1) x")
     finally:
-        subprocess.run([pgtmp, "stop", pgdir], check=False)
-        shutil.rmtree(pgdir, ignore_errors=True)
+        pg.stop()
     print(f"\nrightsizing_calc vs one SQL query (percentile_cont), {n} instances x 14 days"
           f" ({rows} hourly rows), {os.cpu_count()} cores")
     print(f"floor (SQL statistics only): {floor_s:.1f} s; rightsizing_calc (statistics,"

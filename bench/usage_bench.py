@@ -13,13 +13,13 @@ Usage: bench/usage_bench.py [--size 1000x1 10000x14] [--bindir build]
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from benchlib import ThrowawayPostgres  # noqa: E402
 
 
 def main():
@@ -34,20 +34,11 @@ def main():
     for b in (gen, tool, migrate):
         if not os.access(b, os.X_OK):
             sys.exit(f"{b} is missing: build first (cmake --build {args.bindir})")
-    pgdir = tempfile.mkdtemp(prefix="fo-ubench.", dir="/tmp")
-    pgtmp = os.path.join(ROOT, "tests", "support", "pgtmp.sh")
-    env = dict(os.environ)
-    for line in subprocess.run([pgtmp, "start", pgdir], check=True, text=True,
-                               stdout=subprocess.PIPE).stdout.split():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            env[k] = v
-    env["PGDATABASE"] = "bench"
+    pg = ThrowawayPostgres(args.bindir, "fo-ubench.")
+    env = pg.env
     env["FINOPS_LOG_FORMAT"] = "json"
     results = []
     try:
-        subprocess.run(["createdb", "bench"], env=env, check=True)
-        subprocess.run([migrate], env=env, check=True, stderr=subprocess.DEVNULL)
         for size in args.size:
             inst, days = (int(x) for x in size.split("x"))
             t0 = time.monotonic()
@@ -67,8 +58,7 @@ def main():
             results.append((inst, days, lines, hours, seconds, usage.ru_maxrss / 1024.0,
                             usage.ru_utime + usage.ru_stime))
     finally:
-        subprocess.run([pgtmp, "stop", pgdir], check=False)
-        shutil.rmtree(pgdir, ignore_errors=True)
+        pg.stop()
     print(f"\nusage_ingest on metric-stream lines through a pipe, {os.cpu_count()} cores")
     print(f"{'instances':>9} {'days':>4} {'lines':>11} {'inst-hours':>10} {'seconds':>8}"
           f" {'lines/s':>9} {'CPU s':>7} {'peak RSS MB':>11}")
