@@ -40,7 +40,6 @@ def main():
     ap.add_argument("--bindir", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
     tool = os.path.join(args.bindir, "rightsizing_calc")
-    migrate = os.path.join(args.bindir, "finops_migrate")
     pg = ThrowawayPostgres(args.bindir, "fo-rbench.")
     env = pg.env
     env["FINOPS_LOG_LEVEL"] = "warn"

@@ -3,7 +3,6 @@ they load, each DAG is what operators expect (task, schedule, retries,
 skip code, templated command), and one DAG runs end to end with
 `airflow dags test`, its BashOperator running the real binary against the
 throwaway PostgreSQL."""
-import json
 import os
 import subprocess
 import sys

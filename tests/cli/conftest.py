@@ -114,6 +114,35 @@ def hold_lock():
         h.release()
 
 
+class MotoServer:
+    """moto in server mode on a free 127.0.0.1 port (the pinned moto[server])."""
+
+    def __init__(self, **env):
+        import socket
+        import sys
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                      "-p", str(port)], env=dict(os.environ, **env),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/moto-api/", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("moto did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 def wait_for(predicate, timeout=20.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

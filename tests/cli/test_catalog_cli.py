@@ -11,8 +11,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import psql, run
-from pricefixtures import (HEADER, offer_csv, offer_rows, row, write_index,
-                           write_offer)
+from pricefixtures import HEADER, offer_csv, offer_rows, write_index, write_offer
 
 SHARED = os.path.join(os.environ.get("FINOPS_SOURCE_DIR", ""), "..", "shared", "data",
                       "aws-pricing")

@@ -1,7 +1,6 @@
 """forecast_train on billing data the test writes: a weekly pattern it must
 follow, a second currency kept apart, a new service with 3 days, a
 zero-cost service, month totals, accuracy as actuals arrive, and drift."""
-import math
 from datetime import date, timedelta
 
 import pytest

@@ -5,15 +5,12 @@ its manifest; loading it from S3 gives the same table as loading it from disk.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from conftest import psql, run
+from conftest import MotoServer, psql, run
 
 SHARED = os.path.join(os.environ.get("FINOPS_SOURCE_DIR", ""), "..", "shared", "data")
 CUR = os.path.join(SHARED, "aws-cur")
@@ -33,30 +30,14 @@ TOTALS = ("SELECT count(*) || '|' || sum(billed_cost) || '|' || sum(effective_co
           " resource_id, billed_cost)) FROM finops.billing_line_items")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto():
     import boto3
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3", AWS_ACCESS_KEY_ID="setup",
-               AWS_SECRET_ACCESS_KEY="setup", AWS_DEFAULT_REGION="us-east-1")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    server = MotoServer(INITIAL_NO_AUTH_ACTION_COUNT="3", AWS_ACCESS_KEY_ID="setup",
+                        AWS_SECRET_ACCESS_KEY="setup", AWS_DEFAULT_REGION="us-east-1")
+    url = server.url
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         # the three requests moto lets through unauthenticated: a user, its key, its policy
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
                            aws_access_key_id="setup", aws_secret_access_key="setup")
@@ -77,8 +58,7 @@ def moto():
         yield {"url": url, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"],
                "s3": s3}
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture

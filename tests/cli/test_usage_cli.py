@@ -3,18 +3,12 @@ documented output format) and on CloudWatch GetMetricData served by moto:
 hourly rows equal values computed independently here."""
 import gzip
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections import defaultdict
 from datetime import datetime, timezone
 
 import pytest
 
-from conftest import psql, run
+from conftest import MotoServer, psql, run
 
 H0 = int(datetime(2026, 10, 5, 0, tzinfo=timezone.utc).timestamp())
 START, END = "2026-10-05T00:00:00Z", "2026-10-05T03:00:00Z"
@@ -176,33 +170,18 @@ def test_window_must_be_whole_hours(mdb, tmp_path):
 
 # ---- CloudWatch GetMetricData against moto -----------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_cw():
     import boto3
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = MotoServer()
+    url = server.url
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         cw = boto3.client("cloudwatch", endpoint_url=url, region_name="eu-west-1",
                           aws_access_key_id="AKIDTEST", aws_secret_access_key="secret")
         yield {"url": url, "cw": cw}
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def put(cw, ns, name, inst, ts, value, unit="Percent"):
