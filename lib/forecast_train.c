@@ -110,6 +110,7 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 {
 	size_t h = (size_t)(horizon_end - cutoff);
 	double mase, smape, scale = 0;
+	int nonneg_series = 0;
 	struct fo_fc_out f;
 	char day[16], hist[16];
 	size_t k = 0;
@@ -117,6 +118,21 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 	if (fo_fc_out_alloc(&f, h) < 0)
 		return -1;
 	fo_fc_auto(y, n, 7, h, (size_t)backtest_days, origins, &f, &mase, &smape);
+	/* a cost that was never negative is not forecast below zero */
+	{
+		int nonneg = 1;
+
+		for (size_t t = 0; t < n && nonneg; t++)
+			nonneg = y[t] >= 0;
+		for (size_t i = 0; nonneg && i < h; i++) {
+			f.point[i] = fmax(f.point[i], 0);
+			f.lo80[i] = fmax(f.lo80[i], 0);
+			f.lo95[i] = fmax(f.lo95[i], 0);
+			f.hi80[i] = fmax(f.hi80[i], 0);
+			f.hi95[i] = fmax(f.hi95[i], 0);
+		}
+		nonneg_series = nonneg;
+	}
 	for (size_t t = 7; t < n; t++, k++)
 		scale += fabs(y[t] - y[t - 7]);
 	o->series++;
@@ -186,9 +202,11 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 		num(&o->months, actual, 0);
 		num(&o->months, rest, 0);
 		num(&o->months, actual + rest, 0);
-		num(&o->months, actual + rest - Z80 * sqrt(var), 0);
+		num(&o->months, nonneg_series ? fmax(actual, actual + rest - Z80 * sqrt(var))
+		    : actual + rest - Z80 * sqrt(var), 0);
 		num(&o->months, actual + rest + Z80 * sqrt(var), 0);
-		num(&o->months, actual + rest - Z95 * sqrt(var), 0);
+		num(&o->months, nonneg_series ? fmax(actual, actual + rest - Z95 * sqrt(var))
+		    : actual + rest - Z95 * sqrt(var), 0);
 		num(&o->months, actual + rest + Z95 * sqrt(var), 1);
 	}
 	fo_fc_out_free(&f);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh: the whole pipeline on an embedded default, from a fresh Debian
-# machine: a throwaway local PostgreSQL, the bundled sample inputs, every
-# stage that exists so far, and a readable report at the end.
+# machine: a throwaway local PostgreSQL, the bundled sample inputs (and a
+# price list and a week of metrics generated from them by demo/make_inputs.py),
+# every stage in the order Airflow runs them, and a readable report.
 #
 # Nothing outside the build folder and a temporary directory is touched; the
 # database is removed when the script ends, also on failure. Set
@@ -57,13 +58,20 @@ stage() {
 	esac
 }
 
+# generated inputs: an EC2 offer file and a week of metric-stream output
+say "writing the generated demo inputs into $pgdir/inputs"
+python3 "$root/demo/make_inputs.py" "$pgdir/inputs"
+
 stage finops_migrate 2 "$bin/finops_migrate"
-stage instance_catalog_updater 5 "$bin/instance_catalog_updater"
+stage instance_catalog_updater 5 "$bin/instance_catalog_updater" \
+	--from-file "$pgdir/inputs/pricing/index.csv"
 stage billing_ingest 3 "$bin/billing_ingest" \
 	"$root/demo/aws-cur/demo-cur/20261001-20261101/demo-cur-Manifest.json" \
 	"$root/demo/focus/focus-demo-2026-10.csv"
-stage usage_ingest 6 "$bin/usage_ingest"
-stage rightsizing_calc 8 "$bin/rightsizing_calc"
+stage usage_ingest 6 "$bin/usage_ingest" --start 2026-10-18T00:00:00Z \
+	--end 2026-10-25T00:00:00Z "$pgdir/inputs/metrics"
+stage rightsizing_calc 8 "$bin/rightsizing_calc" --end 2026-10-25T00:00:00Z \
+	--lookback-days 7
 stage forecast_train 9 "$bin/forecast_train"
 
 q() {
@@ -109,6 +117,33 @@ $(q "SELECT coalesce(string_agg(format('  load %s  source %s  %s  %-9s %-8s %6s 
                                       status, rows_loaded, left(assembly_id, 24)),
                                E'\n' ORDER BY load_id, source_id), '  none')
        FROM finops.billing_loads")
+
+Instance catalog (finops.instance_catalog_versions)
+$(q "SELECT coalesce(string_agg(format('  %-12s offer %s  %s prices', region, offer_version,
+                                      prices), E'\n' ORDER BY region), '  none')
+       FROM finops.instance_catalog_versions")
+
+Utilization (finops.instance_usage_hourly)
+$(q "SELECT format('  %s instance-hours of %s instances, %s to %s; average CPU %s%%, memory %s%%',
+                   count(*), count(DISTINCT instance_id), min(hour), max(hour),
+                   round(avg(cpu_avg)::numeric, 1), round(avg(mem_avg)::numeric, 1))
+       FROM finops.instance_usage_hourly")
+
+Rightsizing (finops.rightsizing_current)
+$(q "SELECT coalesce(string_agg(format('  %-18s %5s instances  saving %10s a month (list)', finding,
+                                      n, s), E'\n' ORDER BY finding), '  none')
+       FROM (SELECT finding, count(*) n, sum(monthly_saving_list) s
+               FROM finops.rightsizing_current GROUP BY 1) t")
+$(q "SELECT coalesce(string_agg('  e.g. ' || instance_id || ': ' || reason, E'\n'), '')
+       FROM (SELECT instance_id, reason FROM finops.rightsizing_current
+              WHERE finding = 'over_provisioned' ORDER BY monthly_saving_list DESC LIMIT 2) t")
+
+Forecast (finops.forecast_months, total per currency)
+$(q "SELECT coalesce(string_agg(format('  %s %s  actual to date %12s + forecast %12s = %12s  (80%%: %s .. %s)',
+                                      to_char(month, 'YYYY-MM'), currency, round(actual_to_date, 2),
+                                      round(forecast_rest, 2), round(point, 2), round(lo80, 2),
+                                      round(hi80, 2)), E'\n' ORDER BY currency, month), '  none')
+       FROM finops.forecast_months WHERE series_key = 'total'")
 
 Job runs (finops.job_runs)
 $(q "SELECT coalesce(string_agg(format('  %-26s %-12s exit %s, %s rows written', job, status,

@@ -93,6 +93,9 @@ def test_forecasts_follow_the_series_and_never_hold_nan(fdb):
                     " WHERE series_key LIKE '%/NEW'")
     assert new in ("naive 3", "ets_ANN 3")
     assert "too short to backtest" in r.summary()["msg"]
+    # costs that were never negative are not forecast below zero
+    assert psql(fdb, "SELECT count(*) FROM finops.forecast_values WHERE lo95 < 0") == "0"
+    assert psql(fdb, "SELECT count(*) FROM finops.forecast_months WHERE lo95 < 0") == "0"
     # intervals are ordered
     assert psql(fdb, "SELECT count(*) FROM finops.forecast_values WHERE NOT (lo95 <= lo80 AND"
                      " lo80 <= point AND point <= hi80 AND hi80 <= hi95)") == "0"
