@@ -301,16 +301,16 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 			first = 0;
 		}
 		if (has_dim(opts->dimensions, "billing_account")) {
-			fo_buf_printf(&q, "%sSELECT 'billing_account=' || billing_account_id,"
-				      " 'billing_account', currency, day, sum(cost) FROM a"
+			fo_buf_printf(&q, "%sSELECT 'billing_account=' || billing_account_id AS k,"
+				      " 'billing_account' AS dim, currency, day, sum(cost) AS c FROM a"
 				      " GROUP BY 1, 2, 3, 4", first ? "" : " UNION ALL ");
 			first = 0;
 		}
 		if (has_dim(opts->dimensions, "sub_account_service"))
 			fo_buf_printf(&q, "%sSELECT 'sub_account_service=' || coalesce(sub_account_id,"
-				      " '') || '/' || coalesce(service_name, ''), 'sub_account_service',"
-				      " currency, day, sum(cost) FROM a GROUP BY 1, 2, 3, 4",
-				      first ? "" : " UNION ALL ");
+				      " '') || '/' || coalesce(service_name, '') AS k,"
+				      " 'sub_account_service' AS dim, currency, day, sum(cost) AS c FROM a"
+				      " GROUP BY 1, 2, 3, 4", first ? "" : " UNION ALL ");
 	}
 	fo_buf_puts(&q, ") SELECT k, dim, currency, day::text, c::float8 FROM s");
 	if (opts->retrain_drifted)

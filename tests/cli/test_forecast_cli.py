@@ -147,3 +147,35 @@ def test_accuracy_and_drift_as_actuals_arrive(fdb, tmp_path):
     # the current view still has every series, each from its newest run
     assert psql(fdb, "SELECT count(DISTINCT (series_key, currency)) FROM"
                      " finops.forecast_current") == "9"
+
+
+def test_gaps_and_a_currency_change_give_sane_forecasts(db, tmp_path):
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    rows, n = [], 0
+    for k in range(DAYS):
+        d = FIRST + timedelta(days=k)
+        items = []
+        if k % 2 == 0:
+            items.append(("GAPPY", "USD", 30.0))           # billed every other day only
+        # an account that moved from USD to EUR billing on day 40
+        items.append(("SWITCH", "USD" if k < 40 else "EUR", 50.0 if k < 40 else 46.0))
+        for service, cur, cost in items:
+            n += 1
+            rows.append(legacy_row(n, cost=f"{cost:.2f}", currency=cur, period=d.strftime("%Y-%m"),
+                                   usage_start=f"{d.isoformat()}T12:00:00Z",
+                                   **{"product/ProductName": service,
+                                      "lineItem/ProductCode": service}))
+    load(db, tmp_path, rows, "g")
+    r = run("forecast_train", "--dsn", f"dbname={db}", "--dimensions", "sub_account_service")
+    assert r.code == 0, r.stderr
+    assert psql(db, "SELECT count(*) FROM finops.forecast_values WHERE point = 'NaN'"
+                    " OR lo95 = 'NaN' OR hi95 = 'NaN'") == "0"
+    mean = dict(line.split("|") for line in psql(
+        db, "SELECT series_key || ' ' || currency, round(avg(point), 1) FROM"
+            " finops.forecast_values GROUP BY 1").splitlines())
+    # every other day 30 (the missing days are days of zero cost): a forecast within
+    # what the history holds, neither zero nor beyond its days of 30
+    assert 0 < float(mean["sub_account_service=444455556666/GAPPY USD"]) <= 30
+    # the currency change: USD stopped (forecast near 0), EUR goes on near 46
+    assert float(mean["sub_account_service=444455556666/SWITCH USD"]) < 5
+    assert 40 <= float(mean["sub_account_service=444455556666/SWITCH EUR"]) <= 52
