@@ -777,7 +777,8 @@ fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o,
 			"    FROM finops.rightsizing_recommendations r WHERE r.run_id = $1::bigint"
 			"     AND finding IN ('idle', 'over_provisioned'))"
 			" WHERE run_id = $1::bigint", 1, qp, NULL, err);
-	if (rc < 0 || ctx->dry_run)
+	/* no instance with metrics: keep the current set rather than empty it */
+	if (rc < 0 || ctx->dry_run || k.examined == 0)
 		fo_pg_rollback(ctx->conn);
 	else
 		rc = fo_pg_commit(ctx->conn, err);

@@ -217,3 +217,11 @@ def test_savings_applied_when_the_instance_later_runs_as_recommended(scenario, t
                           " || monthly_saving_list || ' ' || applied_from"
                           " FROM finops.rightsizing_applied") == \
         "i-over m6i.large 210.24 2026-12-01 00:00:00+00"
+
+
+def test_a_window_without_metrics_keeps_the_current_set(scenario):
+    assert calc(scenario).code == 0
+    r = run("rightsizing_calc", "--dsn", f"dbname={scenario}", "--end", "2027-06-01T00:00:00Z")
+    assert r.code == 99, r.stderr
+    assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_runs") == "1"
+    assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_current") == "11"
