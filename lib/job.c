@@ -128,9 +128,6 @@ static void
 print_help(const struct fo_job *job)
 {
 	printf("%s - %s\n\n", job->name, job->purpose);
-	if (job->flags & FO_JOB_NOT_IMPLEMENTED)
-		printf("NOT YET IMPLEMENTED: this release only answers --help and --version;\n"
-		       "any other use exits 2 and changes nothing.\n\n");
 	printf("Usage: %s %s\n", job->name, job->usage ? job->usage : "[OPTIONS]");
 	if (job->description)
 		printf("\n%s\n", job->description);
@@ -430,12 +427,6 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 		code = FO_EXIT_OK;
 		goto out;
 	}
-	if (job->flags & FO_JOB_NOT_IMPLEMENTED) {
-		code = usage_error(job, "not yet implemented: this release only answers --help and"
-				   " --version");
-		goto out;
-	}
-
 	if (fo_http_global_init(&err) < 0) {
 		code = err.code;
 		fo_logf(FO_LOG_ERROR, NULL, 0, "%s", err.msg);

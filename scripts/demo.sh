@@ -34,15 +34,10 @@ export PGDATABASE=finops_demo
 export FINOPS_LOG_FORMAT=text
 
 stages=""
-# stage NAME ISSUE COMMAND...: runs one step of the pipeline and notes how it ended.
+# stage NAME COMMAND...: runs one step of the pipeline and notes how it ended.
 stage() {
 	name=$1
-	issue=$2
-	shift 2
-	if [ -x "$bin/$name" ] && "$bin/$name" --help | grep -q "NOT YET IMPLEMENTED"; then
-		stages="$stages$name|not built yet (issue #$issue)\n"
-		return 0
-	fi
+	shift
 	say "stage: $name"
 	set +e
 	"$@"
@@ -62,17 +57,17 @@ stage() {
 say "writing the generated demo inputs into $pgdir/inputs"
 python3 "$root/demo/make_inputs.py" "$pgdir/inputs"
 
-stage finops_migrate 2 "$bin/finops_migrate"
-stage instance_catalog_updater 5 "$bin/instance_catalog_updater" \
+stage finops_migrate "$bin/finops_migrate"
+stage instance_catalog_updater "$bin/instance_catalog_updater" \
 	--from-file "$pgdir/inputs/pricing/index.csv"
-stage billing_ingest 3 "$bin/billing_ingest" \
+stage billing_ingest "$bin/billing_ingest" \
 	"$root/demo/aws-cur/demo-cur/20261001-20261101/demo-cur-Manifest.json" \
 	"$root/demo/focus/focus-demo-2026-10.csv"
-stage usage_ingest 6 "$bin/usage_ingest" --start 2026-10-18T00:00:00Z \
+stage usage_ingest "$bin/usage_ingest" --start 2026-10-18T00:00:00Z \
 	--end 2026-10-25T00:00:00Z "$pgdir/inputs/metrics"
-stage rightsizing_calc 8 "$bin/rightsizing_calc" --end 2026-10-25T00:00:00Z \
+stage rightsizing_calc "$bin/rightsizing_calc" --end 2026-10-25T00:00:00Z \
 	--lookback-days 7
-stage forecast_train 9 "$bin/forecast_train"
+stage forecast_train "$bin/forecast_train"
 
 q() {
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"

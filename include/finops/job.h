@@ -34,7 +34,6 @@ struct fo_option {
 };
 
 enum fo_job_flags {
-	FO_JOB_NOT_IMPLEMENTED = 1 << 0, /* only --help and --version work; exit 2 */
 	FO_JOB_DRY_RUN = 1 << 1,         /* accepts --dry-run */
 	FO_JOB_SCHEMA_ADMIN = 1 << 2     /* finops_migrate: no schema check, no job_runs row */
 };

@@ -14,7 +14,6 @@ import pytest
 
 JOBS = ["instance_catalog_updater", "billing_ingest", "usage_ingest",
         "rightsizing_calc", "forecast_train"]
-NOT_YET_IMPLEMENTED = []
 BINARIES = JOBS + ["finops_migrate"]
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import BINARIES, NOT_YET_IMPLEMENTED, run
+from conftest import BINARIES, run
 
 
 @pytest.mark.parametrize("binary", BINARIES)
@@ -40,14 +40,6 @@ def test_bad_options_exit_2_with_a_json_error(binary, args):
     assert lines[0]["exit_code"] == 2
     assert f"Try '{binary} --help'" in r.stderr
     assert r.stdout == ""
-
-
-@pytest.mark.parametrize("binary", NOT_YET_IMPLEMENTED)
-def test_unbuilt_job_says_so_and_exits_2(binary, db):
-    assert "NOT YET IMPLEMENTED" in run(binary, "--help").stdout
-    r = run(binary, "--dsn", f"dbname={db}")
-    assert r.code == 2
-    assert "not yet implemented" in r.log_lines()[0]["msg"]
 
 
 def test_log_format_text_is_plain(db):
