@@ -32,8 +32,8 @@ enum {
 
 static const struct fo_option common_options[] = {
 	{"dsn", 1, OPT_DSN, "CONNINFO",
-	 "PostgreSQL conninfo or URI (default: libpq's PG* environment);"
-	 " prefer PGPASSFILE to a password here"},
+	 "PostgreSQL conninfo or URI (default: from Vault when VAULT_ADDR is set, else"
+	 " $FINOPS_DSN or $FINOPS_DSN_FILE, else libpq's PG* environment; docs/secrets.md)"},
 	{"lock-wait", 1, OPT_LOCK_WAIT, "SECONDS",
 	 "wait up to SECONDS for another run on the same scope (default 0: exit 4"
 	 " at once; -1: wait forever)"},
