@@ -464,6 +464,15 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 			  FO_BOOL("dry_run", ctx.dry_run)),
 		"summary: %s%s%s", fo_jobrun_status(code), ctx.summary.len ? "; " : "",
 		fo_buf_str(&ctx.summary));
+	/*
+	 * Release the job's advisory locks before disconnecting: the server ends
+	 * a session a moment after the client leaves, and a run started right
+	 * after this one (cron, a retry, an operator) must not find them held.
+	 */
+	if (ctx.conn && PQstatus(ctx.conn) == CONNECTION_OK) {
+		fo_pg_rollback(ctx.conn);
+		PQclear(PQexec(ctx.conn, "SELECT pg_advisory_unlock_all()"));
+	}
 	PQfinish(ctx.conn);
 	fo_secrets_close();
 	fo_http_global_cleanup();
