@@ -341,3 +341,11 @@ def test_readers_see_the_old_or_the_new_month_never_a_mix(fdb, tmp_path):
     # every snapshot is one whole month: 400 rows of one price
     assert seen <= {"400|1"}
     assert month(fdb) == "400|1600.00"
+
+
+def test_back_to_back_runs_never_find_the_lock_still_held(fdb, tmp_path):
+    # cron and retries start a run the moment the previous one exits
+    path = write_csv(tmp_path / "one.csv", LEGACY_COLUMNS, [legacy_row(1)])
+    for _ in range(15):
+        r = ingest(fdb, "--force", str(path))
+        assert r.code == 0, r.stderr
