@@ -24,6 +24,7 @@
 #include "finops/manifest.h"
 #include "finops/s3.h"
 #include "finops/pg.h"
+#include "internal.h"
 
 #define MAX_CURRENCIES 32
 #define PARENT "finops.billing_line_items"
@@ -116,12 +117,6 @@ ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void
 unit_free(struct unit *u)
 {
@@ -209,7 +204,7 @@ unit_from_dir(struct unit *u, const char *dir, const char *report, fo_err *err)
 	if (u->nfiles == 0)
 		return fo_err_set(err, FO_EXIT_BAD_INPUT,
 				  "%s: no manifest and no .csv or .gz files to load", dir);
-	qsort(u->files, u->nfiles, sizeof(char *), cmp_str);
+	qsort(u->files, u->nfiles, sizeof(char *), fo_cmp_str);
 	u->label = strdup(dir);
 	u->report_name = report;
 	return 0;

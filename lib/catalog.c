@@ -211,12 +211,6 @@ whole_number(const char *v)
 	return 1;
 }
 
-static void
-put_or_null(fo_copy *c, const char *v)
-{
-	fo_copy_put_str(c, *v ? v : NULL);
-}
-
 static int
 price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 {
@@ -255,27 +249,27 @@ price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 	fo_copy_put_str(o->copy, value(o, rec, C_LICENSE));
 	fo_copy_put_str(o->copy, value(o, rec, C_SW));
 	fo_copy_put_str(o->copy, value(o, rec, C_TERM_TYPE));
-	put_or_null(o->copy, value(o, rec, C_PURCHASE));
-	put_or_null(o->copy, value(o, rec, C_CLASS));
-	put_or_null(o->copy, value(o, rec, C_LEASE));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_PURCHASE));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_CLASS));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_LEASE));
 	fo_copy_put_str(o->copy, value(o, rec, C_UNIT));
 	fo_copy_put_str(o->copy, price);
 	fo_copy_put_str(o->copy, value(o, rec, C_CURRENCY));
 	fo_copy_put_str(o->copy, o->eff_date);
 	fo_copy_put_str(o->copy, value(o, rec, C_SKU));
 	fo_copy_put_str(o->copy, value(o, rec, C_TERM_CODE));
-	put_or_null(o->copy, value(o, rec, C_USAGE_TYPE));
-	put_or_null(o->copy, value(o, rec, C_OPERATION));
-	put_or_null(o->copy, value(o, rec, C_INSTANCE_FAMILY));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_USAGE_TYPE));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_OPERATION));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_INSTANCE_FAMILY));
 	fo_copy_put_str(o->copy, value(o, rec, C_VCPU));
 	fo_copy_put_str(o->copy, mem);
 	fo_copy_put_str(o->copy, *gpu && strcmp(gpu, "NA") != 0 ? gpu : "0");
-	put_or_null(o->copy, strcmp(value(o, rec, C_GPU_MEMORY), "NA") == 0 ? ""
+	fo_copy_put_nonempty(o->copy, strcmp(value(o, rec, C_GPU_MEMORY), "NA") == 0 ? ""
 		    : value(o, rec, C_GPU_MEMORY));
-	put_or_null(o->copy, value(o, rec, C_PROCESSOR));
-	put_or_null(o->copy, value(o, rec, C_CLOCK));
-	put_or_null(o->copy, value(o, rec, C_NETWORK));
-	put_or_null(o->copy, value(o, rec, C_STORAGE));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_PROCESSOR));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_CLOCK));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_NETWORK));
+	fo_copy_put_nonempty(o->copy, value(o, rec, C_STORAGE));
 	fo_copy_put_str(o->copy, strcmp(value(o, rec, C_CURRENT_GEN), "Yes") == 0 ? "t" : "f");
 	if (fo_copy_end_row(o->copy, err) < 0)
 		return fo_err_prefix(err, "%s:%llu: ", o->name, rec->line);

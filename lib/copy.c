@@ -401,6 +401,12 @@ fo_copy_put_str(fo_copy *c, const char *s)
 }
 
 void
+fo_copy_put_nonempty(fo_copy *c, const char *s)
+{
+	fo_copy_put_str(c, s && *s ? s : NULL);
+}
+
+void
 fo_copy_put_null(fo_copy *c)
 {
 	fo_copy_put(c, NULL, 0);

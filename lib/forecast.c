@@ -10,9 +10,6 @@
 
 #include "finops/forecast.h"
 
-#define Z80 1.2815515655446004
-#define Z95 1.959963984540054
-
 /* ---- Nelder-Mead ------------------------------------------------------------- */
 
 static void
@@ -150,10 +147,10 @@ intervals(struct fo_fc_out *out, size_t i, double sd)
 {
 	if (!isfinite(sd) || sd < 0)
 		sd = 0;
-	out->lo80[i] = out->point[i] - Z80 * sd;
-	out->hi80[i] = out->point[i] + Z80 * sd;
-	out->lo95[i] = out->point[i] - Z95 * sd;
-	out->hi95[i] = out->point[i] + Z95 * sd;
+	out->lo80[i] = out->point[i] - FO_FC_Z80 * sd;
+	out->hi80[i] = out->point[i] + FO_FC_Z80 * sd;
+	out->lo95[i] = out->point[i] - FO_FC_Z95 * sd;
+	out->hi95[i] = out->point[i] + FO_FC_Z95 * sd;
 }
 
 static double

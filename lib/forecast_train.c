@@ -16,9 +16,6 @@
 #include "finops/log.h"
 #include "finops/pg.h"
 
-#define Z80 1.2815515655446004
-#define Z95 1.959963984540054
-
 void
 fo_forecast_defaults(struct fo_forecast_opts *o)
 {
@@ -189,7 +186,7 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 				actual += y[d - first];
 		for (long d = from > cutoff + 1 ? from : cutoff + 1; d < to && d <= horizon_end; d++) {
 			size_t i = (size_t)(d - cutoff - 1);
-			double sd = (f.hi95[i] - f.lo95[i]) / (2 * Z95);
+			double sd = (f.hi95[i] - f.lo95[i]) / (2 * FO_FC_Z95);
 
 			rest += f.point[i];
 			var += isfinite(sd) ? sd * sd : 0;
@@ -202,12 +199,12 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 		num(&o->months, actual, 0);
 		num(&o->months, rest, 0);
 		num(&o->months, actual + rest, 0);
-		num(&o->months, nonneg_series ? fmax(actual, actual + rest - Z80 * sqrt(var))
-		    : actual + rest - Z80 * sqrt(var), 0);
-		num(&o->months, actual + rest + Z80 * sqrt(var), 0);
-		num(&o->months, nonneg_series ? fmax(actual, actual + rest - Z95 * sqrt(var))
-		    : actual + rest - Z95 * sqrt(var), 0);
-		num(&o->months, actual + rest + Z95 * sqrt(var), 1);
+		num(&o->months, nonneg_series ? fmax(actual, actual + rest - FO_FC_Z80 * sqrt(var))
+		    : actual + rest - FO_FC_Z80 * sqrt(var), 0);
+		num(&o->months, actual + rest + FO_FC_Z80 * sqrt(var), 0);
+		num(&o->months, nonneg_series ? fmax(actual, actual + rest - FO_FC_Z95 * sqrt(var))
+		    : actual + rest - FO_FC_Z95 * sqrt(var), 0);
+		num(&o->months, actual + rest + FO_FC_Z95 * sqrt(var), 1);
 	}
 	fo_fc_out_free(&f);
 	return o->models.oom || o->values.oom || o->months.oom ? -1 : 0;

@@ -15,6 +15,9 @@ int fo_backoff_ms(int attempt, int base_ms, int cap_ms);
 /* Sleeps ms milliseconds; wakes early when a stop signal arrives. */
 void fo_sleep_ms(int ms);
 
+/* qsort comparison of two char * (strcmp order). */
+int fo_cmp_str(const void *a, const void *b);
+
 /* getenv(name), or NULL when it is unset or empty. */
 const char *fo_env(const char *name);
 

@@ -383,12 +383,6 @@ fits(const struct calc *k, const struct itype *cur, const struct itype *t, doubl
 }
 
 static void
-put_opt(fo_copy *c, const char *v)
-{
-	fo_copy_put_str(c, v && *v ? v : NULL);
-}
-
-static void
 put_double(fo_copy *c, double v, int present)
 {
 	char num[40];
@@ -427,12 +421,12 @@ emit(struct calc *k, const struct inst *in, const struct billed *b, enum finding
 	snprintf(idle_s, sizeof(idle_s), "%d", idle);
 	money(saving_u, saving, sizeof(saving));
 	fo_copy_put_str(k->out, in->id);
-	put_opt(k->out, b && b->account ? b->account : in->account);
-	put_opt(k->out, b && b->region ? b->region : in->region);
-	put_opt(k->out, b ? b->os : NULL);
-	put_opt(k->out, b ? b->tenancy : NULL);
-	put_opt(k->out, b ? b->type : NULL);
-	put_opt(k->out, rec_type);
+	fo_copy_put_nonempty(k->out, b && b->account ? b->account : in->account);
+	fo_copy_put_nonempty(k->out, b && b->region ? b->region : in->region);
+	fo_copy_put_nonempty(k->out, b ? b->os : NULL);
+	fo_copy_put_nonempty(k->out, b ? b->tenancy : NULL);
+	fo_copy_put_nonempty(k->out, b ? b->type : NULL);
+	fo_copy_put_nonempty(k->out, rec_type);
 	fo_copy_put_str(k->out, finding_names[f]);
 	fo_copy_put_str(k->out, hours_s);
 	fo_copy_put_str(k->out, k->stat_name);
@@ -440,9 +434,9 @@ emit(struct calc *k, const struct inst *in, const struct billed *b, enum finding
 	put_double(k->out, cpu_demand, hours > 0);
 	put_double(k->out, mem_peak, has_mem);
 	fo_copy_put_str(k->out, idle_s);
-	put_opt(k->out, cur_p ? cur_p->text : NULL);
-	put_opt(k->out, rec_p ? rec_p->text : NULL);
-	put_opt(k->out, b ? b->eff_rate : NULL);
+	fo_copy_put_nonempty(k->out, cur_p ? cur_p->text : NULL);
+	fo_copy_put_nonempty(k->out, rec_p ? rec_p->text : NULL);
+	fo_copy_put_nonempty(k->out, b ? b->eff_rate : NULL);
 	fo_copy_put_str(k->out, saving);
 	fo_copy_put_str(k->out, reason);
 	return fo_copy_end_row(k->out, err);

@@ -327,12 +327,6 @@ fo_s3_free_keys(char **keys, size_t n)
 	free(keys);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 fo_s3_list(struct fo_s3 *s, const char *bucket, const char *prefix, char ***keys,
 	   size_t *nkeys, fo_err *err)
@@ -391,7 +385,7 @@ fo_s3_list(struct fo_s3 *s, const char *bucket, const char *prefix, char ***keys
 		return -1;
 	}
 	if (n)
-		qsort(list, n, sizeof(*list), cmp_str);
+		qsort(list, n, sizeof(*list), fo_cmp_str);
 	*keys = list;
 	*nkeys = n;
 	return 0;

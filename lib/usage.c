@@ -483,12 +483,6 @@ join(const char *a, const char *b, const char *c)
 	return s;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every file under dir, recursively, in name order (Firehose names by time). */
 static int
 list_dir(const char *dir, char ***out, size_t *n, fo_err *err)
@@ -520,7 +514,7 @@ list_dir(const char *dir, char ***out, size_t *n, fo_err *err)
 	}
 	closedir(d);
 	if (rc == 0 && k)
-		qsort(names, k, sizeof(*names), cmp_str);
+		qsort(names, k, sizeof(*names), fo_cmp_str);
 	for (size_t i = 0; i < k; i++) {
 		struct stat st;
 
@@ -575,18 +569,18 @@ from_streams(struct run *r, fo_err *err)
 				char **keys;
 				size_t nk;
 
+				char *base = join("s3://", bucket, "/");
+
 				rc = fo_s3_list(&r->s3, bucket, key, &keys, &nk, err);
 				for (size_t k = 0; rc == 0 && k < nk; k++) {
-					char *b = join("s3://", bucket, "/");
-					char *uri = b ? join(b, keys[k], "") : NULL;
+					char *uri = base ? join(base, keys[k], "") : NULL;
 
-					free(b);
 					rc = uri ? stream_file(r, uri, err)
 					     : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 					free(uri);
 				}
-				if (rc == 0)
-					fo_s3_free_keys(keys, nk);
+				free(base);
+				fo_s3_free_keys(keys, nk);      /* also after a failed file */
 			} else {
 				rc = stream_file(r, src, err);
 			}

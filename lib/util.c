@@ -96,3 +96,9 @@ fo_read_secret_file(const char *what, const char *path, char **out, fo_err *err)
 	*out = b.data;        /* the buffer's memory is the caller's now */
 	return 0;
 }
+
+int
+fo_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}

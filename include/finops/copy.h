@@ -75,6 +75,7 @@ void fo_copy_put(fo_copy *c, const char *s, size_t n);
 void fo_copy_put_str(fo_copy *c, const char *s);          /* NULL-terminated or NULL */
 void fo_copy_put_null(fo_copy *c);
 void fo_copy_put_int(fo_copy *c, long long v);
+void fo_copy_put_nonempty(fo_copy *c, const char *s);     /* NULL or "" sends NULL */
 
 /* Binary format only: one value of the column's type. */
 void fo_copy_put_int4(fo_copy *c, int32_t v);

@@ -14,6 +14,10 @@
 
 #include <stddef.h>
 
+/* Normal quantiles of the 80% and 95% prediction intervals. */
+#define FO_FC_Z80 1.2815515655446004
+#define FO_FC_Z95 1.959963984540054
+
 struct fo_fc_out {
 	double *point, *lo80, *hi80, *lo95, *hi95;   /* h values each, the caller's */
 	char model[32];                              /* what actually ran */
