@@ -198,25 +198,48 @@ def test_each_run_replaces_the_current_set_and_keeps_history(scenario):
                           " ORDER BY run_id DESC LIMIT 1") == "597.87"
 
 
+def later_billing(db, tmp_path, name, rows):
+    """Billing of another report, so the window's own period stays as loaded."""
+    path = write_csv(tmp_path / name, LEGACY_COLUMNS, rows)
+    r = run("billing_ingest", "--dsn", f"dbname={db}", "--report-name", "later", str(path))
+    assert r.code == 0, r.stderr
+
+
+def ran_as(n, inst, itype, cost, start, period="2026-10"):
+    return legacy_row(n, period=period, cost=cost, usage_start=start,
+                      **{"lineItem/ResourceId": inst, "product/instanceType": itype,
+                         "lineItem/UsageType": f"BoxUsage:{itype}",
+                         "product/regionCode": "us-east-1"})
+
+
 def test_savings_applied_when_the_instance_later_runs_as_recommended(scenario, tmp_path):
+    """"Later" is after the analysis window the recommendation was computed for
+    (--end 2026-10-15), never after the wall-clock time of the run: the run
+    happens today, the billing it counts is from October."""
     assert calc(scenario).code == 0
-    # after the run, i-over is billed as m6i.large (the recommendation), i-mem unchanged
-    rows = [legacy_row(900 + h, period="2026-12", cost="0.096",
-                       usage_start=f"2026-12-01T{h:02d}:00:00Z",
-                       **{"lineItem/ResourceId": "i-over", "product/instanceType": "m6i.large",
-                          "lineItem/UsageType": "BoxUsage:m6i.large",
-                          "product/regionCode": "us-east-1"}) for h in range(3)]
-    rows.append(legacy_row(990, period="2026-12", cost="0.192",
-                           usage_start="2026-12-01T05:00:00Z",
-                           **{"lineItem/ResourceId": "i-mem",
-                              "product/instanceType": "m6i.xlarge",
-                              "lineItem/UsageType": "BoxUsage:m6i.xlarge"}))
-    path = write_csv(tmp_path / "later.csv", LEGACY_COLUMNS, rows)
-    assert run("billing_ingest", "--dsn", f"dbname={scenario}", str(path)).code == 0
+    # after the window, i-over is billed as m6i.large (the recommendation), i-mem unchanged
+    later_billing(scenario, tmp_path, "later.csv", [
+        ran_as(900 + h, "i-over", "m6i.large", "0.096", f"2026-11-03T{h:02d}:00:00Z",
+               period="2026-11") for h in range(3)] + [
+        ran_as(990, "i-mem", "m6i.xlarge", "0.192", "2026-11-03T05:00:00Z", period="2026-11")])
     assert psql(scenario, "SELECT instance_id || ' ' || recommended_type || ' '"
                           " || monthly_saving_list || ' ' || applied_from"
                           " FROM finops.rightsizing_applied") == \
-        "i-over m6i.large 210.24 2026-12-01 00:00:00+00"
+        "i-over m6i.large 210.24 2026-11-03 00:00:00+00"
+
+
+def test_savings_applied_counts_from_the_window_end_not_from_the_run(scenario, tmp_path):
+    """Billing as the recommended type inside the analysis window is not "later";
+    billing right after --end is, though the run happened weeks after it."""
+    assert calc(scenario).code == 0
+    later_billing(scenario, tmp_path, "later.csv", [
+        # inside the window (before --end 2026-10-15): what the instance ran as then
+        ran_as(950, "i-arm", "m6g.large", "0.077", "2026-10-14T10:00:00Z"),
+        # the hour after the window ends
+        ran_as(951, "i-gpu", "g4dn.xlarge", "0.526", "2026-10-15T00:00:00Z")])
+    assert psql(scenario, "SELECT string_agg(instance_id || ' ' || applied_from, ',')"
+                          " FROM finops.rightsizing_applied") == \
+        "i-gpu 2026-10-15 00:00:00+00"
 
 
 def test_a_window_without_metrics_keeps_the_current_set(scenario):
