@@ -1184,11 +1184,24 @@ out:
 }
 
 int
+fo_billing_check(const struct fo_billing_opts *opts, fo_err *err)
+{
+	if (opts->nsources == 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "name at least one manifest, file or directory");
+	for (size_t i = 0; i < opts->nsources; i++)
+		if (fo_check_input(opts->sources[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int
 fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err)
 {
 	size_t loaded = 0, skipped = 0;
 	int failed = 0;
 
+	if (fo_billing_check(opts, err) < 0)
+		return -1;
 	s3_region = opts->region;
 	for (size_t i = 0; i < opts->nsources && !failed; i++) {
 		struct unit u;

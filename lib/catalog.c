@@ -21,6 +21,7 @@
 #include "finops/http.h"
 #include "finops/log.h"
 #include "finops/pg.h"
+#include "internal.h"
 
 /* The offer file's columns this job reads, by their header names. */
 enum col {
@@ -325,8 +326,7 @@ total_skipped(const struct offer *o)
 
 /* Replaces the prices of every region the staging table holds, and their types. */
 static int
-replace_regions(struct fo_job_ctx *ctx, const struct offer *o, const char *label, int *nregions,
-		fo_err *err)
+replace_regions(struct fo_job_ctx *ctx, const struct offer *o, const char *label, fo_err *err)
 {
 	fo_buf skipped = FO_BUF_INIT;
 	char run[24], rows[24];
@@ -395,16 +395,6 @@ replace_regions(struct fo_job_ctx *ctx, const struct offer *o, const char *label
 			"        EXCLUDED.physical_processor, EXCLUDED.clock_speed,"
 			"        EXCLUDED.network_performance, EXCLUDED.storage,"
 			"        EXCLUDED.current_generation)", err);
-	if (rc == 0) {
-		PGresult *res;
-
-		rc = fo_pg_query(ctx->conn, "SELECT count(DISTINCT region) FROM catalog_stage", 0,
-				 NULL, &res, err);
-		if (rc == 0) {
-			*nregions = atoi(PQgetvalue(res, 0, 0));
-			PQclear(res);
-		}
-	}
 	if (rc == 0)
 		rc = fo_pg_query(ctx->conn,
 			"INSERT INTO finops.instance_catalog_versions AS v (region, offer_version,"
@@ -440,19 +430,34 @@ already_loaded(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
 	return same;
 }
 
+/* How many regions the staged offer file holds. */
+static int
+staged_regions(struct fo_job_ctx *ctx, int *n, fo_err *err)
+{
+	PGresult *res;
+
+	if (fo_pg_query(ctx->conn, "SELECT count(DISTINCT region) FROM catalog_stage", 0, NULL,
+			&res, err) < 0)
+		return -1;
+	*n = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
 /*
  * Reads one offer file and, unless it changes nothing, replaces its
- * region(s) in one transaction. Returns how many regions it replaced (0:
- * unchanged), or -1.
+ * region(s) in one transaction. *nregions: the regions the file holds;
+ * *unchanged: whether they were all at its version already (nothing
+ * written). Returns 0 or -1.
  */
 static int
 load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const struct source *src,
-	   fo_err *err)
+	   int *nregions, int *unchanged, fo_err *err)
 {
 	struct offer o;
 	struct fo_csv_stats st;
 	struct fo_copy_result cr;
-	int rc, same = 0, nregions = 0;
+	int rc, same = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.name = src->label;
@@ -489,10 +494,14 @@ load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const str
 	if (rc == 0 && o.kept == 0)
 		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no compute instance prices in %lld rows:"
 				" refusing to empty the catalog of its region", src->label, o.rows);
+	*nregions = 0;
+	*unchanged = 0;
+	if (rc == 0)
+		rc = staged_regions(ctx, nregions, err);
 	if (rc == 0 && !opts->force)
 		rc = same = already_loaded(ctx, &o, err);
 	if (rc >= 0 && !same)
-		rc = replace_regions(ctx, &o, src->label, &nregions, err);
+		rc = replace_regions(ctx, &o, src->label, err);
 	free(o.used);
 	ctx->rows_read += o.rows;
 	if (rc < 0 || same || ctx->dry_run) {
@@ -519,7 +528,8 @@ load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const str
 	}
 	if (!same && !ctx->dry_run)
 		ctx->rows_written += o.kept;
-	return same ? 0 : nregions;
+	*unchanged = same;
+	return 0;
 }
 
 /* ---- the bulk API ----------------------------------------------------------- */
@@ -623,7 +633,7 @@ update_region(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const 
 	struct source src;
 	fo_err err;
 	size_t n;
-	int rc;
+	int rc, nregions = 0, same = 0;
 
 	if (fo_catalog_url_version(version_url, version, sizeof(version)) < 0) {
 		fo_err_set(&err, FO_EXIT_BAD_INPUT, "region index: %s: no offer version in %s",
@@ -656,7 +666,7 @@ update_region(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const 
 		src.region = region;
 		src.read = fo_http_stream_read_fn;
 		src.read_ctx = stream;
-		rc = load_offer(ctx, opts, &src, &err);
+		rc = load_offer(ctx, opts, &src, &nregions, &same, &err);
 		fo_http_stream_close(stream);
 	}
 	fo_buf_free(&url);
@@ -666,10 +676,10 @@ update_region(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const 
 			return -1;
 		}
 		failed(t, region, &err);
-	} else if (rc > 0) {
-		t->loaded++;
-	} else {
+	} else if (same) {
 		t->unchanged++;
+	} else {
+		t->loaded++;
 	}
 	return 0;
 }
@@ -729,34 +739,50 @@ from_index(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, struct ta
 }
 
 int
+fo_catalog_check(const struct fo_catalog_opts *opts, fo_err *err)
+{
+	if (opts->from_file && opts->nregions > 1)
+		return fo_err_set(err, FO_EXIT_USAGE, "--from-file takes at most one --region (the"
+				  " region the file must hold)");
+	if (opts->from_file && opts->base_url)
+		return fo_err_set(err, FO_EXIT_USAGE, "--from-file reads no region index: leave out"
+				  " --base-url");
+	if (opts->from_file)
+		return fo_check_input(opts->from_file, err);
+	return 0;
+}
+
+int
 fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo_err *err)
 {
 	struct tally t;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	if (fo_job_lock(ctx, "catalog", err) < 0)
+	if (fo_catalog_check(opts, err) < 0 || fo_job_lock(ctx, "catalog", err) < 0)
 		return -1;
 	if (opts->from_file) {
 		struct fo_fd_source f = {-1, opts->from_file};
 		struct source src = {opts->from_file, NULL, fo_fd_read, &f};
 		fo_err e;
+		int nregions = 0, same = 0;
 
 		f.fd = open(opts->from_file, O_RDONLY | O_CLOEXEC);
 		if (f.fd < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "%s: %s", opts->from_file,
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", opts->from_file,
 					  strerror(errno));
 		src.region = opts->nregions == 1 ? opts->regions[0] : NULL;
-		rc = load_offer(ctx, opts, &src, &e);
+		rc = load_offer(ctx, opts, &src, &nregions, &same, &e);
 		close(f.fd);
 		if (rc < 0) {
 			*err = e;
 			return -1;
 		}
-		if (rc > 0)
-			t.loaded += (size_t)rc;
+		/* the same regions counted the same way whether loaded or unchanged */
+		if (same)
+			t.unchanged += (size_t)nregions;
 		else
-			t.unchanged++;
+			t.loaded += (size_t)nregions;
 	} else if (from_index(ctx, opts, &t, err) < 0) {
 		fo_buf_free(&t.failed_names);
 		return -1;

@@ -245,6 +245,29 @@ has_dim(const char *list, const char *dim)
 }
 
 int
+fo_forecast_check(const struct fo_forecast_opts *opts, fo_err *err)
+{
+	const char *p = opts->dimensions;
+
+	if (!*p)
+		return fo_err_set(err, FO_EXIT_USAGE, "--dimensions: empty; total, billing_account"
+				  " or sub_account_service, comma-separated");
+	for (;;) {
+		size_t n = strcspn(p, ",");
+
+		if (!((n == 5 && strncmp(p, "total", 5) == 0) ||
+		      (n == 15 && strncmp(p, "billing_account", 15) == 0) ||
+		      (n == 19 && strncmp(p, "sub_account_service", 19) == 0)))
+			return fo_err_set(err, FO_EXIT_USAGE, "--dimensions %s: '%.*s' is not total,"
+					  " billing_account or sub_account_service (comma-separated)",
+					  opts->dimensions, (int)n, p);
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
+int
 fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err)
 {
 	char cutoff_s[16], end_s[16], run[24], thr[24], sql[2048];
@@ -256,16 +279,8 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 	fo_buf q = FO_BUF_INIT;
 
 	memset(&o, 0, sizeof(o));
-	for (const char *p = opts->dimensions; *p;) {
-		size_t n = strcspn(p, ",");
-
-		if (!((n == 5 && strncmp(p, "total", 5) == 0) ||
-		      (n == 15 && strncmp(p, "billing_account", 15) == 0) ||
-		      (n == 19 && strncmp(p, "sub_account_service", 19) == 0)))
-			return fo_err_set(err, FO_EXIT_USAGE, "--dimensions %s: total, billing_account"
-					  " or sub_account_service, comma-separated", opts->dimensions);
-		p += n + (p[n] == ',');
-	}
+	if (fo_forecast_check(opts, err) < 0)
+		return -1;
 	if (fo_job_lock(ctx, "forecast", err) < 0)
 		return -1;
 	snprintf(sql, sizeof(sql), "SELECT max(day) - %d FROM finops.forecast_actuals",

@@ -18,6 +18,13 @@ void fo_sleep_ms(int ms);
 /* qsort comparison of two char * (strcmp order). */
 int fo_cmp_str(const void *a, const void *b);
 
+/*
+ * An input named on the command line must exist and be readable: else
+ * FO_EXIT_BAD_INPUT naming it, for every job alike (docs/operations.md).
+ * s3:// URIs are checked when they are read.
+ */
+int fo_check_input(const char *path, fo_err *err);
+
 /* getenv(name), or NULL when it is unset or empty. */
 const char *fo_env(const char *name);
 

@@ -22,6 +22,7 @@
 #include "finops/pg.h"
 #include "finops/secrets.h"
 #include "finops/version.h"
+#include "internal.h"
 
 enum {
 	OPT_DSN = 256,
@@ -106,37 +107,70 @@ print_wrapped(FILE *f, const char *text, int indent, int width)
 	fputc('\n', f);
 }
 
+/* The left column of an option's help line: "-h, --help", "    --dsn CONNINFO". */
 static void
-print_options(FILE *f, const struct fo_option *opts, const struct fo_job *job)
+option_left(const struct fo_option *o, char *left, size_t len)
+{
+	if (o->id == 'h' || o->id == 'V' || o->id == 'n')
+		snprintf(left, len, "-%c, --%s", o->id, o->name);
+	else
+		snprintf(left, len, "    --%s%s%s", o->name, o->arg_name ? " " : "",
+			 o->arg_name ? o->arg_name : "");
+}
+
+/* The widest left column of the job's and the common options, within bounds. */
+static int
+options_width(const struct fo_job *job)
+{
+	const struct fo_option *tables[2] = {job->options, common_options};
+	int width = 20;
+
+	for (int i = 0; i < 2; i++)
+		for (const struct fo_option *o = tables[i]; o && o->name; o++) {
+			char left[96];
+			int n;
+
+			option_left(o, left, sizeof(left));
+			n = (int)strlen(left);
+			if (n > width && n <= 34)
+				width = n;
+		}
+	return width;
+}
+
+/* Every option, its help aligned in one column (a longer name gets a line of its own). */
+static void
+print_options(FILE *f, const struct fo_option *opts, const struct fo_job *job, int width)
 {
 	for (const struct fo_option *o = opts; o && o->name; o++) {
-		char left[64];
+		char left[96];
 
 		if (o->id == 'n' && !has_dry_run(job))
 			continue;
-		if (o->id == 'h' || o->id == 'V' || o->id == 'n')
-			snprintf(left, sizeof(left), "-%c, --%s", o->id, o->name);
+		option_left(o, left, sizeof(left));
+		if ((int)strlen(left) > width)
+			fprintf(f, "  %s\n%*s", left, width + 4, "");
 		else
-			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg_name ? " " : "",
-				 o->arg_name ? o->arg_name : "");
-		fprintf(f, "  %-28s ", left);
-		print_wrapped(f, o->help, 31, 79);
+			fprintf(f, "  %-*s  ", width, left);
+		print_wrapped(f, o->help, width + 4, 79);
 	}
 }
 
 static void
 print_help(const struct fo_job *job)
 {
+	int width = options_width(job);
+
 	printf("%s - %s\n\n", job->name, job->purpose);
 	printf("Usage: %s %s\n", job->name, job->usage ? job->usage : "[OPTIONS]");
 	if (job->description)
 		printf("\n%s\n", job->description);
 	if (job->options && job->options[0].name) {
 		printf("\nOptions:\n");
-		print_options(stdout, job->options, job);
+		print_options(stdout, job->options, job, width);
 	}
 	printf("\nCommon options:\n");
-	print_options(stdout, common_options, job);
+	print_options(stdout, common_options, job, width);
 	printf("\nExit codes: 0 done, 99 nothing new (Airflow: skipped), 2 usage or configuration,\n"
 	       "3 bad input (nothing changed), 4 transient (retry later), 1 other failure.\n"
 	       "Logs: one JSON object a line on stderr (text on a terminal).\n");
@@ -305,6 +339,11 @@ parse_args(const struct fo_job *job, struct fo_job_ctx *ctx, int argc, char **ar
 			err->code = FO_EXIT_USAGE;
 		goto out;
 	}
+	if (job->check && job->check(ctx, err) < 0) {
+		if (err->code == FO_EXIT_OK)
+			err->code = FO_EXIT_USAGE;
+		goto out;
+	}
 	rc = 0;
 out:
 	free(lo);
@@ -365,7 +404,7 @@ static int
 run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int argc,
 	char **argv, fo_err *err)
 {
-	struct fo_pg_connect_opts copts = {dsn, job->name, 0, 0, 0};
+	struct fo_pg_connect_opts copts = {dsn, job->name, 0, 0, 0, 0};
 	struct fo_migrate_report mr;
 	char *secret_dsn = NULL;
 	const char *source = "--dsn";
@@ -375,6 +414,8 @@ run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int a
 		if (fo_secret_dsn(&secret_dsn, &source, err) < 0)
 			return -1;
 		copts.dsn = secret_dsn;
+		copts.nothing_configured = !secret_dsn && !fo_env("PGHOST") && !fo_env("PGHOSTADDR") &&
+					   !fo_env("PGSERVICE");
 	}
 	fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_STR("dsn_source", source)), "database DSN from %s",
 		source);
@@ -414,7 +455,9 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	if (parse_args(job, &ctx, argc, argv, &p, &err) < 0) {
 		code = err.code == FO_EXIT_USAGE ? usage_error(job, err.msg) : err.code;
 		if (code != FO_EXIT_USAGE)
-			fo_error("%s", err.msg);
+			fo_logf(FO_LOG_ERROR, FO_FIELDS(FO_INT("exit_code", code),
+							FO_STR("error_class", fo_exit_name(code))),
+				"%s", err.msg);
 		goto out;
 	}
 	if (p.help) {

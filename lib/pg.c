@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "finops/job.h"
@@ -96,6 +97,20 @@ notice_receiver(void *arg, const PGresult *res)
 	fo_logf(level, FO_FIELDS(FO_STR("severity", sev)), "server: %s", msg ? msg : "");
 }
 
+/* Whether a failed connection went to a Unix socket that does not exist. */
+static int
+no_default_socket(PGconn *conn)
+{
+	const char *host = PQhost(conn), *port = PQport(conn);
+	char path[512];
+	struct stat st;
+
+	if (!host || host[0] != '/' || !port || !*port)
+		return 0;
+	snprintf(path, sizeof(path), "%s/.s.PGSQL.%s", host, port);
+	return stat(path, &st) < 0;
+}
+
 int
 fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
 {
@@ -128,6 +143,18 @@ fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
 			return 0;
 		}
 		clean_message(conn ? PQerrorMessage(conn) : "out of memory", msg, sizeof(msg));
+		if (opts->nothing_configured && conn && no_default_socket(conn)) {
+			char where[512];
+
+			snprintf(where, sizeof(where), "%s/.s.PGSQL.%s", PQhost(conn), PQport(conn));
+			PQfinish(conn);
+			return fo_err_set(err, FO_EXIT_USAGE, "no database given, and no PostgreSQL"
+					  " server listens on the default socket %s: give --dsn"
+					  " CONNINFO, or set FINOPS_DSN (or FINOPS_DSN_FILE), or VAULT_ADDR"
+					  " with the DSN in Vault (FINOPS_VAULT_DB_PATH, default"
+					  " finops/database), or libpq's PGHOST, PGDATABASE and PGUSER"
+					  " (docs/secrets.md)", where);
+		}
 		PQfinish(conn);
 
 		/*

@@ -683,25 +683,45 @@ read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 /* ---- the run ----------------------------------------------------------------- */
 
 
+/* The end of the lookback: --end rounded down to the hour, or this hour. */
+static int
+window_end(const struct fo_rightsizing_opts *o, int64_t *end_s, fo_err *err)
+{
+	struct fo_ts t;
+	const char *why;
+
+	if (!o->end) {
+		*end_s = (int64_t)time(NULL) / 3600 * 3600;
+		return 0;
+	}
+	if (fo_ts_parse(o->end, strlen(o->end), &t, &why) < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "--end %s: %s", o->end, why);
+	*end_s = t.epoch_s - t.epoch_s % 3600;
+	return 0;
+}
+
+int
+fo_rightsizing_check(const struct fo_rightsizing_opts *o, fo_err *err)
+{
+	int64_t end_s;
+
+	return window_end(o, &end_s, err);
+}
+
 int
 fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o, fo_err *err)
 {
 	struct calc k;
 	struct fo_ts t;
 	char start[40], end[40], run[24], params[512];
-	const char *why, *qp[5];
+	const char *qp[5];
 	int rc;
 
 	memset(&k, 0, sizeof(k));
 	k.ctx = ctx;
 	k.o = o;
-	if (o->end) {
-		if (fo_ts_parse(o->end, strlen(o->end), &t, &why) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--end %s: %s", o->end, why);
-		k.end_s = t.epoch_s - t.epoch_s % 3600;
-	} else {
-		k.end_s = (int64_t)time(NULL) / 3600 * 3600;
-	}
+	if (window_end(o, &k.end_s, err) < 0)
+		return -1;
 	k.start_s = k.end_s - (int64_t)o->lookback_days * 86400;
 	t.epoch_s = k.start_s;
 	t.micros = 0;

@@ -989,6 +989,34 @@ merge(struct run *r, long long *rows, fo_err *err)
 	return 0;
 }
 
+static int
+window(const struct fo_usage_opts *opts, int64_t *start, int64_t *end, fo_err *err)
+{
+	if (parse_time("--start", opts->start, start, err) < 0 ||
+	    parse_time("--end", opts->end, end, err) < 0)
+		return -1;
+	if (*end <= *start)
+		return fo_err_set(err, FO_EXIT_USAGE, "--end %s is not after --start %s", opts->end,
+				  opts->start);
+	return 0;
+}
+
+int
+fo_usage_check(const struct fo_usage_opts *opts, fo_err *err)
+{
+	int64_t start, end;
+
+	if (window(opts, &start, &end, err) < 0)
+		return -1;
+	if (opts->nstreams && opts->ninstances)
+		return fo_err_set(err, FO_EXIT_USAGE, "--instance is for CloudWatch; metric-stream"
+				  " files name their instances");
+	for (size_t i = 0; i < opts->nstreams; i++)
+		if (fo_check_input(opts->streams[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 int
 fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err *err)
 {
@@ -1001,12 +1029,8 @@ fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err
 	r.ctx = ctx;
 	r.opts = opts;
 	r.source = opts->nstreams ? "metric_stream" : "cloudwatch";
-	if (parse_time("--start", opts->start, &r.start_s, err) < 0 ||
-	    parse_time("--end", opts->end, &r.end_s, err) < 0)
+	if (fo_usage_check(opts, err) < 0 || window(opts, &r.start_s, &r.end_s, err) < 0)
 		return -1;
-	if (r.end_s <= r.start_s)
-		return fo_err_set(err, FO_EXIT_USAGE, "--end %s is not after --start %s", opts->end,
-				  opts->start);
 	if (rollup_init(&r.roll) < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	rc = fo_job_lock(ctx, "usage", err);

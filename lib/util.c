@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,4 +102,16 @@ int
 fo_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+fo_check_input(const char *path, fo_err *err)
+{
+	struct stat st;
+
+	if (strncmp(path, "s3://", 5) == 0 || strcmp(path, "-") == 0)
+		return 0;
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
+	return 0;
 }

@@ -53,11 +53,16 @@ on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
 {
 	struct fo_billing_opts *o = ctx->data;
 
-	if (argc == 0)
-		return fo_err_set(err, FO_EXIT_USAGE, "name at least one manifest, file or directory");
+	(void)err;
 	o->sources = argv;
 	o->nsources = (size_t)argc;
 	return 0;
+}
+
+static int
+check(struct fo_job_ctx *ctx, fo_err *err)
+{
+	return fo_billing_check(ctx->data, err);
 }
 
 static int
@@ -86,6 +91,7 @@ static const struct fo_job job = {
 	.options = options,
 	.option = on_option,
 	.args = on_args,
+	.check = check,
 	.run = run,
 };
 

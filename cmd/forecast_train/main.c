@@ -62,6 +62,12 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
+check(struct fo_job_ctx *ctx, fo_err *err)
+{
+	return fo_forecast_check(ctx->data, err);
+}
+
+static int
 run(struct fo_job_ctx *ctx, fo_err *err)
 {
 	return fo_forecast_train(ctx, ctx->data, err);
@@ -81,6 +87,7 @@ static const struct fo_job job = {
 	.flags = FO_JOB_DRY_RUN,
 	.options = options,
 	.option = on_option,
+	.check = check,
 	.run = run,
 };
 

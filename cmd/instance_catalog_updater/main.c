@@ -55,13 +55,18 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
+check(struct fo_job_ctx *ctx, fo_err *err)
+{
+	struct state *s = ctx->data;
+
+	return fo_catalog_check(&s->opts, err);
+}
+
+static int
 run(struct fo_job_ctx *ctx, fo_err *err)
 {
 	struct state *s = ctx->data;
 
-	if (s->opts.from_file && s->opts.nregions > 1)
-		return fo_err_set(err, FO_EXIT_USAGE, "--from-file takes at most one --region (the"
-				  " region the file must hold)");
 	return fo_catalog_update(ctx, &s->opts, err);
 }
 
@@ -79,6 +84,7 @@ static const struct fo_job job = {
 	.flags = FO_JOB_DRY_RUN,
 	.options = options,
 	.option = on_option,
+	.check = check,
 	.run = run,
 };
 

@@ -18,8 +18,10 @@ static const struct fo_option options[] = {
 	{"lookback-days", 1, OPT_LOOKBACK, "DAYS", "days of hourly metrics to look at (default 14)"},
 	{"cpu-statistic", 1, OPT_STAT, "STAT",
 	 "p99.5 (default), p95, p90 or max of the hourly CPU maxima"},
-	{"cpu-headroom", 1, OPT_HEADROOM, "PERCENT", "0, 20 (default) or 30"},
-	{"memory-headroom", 1, OPT_MEM_HEADROOM, "PERCENT", "default 20"},
+	{"cpu-headroom", 1, OPT_HEADROOM, "PERCENT",
+	 "vCPU share kept free on the recommended type, 0 to 90 (default 20)"},
+	{"memory-headroom", 1, OPT_MEM_HEADROOM, "PERCENT",
+	 "memory share kept free on the recommended type, 0 to 90 (default 20)"},
 	{"allow-arch-change", 0, OPT_ARCH, NULL,
 	 "allow recommending another architecture (x86_64 <-> arm64)"},
 	{"min-hours", 1, OPT_MIN_HOURS, "HOURS",
@@ -79,6 +81,12 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
+check(struct fo_job_ctx *ctx, fo_err *err)
+{
+	return fo_rightsizing_check(ctx->data, err);
+}
+
+static int
 run(struct fo_job_ctx *ctx, fo_err *err)
 {
 	return fo_rightsizing_calc(ctx, ctx->data, err);
@@ -98,6 +106,7 @@ static const struct fo_job job = {
 	.flags = FO_JOB_DRY_RUN,
 	.options = options,
 	.option = on_option,
+	.check = check,
 	.run = run,
 };
 

@@ -67,13 +67,18 @@ on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
 }
 
 static int
+check(struct fo_job_ctx *ctx, fo_err *err)
+{
+	struct state *s = ctx->data;
+
+	return fo_usage_check(&s->opts, err);
+}
+
+static int
 run(struct fo_job_ctx *ctx, fo_err *err)
 {
 	struct state *s = ctx->data;
 
-	if (s->opts.nstreams && s->opts.ninstances)
-		return fo_err_set(err, FO_EXIT_USAGE, "--instance is for CloudWatch; metric-stream"
-				  " files name their instances");
 	return fo_usage_ingest(ctx, &s->opts, err);
 }
 
@@ -93,6 +98,7 @@ static const struct fo_job job = {
 	.options = options,
 	.option = on_option,
 	.args = on_args,
+	.check = check,
 	.run = run,
 };
 

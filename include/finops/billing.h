@@ -35,6 +35,12 @@ struct fo_billing_opts {
  * first failure (units before it stay loaded). Sets ctx->nothing_new when no
  * unit changed anything, and fills ctx's counters, details and summary.
  */
+/*
+ * Checks the options without connecting: at least one source, and every
+ * local one exists and is readable (FO_EXIT_BAD_INPUT naming it).
+ */
+int fo_billing_check(const struct fo_billing_opts *opts, fo_err *err);
+
 int fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err);
 
 #endif

@@ -30,6 +30,12 @@ struct fo_catalog_opts {
 };
 
 /*
+ * Checks the options without connecting: --from-file exists and is readable
+ * (FO_EXIT_BAD_INPUT), with at most one --region and no --base-url.
+ */
+int fo_catalog_check(const struct fo_catalog_opts *opts, fo_err *err);
+
+/*
  * Updates every region that changed. Regions are independent: one that fails
  * keeps its previous catalog and the others go on; the run then fails with
  * the first failure's code. Sets ctx->nothing_new when no region changed.

@@ -21,6 +21,9 @@ struct fo_forecast_opts {
 
 void fo_forecast_defaults(struct fo_forecast_opts *o);
 
+/* Checks the options without connecting (--dimensions): FO_EXIT_USAGE naming the bad one. */
+int fo_forecast_check(const struct fo_forecast_opts *opts, fo_err *err);
+
 int fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err);
 
 #endif

@@ -64,6 +64,13 @@ struct fo_job {
 	int (*option)(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err);
 	/* Called with the positional arguments (may be NULL: none allowed). */
 	int (*args)(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err);
+	/*
+	 * Called once every option and argument is parsed, before any connection
+	 * (may be NULL): checks them together, so that a usage error exits 2 and
+	 * a missing input file 3 whether or not the database is up, and Airflow
+	 * never retries a misconfigured task as if it were transient.
+	 */
+	int (*check)(struct fo_job_ctx *ctx, fo_err *err);
 	/* The work, with ctx->conn open and the schema checked. */
 	int (*run)(struct fo_job_ctx *ctx, fo_err *err);
 };

@@ -19,6 +19,12 @@ struct fo_pg_connect_opts {
 	int attempts;                  /* tries in all for transient failures; 0: 5 */
 	int connect_timeout_s;         /* per try unless the DSN says otherwise; 0: 10 */
 	int max_backoff_ms;            /* cap of the exponential backoff; 0: 8000 */
+	/*
+	 * Nothing named a database (no DSN, no PGHOST, PGHOSTADDR or PGSERVICE):
+	 * when libpq's default socket does not exist, fail at once with how to
+	 * give one (FO_EXIT_USAGE) instead of retrying a server that is not there.
+	 */
+	int nothing_configured;
 };
 
 /*

@@ -25,6 +25,9 @@ struct fo_rightsizing_opts {
 
 void fo_rightsizing_defaults(struct fo_rightsizing_opts *o);
 
+/* Checks the options without connecting (--end): FO_EXIT_USAGE naming the bad one. */
+int fo_rightsizing_check(const struct fo_rightsizing_opts *opts, fo_err *err);
+
 int fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *opts,
 			fo_err *err);
 

@@ -30,6 +30,14 @@ struct fo_usage_opts {
 	size_t nstreams;          /* none: CloudWatch GetMetricData */
 };
 
+/*
+ * Checks the options without connecting anywhere: the window (both ends on
+ * the hour, end after start), --instance only without sources, and that
+ * every local source exists. FO_EXIT_USAGE, or FO_EXIT_BAD_INPUT for a
+ * missing source. fo_usage_ingest() checks them again.
+ */
+int fo_usage_check(const struct fo_usage_opts *opts, fo_err *err);
+
 int fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err *err);
 
 #endif

@@ -47,9 +47,14 @@ class Result:
 
 
 def run(binary, *args, env=None, timeout=120):
+    """Runs a binary; env adds to the environment (a value of None removes it)."""
     full_env = dict(os.environ)
     full_env.pop("FINOPS_LOG_FORMAT", None)
-    full_env.update(env or {})
+    for k, v in (env or {}).items():
+        if v is None:
+            full_env.pop(k, None)
+        else:
+            full_env[k] = v
     proc = subprocess.run([os.path.join(bindir(), binary), *args], capture_output=True,
                           text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
     return Result(proc)

@@ -261,6 +261,19 @@ def test_real_offer_sample_agrees_with_describe_instance_types(mdb):
         d = described[t]
         assert int(vcpu) == d["VCpuInfo"]["DefaultVCpus"], t
         assert Decimal(mem) == Decimal(d["MemoryInfo"]["SizeInMiB"]) / 1024, t
-    # unchanged second time
+    # unchanged second time, the same five regions counted
     r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", path)
     assert r.code == 99, r.stderr
+    assert "0 region(s) loaded, 5 unchanged" in r.summary()["msg"]
+
+
+def test_a_file_of_several_regions_counts_them_alike_loaded_or_unchanged(mdb, tmp_path):
+    """The same regions, counted the same way on the first run and the re-run."""
+    path = tmp_path / "offer.csv"
+    path.write_text(offer_csv(V1, offer_rows("us-east-1") + offer_rows("eu-west-1")))
+    first = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(path))
+    assert first.code == 0, first.stderr
+    assert "2 region(s) loaded, 0 unchanged, 0 failed" in first.summary()["msg"]
+    again = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(path))
+    assert again.code == 99, again.stderr
+    assert "0 region(s) loaded, 2 unchanged, 0 failed" in again.summary()["msg"]

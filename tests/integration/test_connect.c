@@ -18,7 +18,7 @@
 static void
 test_connects_with_environment_and_sets_application_name(void **state)
 {
-	struct fo_pg_connect_opts o = {NULL, "billing_ingest", 1, 5, 0};
+	struct fo_pg_connect_opts o = {NULL, "billing_ingest", 1, 5, 0, 0};
 	PGconn *conn;
 	fo_err err;
 
@@ -32,7 +32,7 @@ test_connects_with_environment_and_sets_application_name(void **state)
 static void
 test_unreachable_server_is_transient_after_retries(void **state)
 {
-	struct fo_pg_connect_opts o = {"host=/nonexistent-socket-dir port=5999", "t", 3, 2, 50};
+	struct fo_pg_connect_opts o = {"host=/nonexistent-socket-dir port=5999", "t", 3, 2, 50, 0};
 	PGconn *conn;
 	double start = pgtest_now_s();
 	fo_err err;
@@ -48,7 +48,7 @@ test_unreachable_server_is_transient_after_retries(void **state)
 static void
 test_missing_database_is_a_usage_error_at_once(void **state)
 {
-	struct fo_pg_connect_opts o = {"dbname=fo_no_such_database", "t", 5, 2, 4000};
+	struct fo_pg_connect_opts o = {"dbname=fo_no_such_database", "t", 5, 2, 4000, 0};
 	PGconn *conn;
 	double start = pgtest_now_s();
 	fo_err err;
@@ -63,7 +63,7 @@ test_missing_database_is_a_usage_error_at_once(void **state)
 static void
 test_bad_conninfo_is_a_usage_error(void **state)
 {
-	struct fo_pg_connect_opts o = {"host=x nosuchoption=1", "t", 5, 2, 4000};
+	struct fo_pg_connect_opts o = {"host=x nosuchoption=1", "t", 5, 2, 4000, 0};
 	PGconn *conn;
 	fo_err err;
 
@@ -77,7 +77,7 @@ static void
 test_password_never_appears_in_the_error(void **state)
 {
 	struct fo_pg_connect_opts o = {"host=/nonexistent-socket-dir password=hunter2secret", "t",
-				       1, 1, 10};
+				       1, 1, 10, 0};
 	PGconn *conn;
 	fo_err err;
 
