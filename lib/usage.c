@@ -357,6 +357,65 @@ parse_time(const char *what, const char *s, int64_t *out, fo_err *err)
 	return 0;
 }
 
+/* ---- what CloudWatch can report ------------------------------------------- */
+
+static const char *const metric_names[NMETRICS] = {
+	"CPUUtilization", "mem_used_percent", "NetworkIn", "NetworkOut",
+};
+
+enum dp_field { DP_AVG, DP_MAX, DP_MIN };
+
+/*
+ * Whether one datapoint is physically possible: every value finite,
+ * percentages within 0-100, byte counts not negative, the maximum not below
+ * the average and the minimum not above it. CloudWatch never reports
+ * anything else, so such a value means a broken producer or a file that is
+ * not what it claims: the run refuses it (docs/operations.md). Returns 0, or
+ * -1 with the field at fault and why in msg.
+ */
+static int
+implausible(enum metric m, double avg, double max, double min, int has_min, enum dp_field *field,
+	    char *msg, size_t len)
+{
+	const double tol = 1e-9 * (1 + fabs(avg));
+	const char *name = metric_names[m];
+	int percent = m == M_CPU || m == M_MEM;
+	struct {
+		enum dp_field f;
+		double v;
+		int present;
+	} vals[3] = {{DP_AVG, avg, 1}, {DP_MAX, max, 1}, {DP_MIN, min, has_min}};
+
+	for (int i = 0; i < 3; i++) {
+		if (!vals[i].present)
+			continue;
+		*field = vals[i].f;
+		if (!isfinite(vals[i].v)) {
+			snprintf(msg, len, "%s %g is not a finite number", name, vals[i].v);
+			return -1;
+		}
+		if (vals[i].v < 0) {
+			snprintf(msg, len, "%s %g is negative", name, vals[i].v);
+			return -1;
+		}
+		if (percent && vals[i].v > 100 + 1e-9) {
+			snprintf(msg, len, "%s %g is above 100 (a percentage)", name, vals[i].v);
+			return -1;
+		}
+	}
+	*field = DP_MAX;
+	if (max < avg - tol) {
+		snprintf(msg, len, "%s maximum %g is below the average %g", name, max, avg);
+		return -1;
+	}
+	*field = DP_MIN;
+	if (has_min && min > avg + tol) {
+		snprintf(msg, len, "%s minimum %g is above the average %g", name, min, avg);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- metric streams ------------------------------------------------------- */
 
 static int
@@ -412,10 +471,31 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 		return 0;
 	}
 	if (json_unpack_ex(val, &jerr, 0, "{s:F, s:F, s:F}", "sum", &sum, "count", &count, "max",
-			   &max) < 0 || !isfinite(sum) || !isfinite(max) || count < 0) {
+			   &max) < 0 || !isfinite(sum) || !isfinite(max) || !isfinite(count) ||
+	    count < 0 || (count == 0 && sum != 0)) {
 		json_decref(j);
 		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value: %s", r->file, lineno,
-				  jerr.text[0] ? jerr.text : "not a finite number");
+				  jerr.text[0] ? jerr.text : "not a finite sum, count and max (count"
+				  " a number of samples)");
+	}
+	if (count > 0) {
+		static const char *const fields[] = {"value.sum / value.count", "value.max",
+						     "value.min"};
+		json_t *jmin = json_object_get(val, "min");
+		enum dp_field f;
+		char why[160];
+
+		if (jmin && !json_is_number(jmin)) {
+			json_decref(j);
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value.min: not a number",
+					  r->file, lineno);
+		}
+		if (implausible((enum metric)m, sum / count, max, json_number_value(jmin),
+				jmin != NULL, &f, why, sizeof(why)) < 0) {
+			json_decref(j);
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %s: %s (instance %s)",
+					  r->file, lineno, fields[f], why, json_string_value(inst_id));
+		}
 	}
 	if (ts / 1000 < r->start_s || ts / 1000 >= r->end_s) {
 		r->outside++;
@@ -777,18 +857,21 @@ cw_batch(struct run *r, const char *region, const long *idx, size_t nidx, fo_err
 			r->inst.v[idx[i]].seen = 1;
 			for (int m = 0; m < NMETRICS && rc == 0; m++) {
 				double sum = 0, max = 0, count = 0;
-				int any = 0;
+				int any = 0, has_sum = 0, has_max = 0;
 
 				for (size_t q = 0; q < NQ; q++) {
 					if ((int)cw_queries[q].m != m || !(c->have & (1u << q)))
 						continue;
 					any = 1;
-					if (cw_queries[q].field == 0)
+					if (cw_queries[q].field == 0) {
 						sum = c->v[q];
-					else if (cw_queries[q].field == 2)
+						has_sum = 1;
+					} else if (cw_queries[q].field == 2) {
 						max = c->v[q];
-					else
+						has_max = 1;
+					} else {
 						count = c->v[q];
+					}
 				}
 				if (!any)
 					continue;
@@ -796,9 +879,31 @@ cw_batch(struct run *r, const char *region, const long *idx, size_t nidx, fo_err
 				 * SampleCount rides on the CPU cell's count */
 				if (m != M_CPU || count == 0)
 					count = 1;
+				/* a sum of bytes is its own maximum */
+				if (m == M_NET_IN || m == M_NET_OUT)
+					max = sum;
+				{
+					static const char *const stats[] = {"Average", "Maximum",
+									    "Minimum"};
+					/* one statistic missing: check the other alone */
+					double cavg = has_sum ? sum : max, cmax = has_max ? max : cavg;
+					enum dp_field f;
+					char why[160], when[40];
+					struct fo_ts t = {ms / 1000, 0};
+
+					if (implausible((enum metric)m, cavg, cmax, 0, 0, &f, why,
+							sizeof(why)) < 0) {
+						fo_ts_format(&t, when, sizeof(when));
+						rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "CloudWatch"
+								" GetMetricData in %s: %s %s of %s at %s:"
+								" %s", region, metric_names[m],
+								m >= M_NET_IN ? "Sum" : stats[f],
+								r->inst.v[idx[i]].id, when, why);
+						break;
+					}
+				}
 				rc = rollup_add(&r->roll, &r->inst, (uint32_t)idx[i], ms, (enum metric)m,
-						m == M_CPU ? sum * count : sum, count,
-						(m == M_NET_IN || m == M_NET_OUT) ? sum : max, err);
+						m == M_CPU ? sum * count : sum, count, max, err);
 			}
 		}
 	free(cells);

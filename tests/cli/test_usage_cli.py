@@ -329,3 +329,79 @@ def test_cloudwatch_throttling_paging_and_partial_data(mdb):
             for h in range(3)}
     finally:
         fake.httpd.shutdown()
+
+
+# ---- values CloudWatch never reports -----------------------------------------------
+
+def rec_with(metric, value, ns="AWS/EC2", unit="Percent"):
+    r = record("i-0aaa", metric, H0 + 600, 0.0, ns=ns, unit=unit)
+    r["value"] = value
+    return r
+
+
+@pytest.mark.parametrize("bad,field,why", [
+    (rec_with("CPUUtilization", {"sum": -50.0, "count": 1.0, "max": 1.0, "min": 0.0}),
+     "value.sum / value.count", "CPUUtilization -50 is negative"),
+    (rec_with("CPUUtilization", {"sum": 250.0, "count": 1.0, "max": 250.0, "min": 250.0}),
+     "value.sum / value.count", "CPUUtilization 250 is above 100 (a percentage)"),
+    (rec_with("CPUUtilization", {"sum": 120.0, "count": 2.0, "max": 40.0, "min": 10.0}),
+     "value.max", "CPUUtilization maximum 40 is below the average 60"),
+    (rec_with("CPUUtilization", {"sum": 60.0, "count": 2.0, "max": 40.0, "min": 35.0}),
+     "value.min", "CPUUtilization minimum 35 is above the average 30"),
+    (rec_with("mem_used_percent", {"sum": 1000.0, "count": 1.0, "max": 1000.0, "min": 1000.0},
+              ns="CWAgent"),
+     "value.sum / value.count", "mem_used_percent 1000 is above 100 (a percentage)"),
+    (rec_with("NetworkIn", {"sum": -4.0, "count": 1.0, "max": 0.0, "min": -4.0}, unit="Bytes"),
+     "value.sum / value.count", "NetworkIn -4 is negative"),
+    (rec_with("CPUUtilization", {"sum": 5.0, "count": 0.0, "max": 5.0, "min": 5.0}),
+     "value", "not a finite sum, count and max"),
+    # JSON has no infinity: a number too large for a double is refused by the parser
+    (rec_with("CPUUtilization", {"sum": 5.0, "count": 1.0, "max": 1e999, "min": 5.0}),
+     "not a JSON object", "real number overflow"),
+])
+def test_values_cloudwatch_never_reports_fail_naming_file_line_and_field(mdb, tmp_path, bad,
+                                                                          field, why):
+    """CPU -50% or 250%, memory 1000%, a maximum below the average, infinity:
+    exit 3 naming file, line and field; nothing written, the earlier rows kept."""
+    lines, want = stream_fixture()
+    good = tmp_path / "good.json"
+    write_lines(good, lines)
+    assert ingest(mdb, str(good)).code == 0
+    before = psql(mdb, "SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max"
+                       " || coalesce(mem_max, -1), ',' ORDER BY instance_id, hour))"
+                       " FROM finops.instance_usage_hourly")
+    path = tmp_path / "bad.json"
+    text = "".join(json.dumps(r) + "\n" for r in lines[:3])
+    text += json.dumps(bad).replace("Infinity", "1e999") + "\n"
+    path.write_text(text)
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    err = [x for x in r.log_lines() if x["level"] == "error"][0]["msg"]
+    assert err.startswith(f"{path}:4: {field}"), err
+    assert why in err
+    assert psql(mdb, "SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max"
+                     " || coalesce(mem_max, -1), ',' ORDER BY instance_id, hour))"
+                     " FROM finops.instance_usage_hourly") == before
+
+
+def test_a_cpu_of_exactly_0_and_100_percent_is_loaded(mdb, tmp_path):
+    path = tmp_path / "edge.json"
+    write_lines(path, [
+        rec_with("CPUUtilization", {"sum": 0.0, "count": 1.0, "max": 0.0, "min": 0.0}),
+        record("i-0aaa", "CPUUtilization", H0 + 900, 100.0, mx=100.0)])
+    r = ingest(mdb, str(path))
+    assert r.code == 0, r.stderr
+    assert psql(mdb, "SELECT cpu_avg || ' ' || cpu_max FROM finops.instance_usage_hourly") == \
+        "50 100"
+
+
+def test_cloudwatch_answering_an_impossible_value_fails_naming_it(mdb, moto_cw):
+    cw = moto_cw["cw"]
+    put(cw, "AWS/EC2", "CPUUtilization", "i-0neg", H0 + 60, -50.0)
+    env = {"VAULT_ADDR": "", "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
+           "AWS_REGION": "eu-west-1", "FINOPS_CLOUDWATCH_ENDPOINT": moto_cw["url"]}
+    r = ingest(mdb, "--instance", "i-0neg", env=env)
+    assert r.code == 3, r.stderr
+    assert ("CloudWatch GetMetricData in eu-west-1: CPUUtilization Average of i-0neg at"
+            " 2026-10-05 00:00:00+00: CPUUtilization -50 is negative") in r.stderr
+    assert psql(mdb, "SELECT count(*) FROM finops.instance_usage_hourly") == "0"
