@@ -141,6 +141,8 @@ struct price {
 
 struct billed {
 	char *id, *type, *region, *os, *tenancy, *account, *eff_rate;
+	double hours;                /* instance hours billed in the window */
+	double covered;              /* hours of the window its billing source covers */
 };
 
 struct catalog {
@@ -193,7 +195,7 @@ price_of(const struct catalog *c, const char *region, const char *os, const char
 static const struct billed *
 billed_of(const struct catalog *c, const char *id)
 {
-	struct billed k = {(char *)id, NULL, NULL, NULL, NULL, NULL, NULL};
+	struct billed k = {(char *)id, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
 
 	return bsearch(&k, c->billed, c->nbilled, sizeof(k), cmp_billed);
 }
@@ -279,17 +281,34 @@ load_catalog(PGconn *conn, const char *start, const char *end, struct catalog *c
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	qsort(c->prices, c->nprices, sizeof(*c->prices), cmp_price);
 
-	/* what each instance last ran as, and its effective hourly rate */
+	/*
+	 * What each instance last ran as, its effective hourly rate, the
+	 * instance hours billed in the window, and the hours of the window that
+	 * its billing source covers (from its first to its last instance-hour
+	 * line there: the newest day may not be billed yet). Savings Plan
+	 * negation lines repeat the covered usage: neither hours nor cost.
+	 */
 	if (fo_pg_query(conn,
 		"SELECT DISTINCT ON (resource_id) resource_id, instance_type, region_id,"
 		"       operating_system, coalesce(tenancy, 'Shared'), sub_account_id,"
-		"       (sum(effective_cost) OVER w / nullif(sum(coalesce(consumed_quantity,"
-		"        pricing_quantity)) OVER w, 0))::text"
-		"  FROM finops.billing_line_items"
-		" WHERE resource_id LIKE 'i-%' AND instance_type IS NOT NULL"
-		"   AND usage_type ~ '(BoxUsage|DedicatedUsage)'"
-		"   AND charge_period_start >= $1::timestamptz AND charge_period_start < $2::timestamptz"
-		" WINDOW w AS (PARTITION BY resource_id, instance_type)"
+		"       (sum(effective_cost) OVER w / nullif(sum(qty) OVER w, 0))::text,"
+		"       (sum(qty) OVER r)::float8,"
+		"       extract(epoch FROM least($2::timestamptz, max(ends) OVER s)"
+		"               - greatest($1::timestamptz, min(charge_period_start) OVER s))::float8"
+		"         / 3600"
+		"  FROM (SELECT resource_id, instance_type, region_id, operating_system, tenancy,"
+		"               sub_account_id, source_id, charge_period_start, effective_cost,"
+		"               coalesce(consumed_quantity, pricing_quantity, 0) AS qty,"
+		"               coalesce(charge_period_end, charge_period_start + interval '1 hour')"
+		"                 AS ends"
+		"          FROM finops.billing_line_items"
+		"         WHERE resource_id LIKE 'i-%' AND instance_type IS NOT NULL"
+		"           AND usage_type ~ '(BoxUsage|DedicatedUsage)'"
+		"           AND line_item_type IS DISTINCT FROM 'SavingsPlanNegation'"
+		"           AND charge_period_start >= $1::timestamptz"
+		"           AND charge_period_start < $2::timestamptz) l"
+		" WINDOW w AS (PARTITION BY resource_id, instance_type), r AS (PARTITION BY resource_id),"
+		"        s AS (PARTITION BY source_id)"
 		" ORDER BY resource_id, charge_period_start DESC", 2, params, &res, err) < 0)
 		return -1;
 	c->nbilled = (size_t)PQntuples(res);
@@ -304,6 +323,8 @@ load_catalog(PGconn *conn, const char *start, const char *end, struct catalog *c
 		b->tenancy = dup_value(res, (int)i, 4);
 		b->account = dup_value(res, (int)i, 5);
 		b->eff_rate = dup_value(res, (int)i, 6);
+		b->hours = atof(PQgetvalue(res, (int)i, 7));
+		b->covered = atof(PQgetvalue(res, (int)i, 8));
 	}
 	PQclear(res);
 	if (!c->billed)
@@ -343,28 +364,75 @@ static const char *const finding_names[] = {
 	"idle", "over_provisioned", "under_provisioned", "optimized", "insufficient_data",
 };
 
-/* Trusted Advisor: days of the last 14 with average CPU <= 10% and network <= 5 MB. */
+#define MAX_LOOKBACK_DAYS 93
+
+/*
+ * Trusted Advisor's rule over the lookback window: the days with average
+ * CPU <= 10% and network <= 5 MB (in + out). Trusted Advisor looks at 14
+ * days and needs 4 of them; a window of another length needs the same share
+ * (idle_needed).
+ */
 static int
 idle_days(const struct calc *k, const struct inst *in)
 {
-	int64_t from = k->end_s - 14 * 86400;
-	double cpu[14] = {0}, net[14] = {0};
-	int n[14] = {0}, days = 0;
+	double cpu[MAX_LOOKBACK_DAYS] = {0}, net[MAX_LOOKBACK_DAYS] = {0};
+	int n[MAX_LOOKBACK_DAYS] = {0}, days = 0, ndays = k->o->lookback_days;
 
 	for (size_t i = 0; i < in->n; i++) {
 		const struct sample *s = &in->s[i];
-		int64_t d = (s->hour - from) / 86400;
+		int64_t d = (s->hour - k->start_s) / 86400;
 
-		if (s->hour < from || d < 0 || d >= 14 || !s->has_cpu)
+		if (s->hour < k->start_s || d < 0 || d >= ndays || !s->has_cpu)
 			continue;
 		cpu[d] += s->cpu_avg;
 		net[d] += s->has_net ? s->net : 0;
 		n[d]++;
 	}
-	for (int d = 0; d < 14; d++)
+	for (int d = 0; d < ndays; d++)
 		if (n[d] && cpu[d] / n[d] <= 10 && net[d] <= 5e6)
 			days++;
 	return days;
+}
+
+/* Idle days needed: 4 of 14, the same share of another window (at least 1). */
+static int
+idle_needed(int lookback_days)
+{
+	int need = (4 * lookback_days + 13) / 14;
+
+	return need < 1 ? 1 : need;
+}
+
+/*
+ * The hours a month the instance is expected to run: 730 (AWS Compute
+ * Optimizer's month) times the share of the window's billed hours it ran,
+ * in hundredths of an hour. An always-on instance gets 730 h; one billed 5
+ * of 14 days, 5/14 of that.
+ */
+static int64_t
+monthly_centihours(const struct billed *b)
+{
+	double share;
+
+	if (!b || !(b->covered > 0) || !(b->hours > 0))
+		return 0;
+	share = b->hours / b->covered;
+	if (share > 1)
+		share = 1;
+	return llround(share * HOURS_PER_MONTH * 100);
+}
+
+/*
+ * A saving in units of 1e-10 dollars: an hourly price difference times
+ * centihours, rounded half away from zero. No overflow below $10,000 an
+ * hour (1e14 units x 73,000 centihours < 2^63).
+ */
+static int64_t
+monthly_units(int64_t hourly_u, int64_t centihours)
+{
+	int64_t v = hourly_u * centihours;
+
+	return (v + (v < 0 ? -50 : 50)) / 100;
 }
 
 static int
@@ -399,47 +467,78 @@ static const char *const out_columns[] = {
 	"instance_id", "account_id", "region", "operating_system", "tenancy", "current_type",
 	"recommended_type", "finding", "hours", "cpu_statistic", "cpu_percent", "cpu_demand_vcpu",
 	"memory_peak_gib", "idle_days", "current_hourly_price", "recommended_hourly_price",
-	"effective_hourly_rate", "monthly_saving_list", "reason",
+	"effective_hourly_rate", "billed_hours", "monthly_hours", "monthly_saving_list", "reason",
 };
 #define NOUT (sizeof(out_columns) / sizeof(out_columns[0]))
 
+/* What decide() found for one instance, as emit() writes it. */
+struct verdict {
+	enum finding f;
+	const char *rec_type;        /* NULL: none (idle, no change, no data) */
+	int hours;                   /* hours of metrics */
+	int has_mem, idle;
+	double cpu_pct, cpu_demand, mem_peak;
+	const struct price *cur_p, *rec_p;
+	int64_t centihours;          /* expected running hours a month, x 100 */
+	int64_t saving_u;            /* monthly saving, units of 1e-10 dollars */
+	char reason[640];
+};
+
 static int
-emit(struct calc *k, const struct inst *in, const struct billed *b, enum finding f,
-     const char *rec_type, int hours, double cpu_pct, double cpu_demand, double mem_peak,
-     int has_mem, int idle, const struct price *cur_p, const struct price *rec_p,
-     int64_t saving_u, const char *reason, fo_err *err)
+emit(struct calc *k, const struct inst *in, const struct billed *b, const struct verdict *v,
+     fo_err *err)
 {
-	char saving[40], hours_s[16], idle_s[16];
+	char saving[40], hours_s[16], idle_s[16], monthly[24];
 
 	if (!k->out && fo_copy_begin(k->ctx->conn, "rightsizing_stage", out_columns,
 				     NOUT, 0, &k->out, err) < 0)
 		return -1;
-	k->by_finding[f]++;
-	if (f == F_IDLE || f == F_OVER)
-		k->saving_list_u += saving_u;
-	snprintf(hours_s, sizeof(hours_s), "%d", hours);
-	snprintf(idle_s, sizeof(idle_s), "%d", idle);
-	money(saving_u, saving, sizeof(saving));
+	k->by_finding[v->f]++;
+	if (v->f == F_IDLE || v->f == F_OVER)
+		k->saving_list_u += v->saving_u;
+	snprintf(hours_s, sizeof(hours_s), "%d", v->hours);
+	snprintf(idle_s, sizeof(idle_s), "%d", v->idle);
+	snprintf(monthly, sizeof(monthly), "%lld.%02lld", (long long)(v->centihours / 100),
+		 (long long)(v->centihours % 100));
+	money(v->saving_u, saving, sizeof(saving));
 	fo_copy_put_str(k->out, in->id);
 	fo_copy_put_nonempty(k->out, b && b->account ? b->account : in->account);
 	fo_copy_put_nonempty(k->out, b && b->region ? b->region : in->region);
 	fo_copy_put_nonempty(k->out, b ? b->os : NULL);
 	fo_copy_put_nonempty(k->out, b ? b->tenancy : NULL);
 	fo_copy_put_nonempty(k->out, b ? b->type : NULL);
-	fo_copy_put_nonempty(k->out, rec_type);
-	fo_copy_put_str(k->out, finding_names[f]);
+	fo_copy_put_nonempty(k->out, v->rec_type);
+	fo_copy_put_str(k->out, finding_names[v->f]);
 	fo_copy_put_str(k->out, hours_s);
 	fo_copy_put_str(k->out, k->stat_name);
-	put_double(k->out, cpu_pct, hours > 0);
-	put_double(k->out, cpu_demand, hours > 0);
-	put_double(k->out, mem_peak, has_mem);
+	put_double(k->out, v->cpu_pct, v->hours > 0);
+	put_double(k->out, v->cpu_demand, v->hours > 0 && isfinite(v->cpu_demand));
+	put_double(k->out, v->mem_peak, v->has_mem);
 	fo_copy_put_str(k->out, idle_s);
-	fo_copy_put_nonempty(k->out, cur_p ? cur_p->text : NULL);
-	fo_copy_put_nonempty(k->out, rec_p ? rec_p->text : NULL);
+	fo_copy_put_nonempty(k->out, v->cur_p ? v->cur_p->text : NULL);
+	fo_copy_put_nonempty(k->out, v->rec_p ? v->rec_p->text : NULL);
 	fo_copy_put_nonempty(k->out, b ? b->eff_rate : NULL);
+	put_double(k->out, b ? b->hours : NAN, b != NULL);
+	if (b)
+		fo_copy_put_str(k->out, monthly);
+	else
+		fo_copy_put_null(k->out);
 	fo_copy_put_str(k->out, saving);
-	fo_copy_put_str(k->out, reason);
+	fo_copy_put_str(k->out, v->reason);
 	return fo_copy_end_row(k->out, err);
+}
+
+/* " over 730 h a month", or " over 261 h a month (billed 120 of 336 h in the window)". */
+static void
+hours_text(const struct billed *b, int64_t centihours, char *out, size_t len)
+{
+	long long h = (centihours + 50) / 100;
+
+	if (centihours >= HOURS_PER_MONTH * 100)
+		snprintf(out, len, " over %lld h a month", h);
+	else
+		snprintf(out, len, " over %lld h a month (billed %.0f of %.0f h in the window)", h,
+			 b->hours, b->covered);
 }
 
 static int
@@ -447,68 +546,75 @@ decide(struct calc *k, struct inst *in, fo_err *err)
 {
 	const struct billed *b = billed_of(&k->cat, in->id);
 	const struct itype *cur = b ? type_of(&k->cat, b->type) : NULL, *best = NULL;
-	const struct price *cur_p = NULL, *best_p = NULL;
-	double cpu_pct, cpu_demand, mem_peak = 0;
-	int hours = 0, has_mem = 0, idle;
+	const struct price *best_p = NULL;
+	struct verdict v;
+	double mem_pct = 0;
 	size_t nv = 0;
-	char reason[512], saving[40], mem_text[96] = "";
-	int64_t saving_u;
+	char saving[40], mem_text[96] = "", when[128];
+	int need = idle_needed(k->o->lookback_days);
 
+	memset(&v, 0, sizeof(v));
+	v.cpu_demand = NAN;
 	k->examined++;
 	if (in->cap > 0 && !in->scratch)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	for (size_t i = 0; i < in->n; i++) {
 		if (in->s[i].has_cpu) {
 			in->scratch[nv++] = in->s[i].cpu_max;
-			hours++;
+			v.hours++;
 		}
 		if (in->s[i].has_mem) {
-			has_mem = 1;
-			if (in->s[i].mem_max > mem_peak)
-				mem_peak = in->s[i].mem_max;
+			v.has_mem = 1;
+			if (in->s[i].mem_max > mem_pct)
+				mem_pct = in->s[i].mem_max;
 		}
 	}
-	cpu_pct = fo_percentile_cont(in->scratch, nv, k->o->cpu_percentile);
-	idle = idle_days(k, in);
-	if (hours < k->o->min_hours) {
-		snprintf(reason, sizeof(reason), "%d hours of metrics in the window; %d needed",
-			 hours, k->o->min_hours);
-		return emit(k, in, b, F_INSUFFICIENT, NULL, hours, cpu_pct, NAN, NAN, 0, idle, NULL,
-			    NULL, 0, reason, err);
+	v.cpu_pct = fo_percentile_cont(in->scratch, nv, k->o->cpu_percentile);
+	v.idle = idle_days(k, in);
+	v.f = F_INSUFFICIENT;
+	if (v.hours < k->o->min_hours) {
+		v.has_mem = 0;
+		snprintf(v.reason, sizeof(v.reason), "%d hours of metrics in the window; %d needed",
+			 v.hours, k->o->min_hours);
+		return emit(k, in, b, &v, err);
 	}
 	if (!b || !cur) {
-		snprintf(reason, sizeof(reason), "%s", !b ? "no EC2 instance hours in the billing"
-			 " table for the window: its type is unknown" : "");
+		v.has_mem = 0;
 		if (b)
-			snprintf(reason, sizeof(reason), "%s is not in the instance catalog",
+			snprintf(v.reason, sizeof(v.reason), "%s is not in the instance catalog",
 				 b->type);
-		return emit(k, in, b, F_INSUFFICIENT, NULL, hours, cpu_pct, NAN, NAN, 0, idle, NULL,
-			    NULL, 0, reason, err);
+		else
+			snprintf(v.reason, sizeof(v.reason), "no EC2 instance hours in the billing"
+				 " table for the window: its type is unknown");
+		return emit(k, in, b, &v, err);
 	}
-	cur_p = price_of(&k->cat, b->region, b->os, b->tenancy, b->type);
-	cpu_demand = cpu_pct / 100 * cur->vcpu;
-	mem_peak = mem_peak / 100 * cur->mem;
-	if (has_mem)
-		snprintf(mem_text, sizeof(mem_text), ", memory %.1f of %g GiB peak", mem_peak,
+	v.cur_p = price_of(&k->cat, b->region, b->os, b->tenancy, b->type);
+	v.centihours = monthly_centihours(b);
+	hours_text(b, v.centihours, when, sizeof(when));
+	v.cpu_demand = v.cpu_pct / 100 * cur->vcpu;
+	v.mem_peak = mem_pct / 100 * cur->mem;
+	if (v.has_mem)
+		snprintf(mem_text, sizeof(mem_text), ", memory %.1f of %g GiB peak", v.mem_peak,
 			 cur->mem);
 	else
 		snprintf(mem_text, sizeof(mem_text), ", memory not measured (never less than %g GiB)",
 			 cur->mem);
-	if (idle >= 4) {
-		saving_u = cur_p ? cur_p->u * HOURS_PER_MONTH : 0;
-		money(saving_u, saving, sizeof(saving));
-		snprintf(reason, sizeof(reason), "idle on %d of the last 14 days (average CPU <= 10%%"
-			 " and network <= 5 MB a day) -> stop it%s%s%s", idle, cur_p ? "; saves $" : "",
-			 cur_p ? saving : "", cur_p ? "/month" : "");
-		return emit(k, in, b, F_IDLE, NULL, hours, cpu_pct, cpu_demand, mem_peak, has_mem,
-			    idle, cur_p, NULL, saving_u, reason, err);
+	if (v.idle >= need) {
+		v.f = F_IDLE;
+		v.saving_u = v.cur_p ? monthly_units(v.cur_p->u, v.centihours) : 0;
+		money(v.saving_u, saving, sizeof(saving));
+		snprintf(v.reason, sizeof(v.reason), "idle on %d of the last %d days (average CPU <="
+			 " 10%% and network <= 5 MB a day; %d needed) -> stop it%s%s%s%s", v.idle,
+			 k->o->lookback_days, need, v.cur_p ? "; saves $" : "",
+			 v.cur_p ? saving : "", v.cur_p ? "/month" : "", v.cur_p ? when : "");
+		return emit(k, in, b, &v, err);
 	}
 	/* the cheapest fitting type for this region, operating system and tenancy */
 	for (size_t i = 0; i < k->cat.ntypes; i++) {
 		const struct itype *t = &k->cat.types[i];
 		const struct price *p;
 
-		if (!fits(k, cur, t, cpu_demand, mem_peak, has_mem))
+		if (!fits(k, cur, t, v.cpu_demand, v.mem_peak, v.has_mem))
 			continue;
 		p = price_of(&k->cat, b->region, b->os, b->tenancy, t->name);
 		if (p && (!best_p || p->u < best_p->u || (p->u == best_p->u && t == cur))) {
@@ -516,34 +622,39 @@ decide(struct calc *k, struct inst *in, fo_err *err)
 			best_p = p;
 		}
 	}
-	if (!cur_p || !best) {
-		snprintf(reason, sizeof(reason), "no on-demand price for %s in %s (%s, %s)%s",
+	if (!v.cur_p || !best) {
+		snprintf(v.reason, sizeof(v.reason), "no on-demand price for %s in %s (%s, %s)%s",
 			 b->type, b->region ? b->region : "?", b->os ? b->os : "?",
 			 b->tenancy ? b->tenancy : "?", best ? "" : " or no type fits");
-		return emit(k, in, b, F_INSUFFICIENT, NULL, hours, cpu_pct, cpu_demand, mem_peak,
-			    has_mem, idle, cur_p, NULL, 0, reason, err);
+		return emit(k, in, b, &v, err);
 	}
-	saving_u = (cur_p->u - best_p->u) * HOURS_PER_MONTH;
-	money(saving_u < 0 ? -saving_u : saving_u, saving, sizeof(saving));
-	if (cpu_pct > k->o->under_threshold) {
-		snprintf(reason, sizeof(reason), "%s CPU %.0f%% of %d vCPU%s -> %s fits with %.0f%%"
-			 " headroom; costs $%s/month more", k->stat_name, cpu_pct, cur->vcpu, mem_text,
-			 best->name, k->o->cpu_headroom * 100, saving);
-		return emit(k, in, b, F_UNDER, best->name, hours, cpu_pct, cpu_demand, mem_peak,
-			    has_mem, idle, cur_p, best_p, saving_u, reason, err);
+	v.saving_u = monthly_units(v.cur_p->u - best_p->u, v.centihours);
+	money(v.saving_u < 0 ? -v.saving_u : v.saving_u, saving, sizeof(saving));
+	if (v.cpu_pct > k->o->under_threshold) {
+		v.f = F_UNDER;
+		v.rec_type = best->name;
+		v.rec_p = best_p;
+		snprintf(v.reason, sizeof(v.reason), "%s CPU %.0f%% of %d vCPU%s -> %s fits with"
+			 " %.0f%% headroom; costs $%s/month more%s", k->stat_name, v.cpu_pct,
+			 cur->vcpu, mem_text, best->name, k->o->cpu_headroom * 100, saving, when);
+		return emit(k, in, b, &v, err);
 	}
-	if (best == cur || saving_u <= 0) {
-		snprintf(reason, sizeof(reason), "%s CPU %.0f%% of %d vCPU%s: %s is the cheapest type"
-			 " that fits with %.0f%% headroom", k->stat_name, cpu_pct, cur->vcpu, mem_text,
-			 cur->name, k->o->cpu_headroom * 100);
-		return emit(k, in, b, F_OPTIMIZED, NULL, hours, cpu_pct, cpu_demand, mem_peak, has_mem,
-			    idle, cur_p, cur_p, 0, reason, err);
+	if (best == cur || v.saving_u <= 0) {
+		v.f = F_OPTIMIZED;
+		v.rec_p = v.cur_p;
+		v.saving_u = 0;
+		snprintf(v.reason, sizeof(v.reason), "%s CPU %.0f%% of %d vCPU%s: %s is the cheapest"
+			 " type that fits with %.0f%% headroom", k->stat_name, v.cpu_pct, cur->vcpu,
+			 mem_text, cur->name, k->o->cpu_headroom * 100);
+		return emit(k, in, b, &v, err);
 	}
-	snprintf(reason, sizeof(reason), "%s CPU %.0f%% of %d vCPU%s -> %s fits with %.0f%%"
-		 " headroom; saves $%s/month", k->stat_name, cpu_pct, cur->vcpu, mem_text, best->name,
-		 k->o->cpu_headroom * 100, saving);
-	return emit(k, in, b, F_OVER, best->name, hours, cpu_pct, cpu_demand, mem_peak, has_mem,
-		    idle, cur_p, best_p, saving_u, reason, err);
+	v.f = F_OVER;
+	v.rec_type = best->name;
+	v.rec_p = best_p;
+	snprintf(v.reason, sizeof(v.reason), "%s CPU %.0f%% of %d vCPU%s -> %s fits with %.0f%%"
+		 " headroom; saves $%s/month%s", k->stat_name, v.cpu_pct, cur->vcpu, mem_text,
+		 best->name, k->o->cpu_headroom * 100, saving, when);
+	return emit(k, in, b, &v, err);
 }
 
 /* ---- reading the usage -------------------------------------------------------- */
@@ -768,12 +879,17 @@ fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o,
 			NULL, err);
 	if (rc == 0)
 		rc = fo_pg_query(ctx->conn,
-			"INSERT INTO finops.rightsizing_recommendations"
+			"INSERT INTO finops.rightsizing_recommendations (run_id, instance_id,"
+			"  account_id, region, operating_system, tenancy, current_type,"
+			"  recommended_type, finding, hours, cpu_statistic, cpu_percent,"
+			"  cpu_demand_vcpu, memory_peak_gib, idle_days, current_hourly_price,"
+			"  recommended_hourly_price, effective_hourly_rate, billed_hours, monthly_hours,"
+			"  monthly_saving_list, monthly_saving_effective, reason)"
 			" SELECT $1::bigint, instance_id, account_id, region, operating_system, tenancy,"
 			"        current_type, recommended_type, finding, hours, cpu_statistic,"
 			"        cpu_percent, cpu_demand_vcpu, memory_peak_gib, idle_days,"
 			"        current_hourly_price, recommended_hourly_price, effective_hourly_rate,"
-			"        monthly_saving_list,"
+			"        billed_hours, monthly_hours, monthly_saving_list,"
 			"        CASE WHEN effective_hourly_rate IS NOT NULL AND current_hourly_price > 0"
 			"             THEN round(monthly_saving_list * effective_hourly_rate"
 			"                        / current_hourly_price, 2)"

@@ -1,7 +1,8 @@
 """rightsizing_calc on hand-worked scenarios: each expected finding, type and
 saving is worked out here from the fixture's numbers (prices per hour x 730).
 
-Window: the 14 days before 2026-10-15T00:00Z. Catalog (us-east-1, Linux,
+Window: the 14 days before 2026-10-15T00:00Z, every instance billed all of it
+(730 hours a month) unless a test says otherwise. Catalog (us-east-1, Linux,
 shared tenancy, on-demand $/h): m6i.large 2 vCPU/8 GiB 0.096, m6i.xlarge
 4/16 0.192, m6i.2xlarge 8/32 0.384, c6i.large 2/4 0.085, c6i.xlarge 4/8 0.17,
 r6i.large 2/16 0.126, m6g.large (arm) 2/8 0.077, m6g.xlarge (arm) 4/16 0.154,
@@ -9,6 +10,7 @@ m5.large (previous generation) 2/8 0.090, c6id.xlarge (local NVMe) 4/8
 0.2016, g4dn.xlarge (1 GPU) 4/16 0.526, g4dn.2xlarge (1 GPU) 8/32 0.752.
 """
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -50,22 +52,38 @@ def catalog(db):
                  for n, (t, v) in enumerate(TYPES.items())))
 
 
-def billing(db, tmp_path, instances):
-    """instances: id -> (type, effective cost per hour or None). 24 hours billed each."""
+def billing(db, tmp_path, instances, days=None, daily=False):
+    """instances: id -> (type, effective cost per hour or None). Billed every hour
+    of the window, or of the days given per instance (days: id -> day offsets);
+    daily: one line of 24 hours a day, as a CUR of daily granularity has."""
     rows, n = [], 0
     for inst, (itype, effective) in instances.items():
         price = TYPES.get(itype, (0,) * 7 + ("0.1",))[7]
-        for h in range(24):
-            n += 1
-            extra = {"lineItem/ResourceId": inst, "product/instanceType": itype,
-                     "lineItem/UsageType": f"BoxUsage:{itype}", "product/operatingSystem":
-                     "Linux", "product/tenancy": "Shared", "product/regionCode": "us-east-1"}
-            if effective:
-                extra.update({"savingsPlan/SavingsPlanEffectiveCost": effective,
-                              "savingsPlan/SavingsPlanARN": "arn:aws:savingsplans::1:sp/x"})
-            rows.append(legacy_row(n, "SavingsPlanCoveredUsage" if effective else "Usage",
-                                   cost=price, usage_start=(START + timedelta(days=13, hours=h))
-                                   .strftime("%Y-%m-%dT%H:%M:%SZ"), **extra))
+        for d in (days or {}).get(inst, range(14)):
+            for h in ([0] if daily else range(24)):
+                n += 1
+                start = START + timedelta(days=d, hours=h)
+                end = start + timedelta(hours=24 if daily else 1)
+                qty = 24 if daily else 1
+                extra = {"lineItem/ResourceId": inst, "product/instanceType": itype,
+                         "lineItem/UsageType": f"BoxUsage:{itype}",
+                         "product/operatingSystem": "Linux", "product/tenancy": "Shared",
+                         "product/regionCode": "us-east-1", "lineItem/UsageAmount": str(qty),
+                         "lineItem/UsageEndDate": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                cost = str(Decimal(price) * qty)
+                if effective:
+                    extra.update({"savingsPlan/SavingsPlanEffectiveCost":
+                                  str(Decimal(effective) * qty),
+                                  "savingsPlan/SavingsPlanARN": "arn:aws:savingsplans::1:sp/x"})
+                rows.append(legacy_row(n, "SavingsPlanCoveredUsage" if effective else "Usage",
+                                       cost=cost, usage_start=start.strftime(
+                                           "%Y-%m-%dT%H:%M:%SZ"), **extra))
+                if effective:
+                    # the negation repeats the usage: neither hours nor cost of its own
+                    n += 1
+                    rows.append(legacy_row(n, "SavingsPlanNegation", cost=f"-{cost}",
+                                           usage_start=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                           **extra))
     path = write_csv(tmp_path / "cur.csv", LEGACY_COLUMNS, rows)
     r = run("billing_ingest", "--dsn", f"dbname={db}", str(path))
     assert r.code == 0, r.stderr
@@ -148,11 +166,13 @@ def test_hand_worked_recommendations(scenario):
     # m6g.large is cheaper but ARM, m5.large cheaper but previous generation
     assert got["i-over"][:3] == ("over_provisioned", "m6i.large", "210.24")   # (0.384-0.096)*730
     assert got["i-over"][4] == ("p99.5 CPU 11% of 8 vCPU, memory 4.1 of 32 GiB peak ->"
-                                " m6i.large fits with 20% headroom; saves $210.24/month")
+                                " m6i.large fits with 20% headroom; saves $210.24/month"
+                                " over 730 h a month")
     # the Savings Plan rate: 0.2304/h effective instead of 0.384
     assert got["i-over"][3] == "126.14"                                   # 210.24*0.2304/0.384
     assert got["i-idle"][:3] == ("idle", "", "70.08")                       # 0.096*730
     assert "idle on 5 of the last 14 days" in got["i-idle"][4]
+    assert "4 needed" in got["i-idle"][4]
     assert got["i-notidle"][0] == "optimized"
     # memory peak 12 GiB needs 15 GiB with headroom: r6i.large, never m6i.large
     assert got["i-mem"][:3] == ("over_provisioned", "r6i.large", "48.18")   # (0.192-0.126)*730
@@ -248,3 +268,58 @@ def test_a_window_without_metrics_keeps_the_current_set(scenario):
     assert r.code == 99, r.stderr
     assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_runs") == "1"
     assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_current") == "11"
+
+
+@pytest.fixture
+def base(db):
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    psql(db, "CREATE TABLE finops.instance_usage_hourly_p202609 PARTITION OF"
+             " finops.instance_usage_hourly FOR VALUES FROM ('2026-09-01') TO ('2026-10-01');"
+             "CREATE TABLE finops.instance_usage_hourly_p202610 PARTITION OF"
+             " finops.instance_usage_hourly FOR VALUES FROM ('2026-10-01') TO ('2026-11-01')")
+    catalog(db)
+    return db
+
+
+@pytest.mark.parametrize("daily", [False, True], ids=["hourly lines", "daily lines"])
+def test_saving_is_projected_over_the_hours_the_instance_runs(base, tmp_path, daily):
+    """An always-on instance saves over 730 h a month (as Compute Optimizer
+    assumes); one billed 5 of the window's 14 days over 5/14 of that."""
+    billing(base, tmp_path, {"i-always": ("m6i.2xlarge", None), "i-part": ("m6i.2xlarge", None)},
+            days={"i-part": range(9, 14)}, daily=daily)
+    usage(base, "i-always", ALL, 11.0, cpu_avg=9.0, mem=12.8)
+    usage(base, "i-part", range(9 * 24, 14 * 24), 11.0, cpu_avg=9.0, mem=12.8)
+    assert calc(base).code == 0
+    got = found(base)
+    hourly_diff = Decimal("0.384") - Decimal("0.096")
+    assert got["i-always"][:3] == ("over_provisioned", "m6i.large",
+                                   str((hourly_diff * 730).quantize(Decimal("0.01"))))
+    # 120 of 336 billed hours: 730 x 120 / 336 = 260.71 h a month
+    part_hours = (Decimal(730) * 120 / 336).quantize(Decimal("0.01"))
+    assert part_hours == Decimal("260.71")
+    assert got["i-part"][:3] == ("over_provisioned", "m6i.large",
+                                 str((hourly_diff * part_hours).quantize(Decimal("0.01"))))
+    assert got["i-part"][2] == "75.08"
+    assert got["i-part"][4].endswith("saves $75.08/month over 261 h a month (billed 120 of"
+                                     " 336 h in the window)")
+    assert psql(base, "SELECT billed_hours || ' ' || monthly_hours FROM"
+                      " finops.rightsizing_current WHERE instance_id = 'i-part'") == "120 260.71"
+    # the run's total is what the instances save, never more than they cost
+    assert psql(base, "SELECT monthly_saving_list FROM finops.rightsizing_runs") == \
+        str((hourly_diff * 730 + hourly_diff * part_hours).quantize(Decimal("0.01")))
+
+
+def test_the_idle_rule_reads_the_window_it_was_given(base, tmp_path):
+    """--lookback-days 7: idle days are counted over those 7 days, and the
+    share Trusted Advisor needs (4 of 14) is 2 of 7."""
+    billing(base, tmp_path, {"i-idle": ("m6i.large", None)})
+    usage(base, "i-idle", ALL, lambda h: 5.0 if h >= 11 * 24 else 60.0,
+          cpu_avg=lambda h: 2.0 if h >= 11 * 24 else 40.0,
+          net=lambda h: 4e4 if h >= 11 * 24 else 1e9)
+    assert calc(base, "--lookback-days", "7").code == 0
+    got = found(base)["i-idle"]
+    assert got[0] == "idle"
+    assert "idle on 3 of the last 7 days" in got[4] and "2 needed" in got[4]
+    # 14 days: 3 quiet days are not enough
+    assert calc(base).code == 0
+    assert found(base)["i-idle"][0] == "optimized"
