@@ -30,6 +30,8 @@ fo_forecast_defaults(struct fo_forecast_opts *o)
 struct out {
 	fo_buf models, values, months;
 	long long series, fallback;
+	long min_cutoff, max_cutoff;  /* the series' last closed days */
+	long horizon_end;             /* the last day any series is forecast */
 };
 
 /* Days since the Unix epoch <-> "YYYY-MM-DD". */
@@ -161,7 +163,9 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 	else
 		null_field(&o->models, 0);
 	snprintf(hist, sizeof(hist), "%zu", n);
-	field(&o->models, hist, 1);
+	field(&o->models, hist, 0);
+	day_text(cutoff, day, sizeof(day));
+	field(&o->models, day, 1);
 	/* the daily forecasts */
 	for (size_t i = 0; i < h; i++) {
 		day_text(cutoff + 1 + (long)i, day, sizeof(day));
@@ -270,11 +274,10 @@ fo_forecast_check(const struct fo_forecast_opts *opts, fo_err *err)
 int
 fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err)
 {
-	char cutoff_s[16], end_s[16], run[24], thr[24], sql[2048];
-	const char *params[4];
+	char cutoff_s[16], first_cutoff_s[16], end_s[16], run[24], thr[24], cut[16];
+	const char *params[5];
 	struct out o;
 	PGresult *res;
-	long cutoff, horizon_end;
 	int rc, rows;
 	fo_buf q = FO_BUF_INIT;
 
@@ -283,27 +286,18 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 		return -1;
 	if (fo_job_lock(ctx, "forecast", err) < 0)
 		return -1;
-	snprintf(sql, sizeof(sql), "SELECT max(day) - %d FROM finops.forecast_actuals",
-		 opts->cutoff_days);
-	if (fo_pg_query(ctx->conn, sql, 0, NULL, &res, err) < 0)
-		return -1;
-	if (PQgetisnull(res, 0, 0)) {
-		PQclear(res);
-		fo_buf_puts(&ctx->summary, "no billing data to forecast");
-		ctx->nothing_new = 1;
-		return 0;
-	}
-	snprintf(cutoff_s, sizeof(cutoff_s), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	cutoff = day_of(cutoff_s);
-	horizon_end = month_start(cutoff + 1, 2) - 1;
-	day_text(horizon_end, end_s, sizeof(end_s));
 	snprintf(run, sizeof(run), "%lld", ctx->run_id);
 	snprintf(thr, sizeof(thr), "%g", opts->drift_threshold);
+	snprintf(cut, sizeof(cut), "%d", opts->cutoff_days);
 
-	/* every series of the chosen dimensions, day by day up to the cut-off */
-	fo_buf_puts(&q, "WITH a AS (SELECT * FROM finops.forecast_actuals WHERE day <= $1::date),"
-		    " s AS (");
+	/*
+	 * Every series of the chosen dimensions, day by day up to its own last
+	 * closed day: the last day of data of the billing sources that feed it
+	 * (finops.forecast_series_last_day) less the cut-off. Never the newest
+	 * day of another source: the days one source has not delivered yet are
+	 * not days of zero cost.
+	 */
+	fo_buf_puts(&q, "WITH a AS (SELECT * FROM finops.forecast_actuals), s AS (");
 	{
 		int first = 1;
 
@@ -324,14 +318,20 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 				      " 'sub_account_service' AS dim, currency, day, sum(cost) AS c FROM a"
 				      " GROUP BY 1, 2, 3, 4", first ? "" : " UNION ALL ");
 	}
-	fo_buf_puts(&q, ") SELECT k, dim, currency, day::text, c::float8 FROM s");
+	fo_buf_puts(&q,
+		") SELECT s.k, s.dim, s.currency, s.day::text, s.c::float8,"
+		"         (l.last_day - $1::int)::text"
+		"    FROM s JOIN finops.forecast_series_last_day l"
+		"      ON l.series_key = s.k AND l.currency = s.currency"
+		"   WHERE s.day <= l.last_day - $1::int");
 	if (opts->retrain_drifted)
-		fo_buf_puts(&q, " WHERE (k, currency) IN (SELECT series_key, currency"
+		fo_buf_puts(&q, " AND (s.k, s.currency) IN (SELECT series_key, currency"
 			    " FROM finops.forecast_drift WHERE ape_percent > $2::float8)");
-	fo_buf_puts(&q, " ORDER BY k, currency, day");
-	params[0] = cutoff_s;
+	fo_buf_puts(&q, " ORDER BY 1, 3, 4");
+	params[0] = cut;
 	params[1] = thr;
-	rc = fo_pg_query(ctx->conn, q.data, opts->retrain_drifted ? 2 : 1, params, &res, err);
+	rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+	     : fo_pg_query(ctx->conn, q.data, opts->retrain_drifted ? 2 : 1, params, &res, err);
 	fo_buf_free(&q);
 	if (rc < 0)
 		return -1;
@@ -339,6 +339,8 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 	for (int i = 0; i < rows && rc == 0;) {
 		const char *key = PQgetvalue(res, i, 0), *cur = PQgetvalue(res, i, 2);
 		long first = day_of(PQgetvalue(res, i, 3));
+		long cutoff = day_of(PQgetvalue(res, i, 5));
+		long horizon_end = month_start(cutoff + 1, 2) - 1;
 		size_t n = (size_t)(cutoff - first + 1);
 		double *y = calloc(n ? n : 1, sizeof(double));
 		int j = i;
@@ -358,6 +360,12 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 		if (train(&o, run, key, PQgetvalue(res, i, 1), cur, y, n, first, cutoff, horizon_end,
 			  opts->origins, opts->backtest_days) < 0)
 			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		if (o.series == 1 || cutoff < o.min_cutoff)
+			o.min_cutoff = cutoff;
+		if (o.series == 1 || cutoff > o.max_cutoff)
+			o.max_cutoff = cutoff;
+		if (o.series == 1 || horizon_end > o.horizon_end)
+			o.horizon_end = horizon_end;
 		free(y);
 		ctx->rows_read += j - i;
 		i = j;
@@ -365,10 +373,13 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 	PQclear(res);
 	if (rc == 0 && o.series == 0) {
 		fo_buf_printf(&ctx->summary, "no series to %s", opts->retrain_drifted ?
-			      "retrain: none has drifted" : "train");
+			      "retrain: none has drifted" : "train: no closed day of billing data");
 		ctx->nothing_new = 1;
 		goto done;
 	}
+	day_text(o.max_cutoff, cutoff_s, sizeof(cutoff_s));
+	day_text(o.min_cutoff, first_cutoff_s, sizeof(first_cutoff_s));
+	day_text(o.horizon_end, end_s, sizeof(end_s));
 	if (rc == 0)
 		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0) {
@@ -379,16 +390,19 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 		params[1] = cutoff_s;
 		params[2] = end_s;
 		params[3] = dims;
+		params[4] = cut;
 		rc = fo_pg_query(ctx->conn, opts->retrain_drifted
 				 ? "INSERT INTO finops.forecast_runs (run_id, cutoff_day, horizon_end,"
-				   " dimensions, retrained_only_drifted) VALUES ($1, $2, $3, $4, true)"
+				   " dimensions, cutoff_days, retrained_only_drifted)"
+				   " VALUES ($1, $2, $3, $4, $5, true)"
 				 : "INSERT INTO finops.forecast_runs (run_id, cutoff_day, horizon_end,"
-				   " dimensions) VALUES ($1, $2, $3, $4)", 4, params, NULL, err);
+				   " dimensions, cutoff_days) VALUES ($1, $2, $3, $4, $5)", 5, params,
+				 NULL, err);
 	}
 	if (rc == 0)
 		rc = copy_buf(ctx->conn, "COPY finops.forecast_models (run_id, series_key, dimension,"
 			      " currency, model, parameters, backtest_mase, backtest_smape,"
-			      " mase_scale, history_days) FROM STDIN", &o.models, err);
+			      " mase_scale, history_days, cutoff_day) FROM STDIN", &o.models, err);
 	if (rc == 0)
 		rc = copy_buf(ctx->conn, "COPY finops.forecast_values (run_id, series_key, currency,"
 			      " day, point, lo80, hi80, lo95, hi95, model) FROM STDIN", &o.values, err);
@@ -408,9 +422,16 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 		rc = fo_pg_commit(ctx->conn, err);
 	if (rc == 0) {
 		ctx->rows_written += ctx->dry_run ? 0 : o.series;
-		fo_buf_printf(&ctx->summary, "%lld series %s to %s (trained on days up to %s), %lld"
-			      " too short to backtest", o.series, ctx->dry_run ? "would be forecast"
-			      : "forecast", end_s, cutoff_s, o.fallback);
+		if (o.min_cutoff == o.max_cutoff)
+			fo_buf_printf(&ctx->summary, "%lld series %s to %s (trained on days up to %s),"
+				      " %lld too short to backtest", o.series, ctx->dry_run ?
+				      "would be forecast" : "forecast", end_s, cutoff_s, o.fallback);
+		else
+			fo_buf_printf(&ctx->summary, "%lld series %s to %s (trained on days up to %s"
+				      " to %s, each to the last closed day of its own sources), %lld"
+				      " too short to backtest", o.series, ctx->dry_run ?
+				      "would be forecast" : "forecast", end_s, first_cutoff_s, cutoff_s,
+				      o.fallback);
 	}
 done:
 	fo_buf_free(&o.models);

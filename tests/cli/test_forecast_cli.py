@@ -179,3 +179,58 @@ def test_gaps_and_a_currency_change_give_sane_forecasts(db, tmp_path):
     # the currency change: USD stopped (forecast near 0), EUR goes on near 46
     assert float(mean["sub_account_service=444455556666/SWITCH USD"]) < 5
     assert 40 <= float(mean["sub_account_service=444455556666/SWITCH EUR"]) <= 52
+
+
+def test_each_series_is_closed_where_its_own_sources_end(db, tmp_path):
+    """Two payers' CURs in one currency: A delivered up to 2026-10-25, B up to
+    2026-10-31. A series of A (and the total, which both feed) is closed on
+    A's last day less the cut-off, never on B's: A's missing days are not
+    days of zero cost. Each series' November is within 10% of its own run rate."""
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    first, rows, n = date(2026, 8, 1), [], 0
+    ends = {"111111111111": date(2026, 10, 25), "222222222222": date(2026, 10, 31)}
+    base = {"111111111111": 100.0, "222222222222": 40.0}
+    daily = {}
+    for payer, end in ends.items():
+        d = first
+        while d <= end:
+            cost = weekly(d, base[payer])
+            daily[(payer, d)] = cost
+            n += 1
+            rows.append(legacy_row(n, cost=f"{cost:.2f}", period=d.strftime("%Y-%m"),
+                                   usage_start=f"{d.isoformat()}T12:00:00Z",
+                                   **{"bill/PayerAccountId": payer,
+                                      "lineItem/UsageAccountId": payer}))
+            d += timedelta(days=1)
+    load(db, tmp_path, rows, "two")
+    r = run("forecast_train", "--dsn", f"dbname={db}", "--dimensions", "total,billing_account")
+    assert r.code == 0, r.stderr
+    assert "trained on days up to 2026-10-23 to 2026-10-29" in r.summary()["msg"]
+    cutoffs = dict(line.split("|") for line in psql(
+        db, "SELECT series_key, cutoff_day FROM finops.forecast_models").splitlines())
+    assert cutoffs == {"total": "2026-10-23", "billing_account=111111111111": "2026-10-23",
+                       "billing_account=222222222222": "2026-10-29"}
+    assert psql(db, "SELECT cutoff_day FROM finops.forecast_runs") == "2026-10-29"
+    # forecasts start the day after each series' own cut-off
+    assert psql(db, "SELECT series_key || ' ' || min(day) FROM finops.forecast_values"
+                    " GROUP BY series_key ORDER BY 1") == "\n".join([
+                        "billing_account=111111111111 2026-10-24",
+                        "billing_account=222222222222 2026-10-30", "total 2026-10-24"])
+
+    def run_rate(payers, cutoff):
+        days = [cutoff - timedelta(days=k) for k in range(28)]
+        return sum(daily[(p, d)] for p in payers for d in days) / 28
+
+    want = {"total": run_rate(ends, date(2026, 10, 23)),
+            "billing_account=111111111111": run_rate(["111111111111"], date(2026, 10, 23)),
+            "billing_account=222222222222": run_rate(["222222222222"], date(2026, 10, 29))}
+    got = dict(line.split("|") for line in psql(
+        db, "SELECT series_key, point FROM finops.forecast_months"
+            " WHERE month = '2026-11-01'").splitlines())
+    for key, rate in want.items():
+        assert abs(float(got[key]) - rate * 30) <= 0.10 * rate * 30, (key, got[key], rate * 30)
+    # the October total: A's actual to 10-23 and B's to 10-23, the rest forecast
+    oct_actual = sum(c for (p, d), c in daily.items()
+                     if date(2026, 10, 1) <= d <= date(2026, 10, 23))
+    assert float(psql(db, "SELECT actual_to_date FROM finops.forecast_months WHERE series_key"
+                          " = 'total' AND month = '2026-10-01'")) == pytest.approx(oct_actual)
