@@ -389,6 +389,34 @@ seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+static struct timespec process_start;
+
+static double
+elapsed_since_start(void)
+{
+	return seconds_since(&process_start);
+}
+
+int
+fo_job_record_run(struct fo_job_ctx *ctx, fo_err *err)
+{
+	PGresult *res;
+	int exists;
+
+	if (ctx->run_id || !ctx->conn || PQstatus(ctx->conn) != CONNECTION_OK)
+		return 0;
+	fo_pg_rollback(ctx->conn);
+	if (fo_pg_query(ctx->conn, "SELECT to_regclass('finops.job_runs') IS NOT NULL", 0, NULL,
+			&res, err) < 0)
+		return -1;
+	exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!exists)
+		return 0;
+	return fo_jobrun_start_late(ctx->conn, ctx->job->name, ctx->argc, ctx->argv, ctx->dry_run,
+				    ctx->elapsed_s(), &ctx->run_id, err);
+}
+
 int
 fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err)
 {
@@ -447,8 +475,12 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.job = job;
 	ctx.data = data;
+	ctx.argc = argc;
+	ctx.argv = argv;
+	ctx.elapsed_s = elapsed_since_start;
 	fo_err_clear(&err);
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	process_start = start;
 	init_log_from_env(job);
 	install_signals();
 

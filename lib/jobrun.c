@@ -136,6 +136,24 @@ fo_jobrun_start(PGconn *conn, const char *job, int argc, char *const *argv, int 
 }
 
 int
+fo_jobrun_start_late(PGconn *conn, const char *job, int argc, char *const *argv, int dry_run,
+		     double started_ago_s, long long *run_id, fo_err *err)
+{
+	char id[32], ago[32];
+	const char *params[2] = {id, ago};
+
+	if (fo_jobrun_start(conn, job, argc, argv, dry_run, run_id, err) < 0)
+		return -1;
+	snprintf(id, sizeof(id), "%lld", *run_id);
+	snprintf(ago, sizeof(ago), "%.3f", started_ago_s > 0 ? started_ago_s : 0);
+	if (fo_pg_query(conn, "UPDATE finops.job_runs SET started_at = started_at"
+			" - make_interval(secs => $2::float8) WHERE run_id = $1::bigint", 2, params,
+			NULL, err) < 0)
+		return fo_err_prefix(err, "job_runs: ");
+	return 0;
+}
+
+int
 fo_jobrun_set_scope(PGconn *conn, long long run_id, const char *scope, fo_err *err)
 {
 	char id[32];

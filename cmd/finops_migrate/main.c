@@ -49,6 +49,13 @@ run(struct fo_job_ctx *ctx, fo_err *err)
 		rc = fo_migrate_apply(ctx->conn, fo_migrations_embedded,
 				      fo_migrations_embedded_count, ctx->dry_run,
 				      ctx->lock_wait_s, &r, err);
+	/* an applying run is listed in job_runs with the jobs', whether it worked or not */
+	if (!o->check && !ctx->dry_run) {
+		fo_err rerr;
+
+		if (fo_job_record_run(ctx, &rerr) < 0)
+			fo_logf(FO_LOG_WARN, NULL, 0, "not recorded in finops.job_runs: %s", rerr.msg);
+	}
 	if (rc < 0)
 		return -1;
 	ctx->rows_written = r.applied_now;

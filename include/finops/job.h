@@ -51,6 +51,9 @@ struct fo_job_ctx {
 	char scope[256];          /* set by fo_job_lock(); recorded in job_runs */
 	fo_buf details;           /* JSON object for job_runs.details, or empty */
 	fo_buf summary;           /* extra text for the summary line, or empty */
+	int argc;                 /* the command line, as job_runs records it */
+	char **argv;
+	double (*elapsed_s)(void);   /* seconds since the process started */
 };
 
 struct fo_job {
@@ -83,6 +86,14 @@ int fo_job_main(const struct fo_job *job, void *data, int argc, char **argv);
  * the scope in job_runs. Held until the process ends.
  */
 int fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err);
+
+/*
+ * For a FO_JOB_SCHEMA_ADMIN job (finops_migrate): records the run in
+ * job_runs once the table exists, started when the process started, so
+ * that it is listed with the other jobs' runs; fo_job_main() records how it
+ * ends. Does nothing (0) when there is no job_runs table yet.
+ */
+int fo_job_record_run(struct fo_job_ctx *ctx, fo_err *err);
 
 /* Non-zero once SIGINT or SIGTERM arrived; long loops check it and stop. */
 int fo_job_interrupted(void);

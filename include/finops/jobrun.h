@@ -30,6 +30,14 @@ struct fo_jobrun_end {
 int fo_jobrun_start(PGconn *conn, const char *job, int argc, char *const *argv,
 		    int dry_run, long long *run_id, fo_err *err);
 
+/*
+ * The row of a run that began started_ago_s seconds ago, for a tool that
+ * creates the job_runs table itself (finops_migrate) and can only record its
+ * run once the table exists. As fo_jobrun_start() otherwise.
+ */
+int fo_jobrun_start_late(PGconn *conn, const char *job, int argc, char *const *argv,
+			 int dry_run, double started_ago_s, long long *run_id, fo_err *err);
+
 /* Records the scope (billing period, region, window) the run works on. */
 int fo_jobrun_set_scope(PGconn *conn, long long run_id, const char *scope, fo_err *err);
 

@@ -85,3 +85,24 @@ def test_sigterm_while_waiting_exits_4_promptly(db, hold_lock):
     assert time.monotonic() - t0 < 5
     assert proc.returncode == 4, err
     assert "interrupted by signal 15" in err
+
+
+def test_applying_runs_are_listed_in_job_runs_with_the_jobs(db):
+    """finops_migrate records its runs once job_runs exists (its own first
+    migration creates it), started when the process started; checks and dry
+    runs write nothing."""
+    first = run("finops_migrate", "--dsn", f"dbname={db}")
+    assert first.code == 0, first.stderr
+    assert run("finops_migrate", "--dsn", f"dbname={db}", "--check").code == 0
+    assert run("finops_migrate", "--dsn", f"dbname={db}", "--dry-run").code == 0
+    again = run("finops_migrate", "--dsn", f"dbname={db}")
+    assert again.code == 0
+    rows = psql(db, "SELECT job, status, exit_code, rows_written, finished_at >= started_at,"
+                    " run_id = (SELECT max(run_id) FROM finops.job_runs)"
+                    " FROM finops.job_runs ORDER BY run_id").splitlines()
+    applied = psql(db, "SELECT count(*) FROM finops.schema_migrations")
+    assert rows == [f"finops_migrate|succeeded|0|{applied}|t|f", "finops_migrate|succeeded|0|0|t|t"]
+    assert first.summary()["run_id"] >= 1
+    # started before the schema existed: before the first migration was applied
+    assert psql(db, "SELECT min(r.started_at) <= min(m.applied_at) FROM finops.job_runs r,"
+                    " finops.schema_migrations m") == "t"
