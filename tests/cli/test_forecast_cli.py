@@ -234,3 +234,44 @@ def test_each_series_is_closed_where_its_own_sources_end(db, tmp_path):
                      if date(2026, 10, 1) <= d <= date(2026, 10, 23))
     assert float(psql(db, "SELECT actual_to_date FROM finops.forecast_months WHERE series_key"
                           " = 'total' AND month = '2026-10-01'")) == pytest.approx(oct_actual)
+
+
+def test_a_month_of_support_billed_on_the_first_is_spread_over_its_month(db, tmp_path):
+    """AWS Support is dated the 1st with a charge period of the whole month:
+    the daily series counts it a day at a time, so the forecast neither reads
+    the 1st as a jump in the run rate nor misses the fee in the next month."""
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    rows, n, d = [], 0, date(2026, 8, 1)
+    while d <= date(2026, 11, 5):
+        n += 1
+        rows.append(legacy_row(n, cost="100.00", period=d.strftime("%Y-%m"),
+                               usage_start=f"{d.isoformat()}T00:00:00Z",
+                               **{"lineItem/UsageEndDate":
+                                  f"{(d + timedelta(days=1)).isoformat()}T00:00:00Z"}))
+        if d.day == 1:
+            end = date(d.year + d.month // 12, d.month % 12 + 1, 1)
+            n += 1
+            rows.append(legacy_row(n, cost="620.00", period=d.strftime("%Y-%m"),
+                                   usage_start=f"{d.isoformat()}T00:00:00Z",
+                                   **{"lineItem/UsageEndDate": f"{end.isoformat()}T00:00:00Z",
+                                      "lineItem/ProductCode": "AWSSupportBusiness",
+                                      "product/ProductName": "AWS Support (Business)",
+                                      "lineItem/UsageType": "Dollar",
+                                      "lineItem/ResourceId": ""}))
+        d += timedelta(days=1)
+    load(db, tmp_path, rows, "support")
+    # October 15 carries a 31st of October's fee; the 1st no more than any other day
+    assert psql(db, "SELECT round(sum(cost), 2) FROM finops.forecast_actuals"
+                    " WHERE day = '2026-10-15'") == f"{100 + 620 / 31:.2f}"
+    assert psql(db, "SELECT round(sum(cost), 2) FROM finops.forecast_actuals"
+                    " WHERE day = '2026-10-01'") == f"{100 + 620 / 31:.2f}"
+    # the month total is unchanged: as billed
+    assert psql(db, "SELECT round(sum(cost), 2) FROM finops.forecast_actuals WHERE day"
+                    " BETWEEN '2026-10-01' AND '2026-10-31'") == "3720.00"
+    assert run("forecast_train", "--dsn", f"dbname={db}", "--dimensions", "total").code == 0
+    december = float(psql(db, "SELECT point FROM finops.forecast_months WHERE month ="
+                              " '2026-12-01'"))
+    assert abs(december - (31 * 100 + 620)) <= 0.05 * (31 * 100 + 620), december
+    november = float(psql(db, "SELECT point FROM finops.forecast_months WHERE month ="
+                              " '2026-11-01'"))
+    assert abs(november - (30 * 100 + 620)) <= 0.05 * (30 * 100 + 620), november
