@@ -45,6 +45,7 @@ from datetime import date, datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "cli"))
+import curfixtures  # noqa: E402
 import pricefixtures  # noqa: E402
 
 UTC = timezone.utc
@@ -227,21 +228,8 @@ def utilization(inst, t, rng):
 
 # ---- the AWS CUR -----------------------------------------------------------------
 
-COLUMNS = [
-    "identity/LineItemId", "identity/TimeInterval", "bill/InvoiceId", "bill/BillingEntity",
-    "bill/BillType", "bill/PayerAccountId", "bill/BillingPeriodStartDate",
-    "bill/BillingPeriodEndDate", "lineItem/UsageAccountId", "lineItem/LineItemType",
-    "lineItem/UsageStartDate", "lineItem/UsageEndDate", "lineItem/ProductCode",
-    "lineItem/UsageType", "lineItem/Operation", "lineItem/AvailabilityZone",
-    "lineItem/ResourceId", "lineItem/UsageAmount", "lineItem/CurrencyCode",
-    "lineItem/UnblendedRate", "lineItem/UnblendedCost", "lineItem/LineItemDescription",
-    "product/ProductName", "product/instanceType", "product/productFamily",
-    "product/regionCode", "product/operatingSystem", "product/tenancy", "pricing/term",
-    "pricing/unit", "pricing/publicOnDemandCost", "savingsPlan/SavingsPlanARN",
-    "savingsPlan/SavingsPlanRate", "savingsPlan/SavingsPlanEffectiveCost",
-    "savingsPlan/TotalCommitmentToDate", "savingsPlan/UsedCommitment",
-    "resourceTags/user:Name", "resourceTags/user:team", "resourceTags/user:env",
-]
+# the columns of the tests' CUR fixtures, and a tag and the Savings Plan rate
+COLUMNS = curfixtures.LEGACY_COLUMNS + ["savingsPlan/SavingsPlanRate", "resourceTags/user:Name"]
 
 
 def month_of(d):

@@ -188,7 +188,8 @@ def test_billing_dag_runs_the_binary_end_to_end(airflow_home, tmp_path):
         assert r.returncode == 0, out[-4000:]
         assert psql(db, "SELECT count(*) || ' ' || sum(billed_cost) FROM"
                         " finops.billing_line_items") == "5 5.00"
-        assert psql(db, "SELECT status FROM finops.job_runs") == "succeeded"
+        assert psql(db, "SELECT status FROM finops.job_runs"
+                        " WHERE job = 'billing_ingest'") == "succeeded"
         # the same run again: the binary exits 99 and the task is skipped, not failed
         r = subprocess.run([airflow, "dags", "test", "billing_ingest",
                             "2026-11-20T18:00:00+00:00"], env=env, capture_output=True,
@@ -196,7 +197,8 @@ def test_billing_dag_runs_the_binary_end_to_end(airflow_home, tmp_path):
         out = r.stdout + r.stderr
         assert r.returncode == 0, out[-4000:]
         assert "skipped" in out.lower()
-        assert psql(db, "SELECT string_agg(status, ',' ORDER BY run_id) FROM finops.job_runs") \
+        assert psql(db, "SELECT string_agg(status, ',' ORDER BY run_id) FROM finops.job_runs"
+                    " WHERE job = 'billing_ingest'") \
             == "succeeded,nothing_new"
     finally:
         psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")

@@ -109,13 +109,19 @@ ALL = range(14 * 24)
 
 
 @pytest.fixture
-def scenario(db, tmp_path):
+def base(db):
     assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
     psql(db, "CREATE TABLE finops.instance_usage_hourly_p202609 PARTITION OF"
              " finops.instance_usage_hourly FOR VALUES FROM ('2026-09-01') TO ('2026-10-01');"
              "CREATE TABLE finops.instance_usage_hourly_p202610 PARTITION OF"
              " finops.instance_usage_hourly FOR VALUES FROM ('2026-10-01') TO ('2026-11-01')")
     catalog(db)
+    return db
+
+
+@pytest.fixture
+def scenario(base, tmp_path):
+    db = base
     billing(db, tmp_path, {
         "i-over": ("m6i.2xlarge", "0.2304"), "i-idle": ("m6i.large", None),
         "i-notidle": ("m6i.large", None), "i-mem": ("m6i.xlarge", None),
@@ -268,17 +274,6 @@ def test_a_window_without_metrics_keeps_the_current_set(scenario):
     assert r.code == 99, r.stderr
     assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_runs") == "1"
     assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_current") == "11"
-
-
-@pytest.fixture
-def base(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    psql(db, "CREATE TABLE finops.instance_usage_hourly_p202609 PARTITION OF"
-             " finops.instance_usage_hourly FOR VALUES FROM ('2026-09-01') TO ('2026-10-01');"
-             "CREATE TABLE finops.instance_usage_hourly_p202610 PARTITION OF"
-             " finops.instance_usage_hourly FOR VALUES FROM ('2026-10-01') TO ('2026-11-01')")
-    catalog(db)
-    return db
 
 
 @pytest.mark.parametrize("daily", [False, True], ids=["hourly lines", "daily lines"])
