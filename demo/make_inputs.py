@@ -21,7 +21,7 @@ would stand on the morning of 2026-11-06:
                                          agent), network
 
 The company: three AWS accounts under one payer (production, data,
-staging), 37 EC2 instances in us-east-1 and eu-west-1 (web and API tiers, a
+staging), 40 EC2 instances in us-east-1 and eu-west-1 (web and API tiers, a
 Partial Upfront Compute Savings Plan covering four web servers, queue workers sized for a
 peak long gone, an analytics box and a GPU box somebody forgot, weekday-only
 staging and batch), RDS, S3, CloudFront, NAT gateways, Lambda, CloudWatch
@@ -119,7 +119,7 @@ class Instance:
 
     cpu: (weekday peak %, night %, weekend factor); mem: % used (None: no
     CloudWatch agent); net: bytes an hour at the peak; hours: "always",
-    (start, end) UTC hours on weekdays; launched: the first day it ran."""
+    "autoscaled" (busy afternoons), (start, end) UTC hours on weekdays; launched: the first day it ran."""
 
     def __init__(self, name, account, region, itype, team, env, cpu, mem, net,
                  hours="always", launched=FIRST_DAY, sp=False, spiky=0.0):
@@ -134,6 +134,12 @@ class Instance:
             return False
         if self.hours == "always":
             return True
+        if self.hours == "autoscaled":
+            # the web tier's Auto Scaling group adds this instance on busy afternoons:
+            # how long depends on the day's traffic
+            extra = random.Random(f"scale{self.name}{t.date()}").randint(0, 5)
+            busy_day = t.weekday() < 5 or extra >= 4
+            return busy_day and 14 <= t.hour < 17 + extra
         start, end = self.hours
         return t.weekday() < 5 and start <= t.hour < end
 
@@ -148,6 +154,9 @@ def fleet():
     for k in range(1, 7):
         f.append(Instance(f"web-{k}", PROD, "us-east-1", "m6i.xlarge", "web", "production",
                           (55, 18, 0.7), 46, 9e8, sp=k <= 4))
+    for k in range(1, 4):
+        f.append(Instance(f"web-scaled-{k}", PROD, "us-east-1", "m6i.xlarge", "web",
+                          "production", (62, 40, 0.8), 44, 9e8, hours="autoscaled"))
     for k in range(1, 5):
         f.append(Instance(f"api-{k}", PROD, "us-east-1", "c6i.xlarge", "api", "production",
                           (52, 16, 0.75), 38, 1.2e9))
