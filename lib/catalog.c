@@ -216,7 +216,7 @@ static int
 price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 {
 	const char *price = value(o, rec, C_PRICE), *region = value(o, rec, C_REGION);
-	const char *gpu = value(o, rec, C_GPU), *why, *mem;
+	const char *gpu = value(o, rec, C_GPU), *why = NULL, *mem;
 	int reason = skip_reason(o, rec);
 	struct fo_ts ts;
 
@@ -224,8 +224,10 @@ price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 		o->skipped[reason]++;
 		return 0;
 	}
-	if (fo_dec_check(price, strlen(price), &why) < 0 || price[0] == '-')
-		return bad(o, rec, C_PRICE, why ? why : "is negative", err);
+	if (fo_dec_check(price, strlen(price), &why) < 0)
+		return bad(o, rec, C_PRICE, why, err);
+	if (price[0] == '-')
+		return bad(o, rec, C_PRICE, "is negative", err);
 	if (!whole_number(value(o, rec, C_VCPU)) || strcmp(value(o, rec, C_VCPU), "0") == 0)
 		return bad(o, rec, C_VCPU, "is not a whole number of vCPUs", err);
 	if (!(mem = memory_gib(o, value(o, rec, C_MEMORY))))

@@ -137,6 +137,11 @@ fo_ts_parse(const char *s, size_t n, struct fo_ts *out, const char **why)
 		*why = "is not a valid date or time";
 		return -1;
 	}
+	/* no bill, price or metric predates the Unix epoch; year 0 would be stored as 1 BC */
+	if (y < 1970) {
+		*why = "is before 1970";
+		return -1;
+	}
 	out->epoch_s = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
 	out->micros = micros;
 	return 0;

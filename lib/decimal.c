@@ -20,6 +20,7 @@ fo_dec_check(const char *s, size_t n, const char **why)
 {
 	size_t i = 0, digits = 0;
 
+	*why = NULL;
 	if (n == 0) {
 		*why = "empty";
 		return -1;

@@ -36,6 +36,7 @@ fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_mani
 	json_error_t jerr;
 	json_t *root, *keys, *period;
 	size_t i;
+	int rc = 0;
 
 	memset(m, 0, sizeof(*m));
 	m->path = strdup(path);
@@ -43,9 +44,10 @@ fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_mani
 	if (!root)
 		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%d: manifest is not valid JSON: %s",
 				  path, jerr.line, jerr.text);
+	/* every message is written before root, which holds the strings, is freed */
 	if (!json_is_object(root)) {
-		json_decref(root);
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: manifest is not a JSON object", path);
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: manifest is not a JSON object", path);
+		goto out;
 	}
 	keys = json_object_get(root, "reportKeys");
 	if (!keys) {
@@ -66,9 +68,9 @@ fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_mani
 		const char *s = json_string_value(period);
 
 		if (fo_ts_parse(s, strlen(s), &ts, &why) < 0) {
-			json_decref(root);
-			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: billingPeriod.start \"%s\" %s",
-					  path, s, why);
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: billingPeriod.start \"%.80s\" %s",
+					path, s, why);
+			goto out;
 		}
 		fo_ts_date(&ts, m->period, sizeof(m->period));
 	} else {
@@ -76,32 +78,38 @@ fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_mani
 	}
 
 	if (!json_is_array(keys) || json_array_size(keys) == 0) {
-		json_decref(root);
-		return fo_err_set(err, FO_EXIT_BAD_INPUT,
-				  "%s: manifest lists no report files (no reportKeys or dataFiles)", path);
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT,
+				"%s: manifest lists no report files (no reportKeys or dataFiles)", path);
+		goto out;
 	}
 	if (!m->assembly_id) {
-		json_decref(root);
-		return fo_err_set(err, FO_EXIT_BAD_INPUT,
-				  "%s: manifest has no assemblyId or executionId", path);
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT,
+				"%s: manifest has no assemblyId or executionId", path);
+		goto out;
 	}
 	m->keys = calloc(json_array_size(keys), sizeof(char *));
 	if (!m->keys) {
-		json_decref(root);
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
 	}
 	for (i = 0; i < json_array_size(keys); i++) {
 		json_t *k = json_array_get(keys, i);
 
 		if (!json_is_string(k) || json_string_length(k) == 0) {
-			json_decref(root);
-			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %zu is not a string",
-					  path, i + 1);
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %zu is not a string",
+					path, i + 1);
+			goto out;
 		}
-		m->keys[m->nkeys++] = strdup(json_string_value(k));
+		m->keys[m->nkeys] = strdup(json_string_value(k));
+		if (!m->keys[m->nkeys]) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+			goto out;
+		}
+		m->nkeys++;
 	}
+out:
 	json_decref(root);
-	return 0;
+	return rc;
 }
 
 int

@@ -453,12 +453,13 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 	if (!j)
 		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a JSON object: %s", r->file,
 				  lineno, jerr.text);
+	/* every message is written before j, which holds the strings, is freed */
 	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:o, s:I, s:o}", "namespace", &ns,
 			   "metric_name", &name, "dimensions", &dims, "timestamp", &ts, "value",
 			   &val) < 0) {
-		json_decref(j);
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a metric-stream record: %s",
-				  r->file, lineno, jerr.text);
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a metric-stream record: %s",
+				r->file, lineno, jerr.text);
+		goto out;
 	}
 	m = metric_of(ns, name);
 	inst_id = json_is_object(dims) ? json_object_get(dims, "InstanceId") : NULL;
@@ -467,16 +468,15 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 	if (m < 0 || !json_is_string(inst_id) ||
 	    (m != M_MEM && json_object_size(dims) != 1)) {
 		r->ignored++;
-		json_decref(j);
-		return 0;
+		goto out;
 	}
 	if (json_unpack_ex(val, &jerr, 0, "{s:F, s:F, s:F}", "sum", &sum, "count", &count, "max",
 			   &max) < 0 || !isfinite(sum) || !isfinite(max) || !isfinite(count) ||
 	    count < 0 || (count == 0 && sum != 0)) {
-		json_decref(j);
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value: %s", r->file, lineno,
-				  jerr.text[0] ? jerr.text : "not a finite sum, count and max (count"
-				  " a number of samples)");
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value: %s", r->file, lineno,
+				jerr.text[0] ? jerr.text : "not a finite sum, count and max (count"
+				" a number of samples)");
+		goto out;
 	}
 	if (count > 0) {
 		static const char *const fields[] = {"value.sum / value.count", "value.max",
@@ -486,26 +486,25 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 		char why[160];
 
 		if (jmin && !json_is_number(jmin)) {
-			json_decref(j);
-			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value.min: not a number",
-					  r->file, lineno);
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value.min: not a number",
+					r->file, lineno);
+			goto out;
 		}
 		if (implausible((enum metric)m, sum / count, max, json_number_value(jmin),
 				jmin != NULL, &f, why, sizeof(why)) < 0) {
-			json_decref(j);
-			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %s: %s (instance %s)",
-					  r->file, lineno, fields[f], why, json_string_value(inst_id));
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %s: %s (instance %.64s)",
+					r->file, lineno, fields[f], why, json_string_value(inst_id));
+			goto out;
 		}
 	}
 	if (ts / 1000 < r->start_s || ts / 1000 >= r->end_s) {
 		r->outside++;
-		json_decref(j);
-		return 0;
+		goto out;
 	}
 	idx = instance_of(&r->inst, json_string_value(inst_id), json_string_length(inst_id));
 	if (idx < 0) {
-		json_decref(j);
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
 	}
 	set_text(&r->inst.v[idx].account, json_string_value(json_object_get(j, "account_id")));
 	set_text(&r->inst.v[idx].region, json_string_value(json_object_get(j, "region")));
@@ -514,6 +513,7 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 		rc = rollup_add(&r->roll, &r->inst, (uint32_t)idx, ts, (enum metric)m, sum, count,
 				max, err);
 	r->used_lines++;
+out:
 	json_decref(j);
 	return rc;
 }

@@ -16,7 +16,11 @@ struct fo_ts {
 	int32_t micros;      /* 0..999999 */
 };
 
-/* Parses s (n bytes). Returns 0, or -1 with a short reason in why. */
+/*
+ * Parses s (n bytes): ISO 8601 and the forms billing files use, years from
+ * 1970 (the time zone offset may move the result just before it). Returns 0,
+ * or -1 with a short reason in why.
+ */
 int fo_ts_parse(const char *s, size_t n, struct fo_ts *out, const char **why);
 
 /* Writes "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC), for COPY into timestamptz. */

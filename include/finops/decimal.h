@@ -25,7 +25,8 @@ typedef struct fo_dec_sum {
 /*
  * Checks that s (n bytes) is a plain decimal number: optional sign, digits
  * with an optional point, optional exponent (E-7). No spaces, thousands
- * separators, NaN or infinity. Returns 0, or -1 with a short reason in why.
+ * separators, NaN or infinity. Returns 0 (why set to NULL), or -1 with a short
+ * reason in why.
  */
 int fo_dec_check(const char *s, size_t n, const char **why);
 
