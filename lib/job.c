@@ -209,28 +209,23 @@ build_longopts(const struct fo_job *job)
 	return lo;
 }
 
-/* Keeps the DSN's password out of log lines and of the process title. */
+/* Keeps the DSN's secrets out of log lines and of the process title. */
 static void
 protect_dsn(char *dsn)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
 	char red[1024];
 	size_t n, rn;
 
-	if (opts) {
-		for (PQconninfoOption *o = opts; o->keyword; o++)
-			if (strcmp(o->keyword, "password") == 0 && o->val)
-				fo_log_add_secret(o->val);
-		PQconninfoFree(opts);
-	}
-	fo_redact_conninfo(dsn, red, sizeof(red));
+	fo_pg_protect_conninfo(dsn);
+	fo_pg_redact_conninfo(dsn, red, sizeof(red));
 	if (strcmp(red, dsn) == 0)
 		return;
-	/* argv is what ps and /proc/PID/cmdline show. */
+	/* argv is what ps and /proc/PID/cmdline show: the redacted text, cut to fit */
 	n = strlen(dsn);
 	rn = strlen(red);
 	memset(dsn, ' ', n);
 	memcpy(dsn, red, rn < n ? rn : n);
+	fo_memzero(red, sizeof(red));
 }
 
 struct parsed {

@@ -60,11 +60,11 @@ fo_jobrun_args_literal(int argc, char *const *argv)
 		if (i > 0)
 			fo_buf_putc(&b, ',');
 		if (strncmp(a, "--dsn=", 6) == 0) {
-			fo_redact_conninfo(a + 6, red, sizeof(red));
+			fo_pg_redact_conninfo(a + 6, red, sizeof(red));
 			snprintf(opt, sizeof(opt), "--dsn=%s", red);
 			array_element(&b, opt);
 		} else if (i > 0 && strcmp(argv[i - 1], "--dsn") == 0) {
-			fo_redact_conninfo(a, red, sizeof(red));
+			fo_pg_redact_conninfo(a, red, sizeof(red));
 			array_element(&b, red);
 		} else {
 			array_element(&b, a);

@@ -298,11 +298,59 @@ format_ts(char *out, size_t len)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-/* Text values are quoted when they would be ambiguous in key=value form. */
+/* Whether s holds a control character or bytes that are not UTF-8. */
+static int
+needs_escape(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_len(p);
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/*
+ * A text message: as it is, but for control characters (a newline would
+ * forge a second line, an escape sequence rewrite the terminal) and bytes
+ * that are not UTF-8, which are escaped as in C ("\n", "\x1b").
+ */
+static void
+text_message(fo_buf *line, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!needs_escape(s)) {
+		fo_buf_puts(line, s);
+		return;
+	}
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (*p == '\n')
+			fo_buf_puts(line, "\\n");
+		else if (*p == '\r')
+			fo_buf_puts(line, "\\r");
+		else if (*p == '\t')
+			fo_buf_puts(line, "\\t");
+		else if (n == 0 || *p < 0x20 || *p == 0x7f)
+			fo_buf_printf(line, "\\x%02x", *p);
+		else {
+			fo_buf_append(line, p, n);
+			p += n;
+			continue;
+		}
+		p++;
+	}
+}
+
+/* Text values are quoted (JSON-escaped) when they would be ambiguous in key=value form. */
 static void
 text_value(fo_buf *line, const char *v)
 {
-	if (*v && strpbrk(v, " \t\n\"=") == NULL) {
+	if (*v && strpbrk(v, " \"=\\") == NULL && !needs_escape(v)) {
 		fo_buf_puts(line, v);
 		return;
 	}
@@ -353,8 +401,8 @@ emit(enum fo_log_level level, const fo_field *fields, size_t nfields,
 	redact_into(&clean, fo_buf_str(&raw));
 
 	if (text) {
-		fo_buf_printf(&line, "%s %-5s %s: %s", ts, level_names[level], L.job,
-			      fo_buf_str(&clean));
+		fo_buf_printf(&line, "%s %-5s %s: ", ts, level_names[level], L.job);
+		text_message(&line, fo_buf_str(&clean));
 	} else {
 		fo_buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"job\":", ts,
 			      level_names[level]);
@@ -440,116 +488,3 @@ fo_log_msg(enum fo_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Copies a conninfo value starting at p (quoted or bare) and returns its end. */
-static const char *
-skip_conninfo_value(const char *p)
-{
-	if (*p == '\'') {
-		p++;
-		while (*p && *p != '\'') {
-			if (*p == '\\' && p[1])
-				p++;
-			p++;
-		}
-		return *p ? p + 1 : p;
-	}
-	while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-		if (*p == '\\' && p[1])
-			p++;
-		p++;
-	}
-	return p;
-}
-
-static void
-redact_uri(const char *uri, fo_buf *out)
-{
-	const char *auth = strstr(uri, "://") + 3;
-	const char *end = auth + strcspn(auth, "/?");
-	const char *at = NULL, *q;
-
-	for (const char *p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (at) {
-		const char *colon = memchr(auth, ':', (size_t)(at - auth));
-
-		if (colon) {
-			fo_buf_append(out, uri, (size_t)(colon + 1 - uri));
-			fo_buf_puts(out, REDACTED);
-			uri = at;
-		}
-	}
-	/* password=... among the query parameters */
-	q = strchr(uri, '?');
-	if (!q) {
-		fo_buf_puts(out, uri);
-		return;
-	}
-	fo_buf_append(out, uri, (size_t)(q + 1 - uri));
-	q++;
-	while (*q) {
-		size_t len = strcspn(q, "&");
-
-		if (strncmp(q, "password=", 9) == 0) {
-			fo_buf_puts(out, "password=" REDACTED);
-		} else {
-			fo_buf_append(out, q, len);
-		}
-		q += len;
-		if (*q == '&')
-			fo_buf_putc(out, *q++);
-	}
-}
-
-void
-fo_redact_conninfo(const char *conninfo, char *out, size_t outlen)
-{
-	fo_buf b = FO_BUF_INIT;
-	const char *p = conninfo;
-
-	if (outlen == 0)
-		return;
-	if (!conninfo) {
-		out[0] = '\0';
-		return;
-	}
-	if (strncmp(p, "postgresql://", 13) == 0 || strncmp(p, "postgres://", 11) == 0) {
-		redact_uri(p, &b);
-	} else {
-		while (*p) {
-			const char *kw = p, *kwend, *val, *vend;
-
-			if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-				fo_buf_putc(&b, *p++);
-				continue;
-			}
-			while (*p && *p != '=' && *p != ' ' && *p != '\t')
-				p++;
-			kwend = p;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p != '=') {
-				/* Not key=value: copy the word as it is. */
-				fo_buf_append(&b, kw, (size_t)(p - kw));
-				continue;
-			}
-			p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			val = p;
-			vend = skip_conninfo_value(val);
-			fo_buf_append(&b, kw, (size_t)(val - kw));
-			if ((size_t)(kwend - kw) == 8 && strncasecmp(kw, "password", 8) == 0)
-				fo_buf_puts(&b, REDACTED);
-			else
-				fo_buf_append(&b, val, (size_t)(vend - val));
-			p = vend;
-		}
-	}
-	if (b.oom)
-		snprintf(out, outlen, "%s", REDACTED);
-	else
-		snprintf(out, outlen, "%s", fo_buf_str(&b));
-	fo_buf_wipe(&b);
-}

@@ -7,10 +7,107 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "finops/buf.h"
 #include "finops/job.h"
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "internal.h"
+
+/* ---- connection strings as libpq reads them ---------------------------------- */
+
+#define REDACTED "[REDACTED]"
+#define UNPARSEABLE "[REDACTED: not a connection string libpq can parse]"
+
+/* Appends a conninfo value, quoted when it would not stand alone. */
+static void
+put_conninfo_value(fo_buf *b, const char *v)
+{
+	if (*v && !strpbrk(v, " \t\n\r'\\=")) {
+		fo_buf_puts(b, v);
+		return;
+	}
+	fo_buf_putc(b, '\'');
+	for (; *v; v++) {
+		if (*v == '\'' || *v == '\\')
+			fo_buf_putc(b, '\\');
+		fo_buf_putc(b, *v);
+	}
+	fo_buf_putc(b, '\'');
+}
+
+void
+fo_pg_redact_conninfo(const char *conninfo, char *out, size_t outlen)
+{
+	PQconninfoOption *opts;
+	fo_buf b = FO_BUF_INIT;
+	char *errmsg = NULL;
+	int secret = 0;
+
+	if (outlen == 0)
+		return;
+	if (!conninfo) {
+		out[0] = '\0';
+		return;
+	}
+	opts = PQconninfoParse(conninfo, &errmsg);
+	PQfreemem(errmsg);
+	if (!opts) {
+		/* where a password would be cannot be told: show none of it */
+		snprintf(out, outlen, "%s", UNPARSEABLE);
+		return;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		secret |= o->val && o->dispchar && o->dispchar[0] == '*';
+	if (!secret) {
+		/* libpq found no secret in it, whatever its spelling: as it was given */
+		snprintf(out, outlen, "%s", conninfo);
+		PQconninfoFree(opts);
+		return;
+	}
+	/*
+	 * Rebuilt from what libpq parsed, so that no spelling of a secret
+	 * (percent-encoded, in a URI's user info or query) can slip through.
+	 */
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (b.len)
+			fo_buf_putc(&b, ' ');
+		fo_buf_printf(&b, "%s=", o->keyword);
+		if (o->dispchar && o->dispchar[0] == '*')
+			fo_buf_puts(&b, REDACTED);
+		else
+			put_conninfo_value(&b, o->val);
+	}
+	PQconninfoFree(opts);
+	snprintf(out, outlen, "%s", b.oom ? REDACTED : fo_buf_str(&b));
+	fo_buf_wipe(&b);
+}
+
+int
+fo_pg_protect_conninfo(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char *errmsg = NULL;
+	int rc = 0, secret = 0;
+
+	if (!conninfo)
+		return 0;
+	opts = PQconninfoParse(conninfo, &errmsg);
+	PQfreemem(errmsg);
+	if (!opts)
+		return fo_log_add_secret(conninfo);      /* libpq may echo it whole */
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (o->val && o->dispchar && o->dispchar[0] == '*') {
+			secret = 1;
+			if (fo_log_add_secret(o->val) < 0)
+				rc = -1;
+		}
+	PQconninfoFree(opts);
+	if (secret && fo_log_add_secret(conninfo) < 0)
+		rc = -1;
+	return rc;
+}
 
 int
 fo_pg_sqlstate_class(const char *s)
@@ -97,6 +194,60 @@ notice_receiver(void *arg, const PGresult *res)
 	fo_logf(level, FO_FIELDS(FO_STR("severity", sev)), "server: %s", msg ? msg : "");
 }
 
+/*
+ * libpq reads the numbers of a connection string only when it connects, and
+ * a bad one then fails like an unreachable server, which would be retried:
+ * check them first, in the DSN and in libpq's environment (PGPORT, ...).
+ * Returns 0, or -1 with the option and its value in msg.
+ */
+static int
+check_numbers(const char *dsn, char *msg, size_t len)
+{
+	static const char *const numeric[] = {
+		"port", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", NULL,
+	};
+	PQconninfoOption *given = dsn ? PQconninfoParse(dsn, NULL) : NULL;
+	PQconninfoOption *defaults = PQconndefaults();
+	int rc = 0;
+
+	for (int i = 0; numeric[i] && rc == 0; i++) {
+		const char *v = NULL;
+
+		for (PQconninfoOption *o = given; o && o->keyword && !v; o++)
+			if (strcmp(o->keyword, numeric[i]) == 0)
+				v = o->val;
+		for (PQconninfoOption *o = defaults; o && o->keyword && !v; o++)
+			if (strcmp(o->keyword, numeric[i]) == 0)
+				v = o->val;
+		if (!v || !*v)
+			continue;
+		/* a port list goes with a host list: each a number */
+		for (const char *p = v; rc == 0;) {
+			size_t n = strcspn(p, ",");
+			long x = 0;
+
+			for (size_t k = 0; k < n && rc == 0; k++)
+				if (p[k] < '0' || p[k] > '9' || (x = x * 10 + (p[k] - '0')) > 2147483647L)
+					rc = -1;
+			if (rc == 0 && n == 0 && strcmp(numeric[i], "port") != 0)
+				rc = -1;
+			if (rc == 0 && strcmp(numeric[i], "port") == 0 && n > 0 && (x < 1 || x > 65535))
+				rc = -1;
+			if (p[n] != ',')
+				break;
+			p += n + 1;
+		}
+		if (rc < 0)
+			snprintf(msg, len, "invalid connection option %s=\"%.40s\": %s", numeric[i], v,
+				 strcmp(numeric[i], "port") == 0 ? "not a port number (1-65535)"
+				 : "not a whole number");
+	}
+	PQconninfoFree(given);
+	PQconninfoFree(defaults);
+	return rc;
+}
+
 /* Whether a failed connection went to a Unix socket that does not exist. */
 static int
 no_default_socket(PGconn *conn)
@@ -132,6 +283,8 @@ fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
 	values[3] = opts->dsn;
 	values[4] = NULL;
 
+	if (check_numbers(opts->dsn, msg, sizeof(msg)) < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s", msg);
 	for (int attempt = 1; attempt <= attempts; attempt++) {
 		PGconn *conn = PQconnectdbParams(keywords, values, 1);
 		PGPing ping;

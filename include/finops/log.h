@@ -74,12 +74,6 @@ void fo_log_forget_secrets(void);
  */
 void fo_log_redact(char *buf, size_t cap);
 
-/*
- * Writes a conninfo string or postgresql:// URI to out with its password
- * replaced by "[REDACTED]", for logs and job_runs.arguments.
- */
-void fo_redact_conninfo(const char *conninfo, char *out, size_t outlen);
-
 /* Logs one line with fields (see FO_FIELDS) and a printf-style message. */
 void fo_logf(enum fo_log_level level, const fo_field *fields, size_t nfields,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

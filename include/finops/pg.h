@@ -36,6 +36,24 @@ struct fo_pg_connect_opts {
  */
 int fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err);
 
+/*
+ * Writes a conninfo string or postgresql:// URI to out for logs, the process
+ * title and job_runs.arguments, judged by what libpq parses (PQconninfoParse),
+ * never by spelling: without a secret option (libpq marks password and
+ * sslpassword) it is written as given; with one, rebuilt as keyword=value
+ * pairs with the secrets as "[REDACTED]" (a percent-encoded "%70assword" in
+ * a URI is a password too); one libpq cannot parse is replaced whole.
+ */
+void fo_pg_redact_conninfo(const char *conninfo, char *out, size_t outlen);
+
+/*
+ * Registers the secrets of a conninfo with the log's redaction: the values
+ * of its secret options and, when it has any or libpq cannot parse it (libpq
+ * then echoes it whole in its error), the whole string. Returns 0, or -1 when
+ * the log's table of secrets is full.
+ */
+int fo_pg_protect_conninfo(const char *conninfo);
+
 /* The exit-code class of a SQLSTATE (NULL or unknown: FO_EXIT_FAILURE). */
 int fo_pg_sqlstate_class(const char *sqlstate);
 

@@ -76,3 +76,82 @@ def test_a_bad_price_in_an_offer_file_says_why(mdb, tmp_path, price, why):
     assert r.code == 3, r.stderr
     assert f'offer.csv:7: column PricePerUnit: "{price}" {why}' in errors(r)[0]
     assert psql(mdb, "SELECT count(*) FROM finops.instance_prices") == "0"
+
+
+# ---- secrets -------------------------------------------------------------------------
+
+SECRET = "Pw-4711-sekrit"
+
+
+def dsn_spellings(db):
+    host = os.environ["PGHOST"]
+    return [
+        f"dbname={db} password={SECRET}",
+        f"postgresql:///{db}?host={host}&password={SECRET}",
+        # percent-encoded keyword and value: libpq decodes both
+        f"postgresql:///{db}?host={host}&%70assword={SECRET[:3]}%2D{SECRET[4:]}",
+        f"postgresql://postgres:{SECRET}@/{db}?host={host}",
+    ]
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_a_password_in_any_spelling_shows_nowhere(mdb, hold_lock, k):
+    """Process title, every log line, job_runs.arguments and error_message."""
+    from conftest import start, wait_for
+    import signal
+    import time
+
+    dsn = dsn_spellings(mdb)[k]
+    holder = hold_lock(mdb, "finops:forecast_train:forecast")
+    proc = start("forecast_train", "--lock-wait", "60", "--log-level", "debug", "--dsn", dsn)
+    cmdline = f"/proc/{proc.pid}/cmdline"
+    assert wait_for(lambda: os.path.exists(cmdline) and b"REDACTED" in open(cmdline, "rb").read())
+    time.sleep(0.5)
+    title = open(cmdline, "rb").read()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    holder.release()
+    assert proc.returncode == 4, err
+    for where in (title.decode(errors="replace"), out, err,
+                  psql(mdb, "SELECT arguments::text || coalesce(error_message, '')"
+                            " FROM finops.job_runs")):
+        assert SECRET not in where and SECRET[4:] not in where, where
+    assert "password=[REDACTED]" in psql(mdb, "SELECT arguments::text FROM finops.job_runs")
+
+
+def test_a_malformed_uri_with_a_password_is_never_echoed(mdb):
+    r = run("forecast_train", "--dsn", f"postgresql://u:{SECRET}@[::1/finops")
+    assert r.code == 2, r.stderr
+    assert SECRET not in r.stderr and SECRET not in r.stdout
+    assert "[REDACTED]" in r.stderr
+
+
+@pytest.mark.parametrize("opt,value,env", [("port", "abc", "PGPORT"), ("port", "99999", None),
+                                           ("port", "5432,x", None),
+                                           ("connect_timeout", "soon", "PGCONNECT_TIMEOUT"),
+                                           ("keepalives_idle", "x", None)])
+def test_a_bad_number_in_the_dsn_is_a_configuration_error_not_retried(mdb, opt, value, env):
+    """libpq reads these only when it connects, where a bad one looks like a
+    server that is down: exit 2 at once, naming the option."""
+    r = run("forecast_train", "--dsn", f"dbname={mdb} {opt}={value}")
+    assert r.code == 2, r.stderr
+    assert "will retry" not in r.stderr
+    assert errors(r)[0].startswith(f'invalid connection option {opt}="{value}": not a')
+    if env:
+        r = run("forecast_train", "--dsn", f"dbname={mdb}", env={env: value})
+        assert r.code == 2, r.stderr
+        assert errors(r)[0].startswith(f'invalid connection option {opt}="{value}"')
+
+
+def test_text_logs_escape_control_characters(mdb, tmp_path):
+    """A newline (or any control character) inside a message or field cannot
+    forge a second log line."""
+    name = tmp_path / "evil\nts=2026-01-01 error forecast_train: summary: succeeded\x1b[2J.csv"
+    r = run("billing_ingest", "--dsn", f"dbname={mdb}", "--log-format", "text", str(name))
+    assert r.code == 3
+    import re
+    for line in r.stderr.splitlines():
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info |warn |error) "
+                        r"billing_ingest: ", line), line
+    assert "\x1b" not in r.stderr
+    assert "evil\\nts=2026-01-01" in r.stderr

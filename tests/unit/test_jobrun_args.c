@@ -27,8 +27,9 @@ test_args_literal_quotes_and_redacts_dsn(void **state)
 	assert_non_null(lit);
 	assert_null(strstr(lit, "hunter2"));
 	assert_string_equal(lit,
-			    "{\"billing_ingest\",\"--dsn\",\"host=db password=[REDACTED]\","
-			    "\"--dsn=postgresql://u:[REDACTED]@db/x\",\"a \\\"b\\\"\",\"c\\\\d\","
+			    "{\"billing_ingest\",\"--dsn\",\"password=[REDACTED] host=db\","
+			    "\"--dsn=user=u password=[REDACTED] dbname=x host=db\",\"a \\\"b\\\"\","
+			    "\"c\\\\d\","
 			    "\"{x,y}\"}");
 	free(lit);
 }
