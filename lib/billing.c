@@ -37,9 +37,10 @@ struct unit {
 	char **files;
 	size_t nfiles;
 	const char *report_name;
-	char assembly_id[160];
+	char assembly_id[FO_MANIFEST_MAX_ID + 32];   /* manifest ids are checked to fit */
 	time_t assembly_time;
 	char *s3_bucket;           /* an S3 manifest: the bucket its keys are in */
+	char *s3_scope;            /* and its report's folder there (no trailing /) */
 };
 
 /* One (source, billing period) of a load. */
@@ -129,6 +130,7 @@ unit_free(struct unit *u)
 		free(u->files);
 	free(u->label);
 	free(u->s3_bucket);
+	free(u->s3_scope);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -156,6 +158,28 @@ unit_from_manifest(struct unit *u, const char *path, fo_err *err)
 	if (fo_manifest_load(path, &u->man, err) < 0)
 		return -1;
 	return manifest_unit(u, path, err);
+}
+
+/*
+ * A file and its gzip copy side by side (x.csv and x.csv.gz) would load the
+ * same rows twice: refuse, naming both. files is sorted.
+ */
+static int
+no_gzip_twins(char **files, size_t n, const char *where, fo_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(files[i]);
+
+		if (len < 4 || strcmp(files[i] + len - 3, ".gz") != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (j != i && strlen(files[j]) == len - 3 &&
+			    strncmp(files[j], files[i], len - 3) == 0)
+				return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s holds %s and its gzip copy"
+						  " %s: their rows would count twice; keep one",
+						  where, files[j], files[i]);
+	}
+	return 0;
 }
 
 /*
@@ -207,7 +231,7 @@ unit_from_dir(struct unit *u, const char *dir, const char *report, fo_err *err)
 	qsort(u->files, u->nfiles, sizeof(char *), fo_cmp_str);
 	u->label = strdup(dir);
 	u->report_name = report;
-	return 0;
+	return no_gzip_twins(u->files, u->nfiles, dir, err);
 }
 
 /* A manifest in S3: its keys are objects of the same bucket (CUR 2.0: s3:// URIs). */
@@ -221,7 +245,7 @@ unit_from_s3_manifest(struct unit *u, const char *uri, const char *bucket, const
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (!c || fo_s3_get(c, bucket, key, 64u << 20, &json, &mtime, err) < 0)
+	if (!c || fo_s3_get(c, bucket, key, FO_MANIFEST_MAX_BYTES, &json, &mtime, err) < 0)
 		return -1;
 	u->has_manifest = 1;
 	rc = fo_manifest_parse(uri, json.data ? json.data : "", json.len, &u->man, err);
@@ -230,7 +254,8 @@ unit_from_s3_manifest(struct unit *u, const char *uri, const char *bucket, const
 		return -1;
 	u->man.mtime = (time_t)mtime;
 	u->s3_bucket = strdup(bucket);
-	if (!u->s3_bucket)
+	u->s3_scope = strndup(key, fo_manifest_scope(key, u->man.cur2));
+	if (!u->s3_bucket || !u->s3_scope)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	return manifest_unit(u, uri, err);
 }
@@ -243,13 +268,25 @@ resolve_s3(struct unit *u, fo_err *err)
 	if (!u->man.files)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	for (size_t i = 0; i < u->man.nkeys; i++) {
-		const char *k = u->man.keys[i];
+		const char *k = u->man.keys[i], *rel = k;
+		size_t blen = strlen(u->s3_bucket), slen = strlen(u->s3_scope);
 		fo_buf uri = FO_BUF_INIT;
 
-		if (fo_s3_is_uri(k))
-			fo_buf_puts(&uri, k);
-		else
-			fo_buf_printf(&uri, "s3://%s/%s", u->s3_bucket, k[0] == '/' ? k + 1 : k);
+		/* every file in the manifest's bucket, inside its report's folder */
+		if (fo_s3_is_uri(k)) {
+			if (strncmp(k + 5, u->s3_bucket, blen) != 0 || k[5 + blen] != '/')
+				return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %s is not in"
+						  " the manifest's bucket %s: refused", u->label, k,
+						  u->s3_bucket);
+			rel = k + 5 + blen + 1;
+		}
+		while (*rel == '/')
+			rel++;
+		if (slen && (strncmp(rel, u->s3_scope, slen) != 0 || rel[slen] != '/'))
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %s is outside the"
+					  " report's folder s3://%s/%s/: refused", u->label, k,
+					  u->s3_bucket, u->s3_scope);
+		fo_buf_printf(&uri, "s3://%s/%s", u->s3_bucket, rel);
 		if (uri.oom)
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		u->man.files[i] = uri.data;
@@ -319,6 +356,7 @@ unit_from_s3_prefix(struct unit *u, const char *uri, const char *bucket, const c
 	} else if (rc == 0) {
 		u->label = strdup(uri);
 		u->report_name = report;
+		rc = no_gzip_twins(u->files, u->nfiles, uri, err);
 	}
 	fo_s3_free_keys(keys, n);
 	return rc;

@@ -143,6 +143,13 @@ header(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 	if (!o->used)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	o->nheader = rec->nfields;
+	/* a column named twice: which one holds the value cannot be told */
+	for (size_t i = 1; i < rec->nfields; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(rec->field[i], rec->field[j]) == 0)
+				return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: column \"%.200s\""
+						  " appears twice in the header (columns %zu and %zu)",
+						  o->name, rec->line, rec->field[i], j + 1, i + 1);
 	for (int c = 0; c < NCOLS; c++) {
 		o->idx[c] = -1;
 		for (size_t i = 0; i < rec->nfields; i++)

@@ -335,6 +335,28 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 			m->header[i][--n] = '\0';
 		snake_name(m->header[i], snake[i], sizeof(snake[i]));
 	}
+	/*
+	 * A column named twice would be read once and dropped once (the first
+	 * for costs, the last for tags): refuse. Tag and cost category keys are
+	 * case-sensitive (Name and name are two tags); other names are matched
+	 * without case or spelling (lineItem/UnblendedCost, line_item_unblended_cost).
+	 */
+	for (size_t i = 1; i < header->nfields; i++)
+		for (size_t j = 0; j < i; j++) {
+			int keyed = (strncmp(m->header[i], "resourceTags/", 13) == 0 ||
+				     strncmp(m->header[i], "costCategory/", 13) == 0) &&
+				    strncmp(m->header[i], m->header[j], 13) == 0;
+
+			if (keyed ? strcmp(m->header[i], m->header[j]) == 0
+			    : strcasecmp(m->header[i], m->header[j]) == 0 ||
+			      (strcmp(snake[i], snake[j]) == 0 && snake[i][0])) {
+				fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: column %.200s appears twice"
+					   " in the header (columns %zu and %zu): which one holds the"
+					   " value cannot be told", file, header->line, m->header[i],
+					   j + 1, i + 1);
+				goto fail;
+			}
+		}
 	if (detect(m, snake) < 0) {
 		fo_err_set(err, FO_EXIT_BAD_INPUT,
 			   "%s:%llu: not a billing export this tool knows: no lineItem/UnblendedCost,"

@@ -361,9 +361,10 @@ transport_error(const struct xfer *x, CURLcode c, const char *detail, int attemp
 {
 	int code = retryable_code(c) ? FO_EXIT_TRANSIENT : FO_EXIT_USAGE;
 
+	/* an answer larger than the caller's cap is not the document it expects */
 	if (c == CURLE_WRITE_ERROR && x->too_big)
-		return fo_err_set(err, FO_EXIT_FAILURE, "%s: %s: the answer is larger than %zu bytes",
-				  x->what, x->redacted, x->max_bytes);
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s: the answer is larger than %zu"
+				  " bytes", x->what, x->redacted, x->max_bytes);
 	return fo_err_set(err, code, "%s: %s: %s%s%s (after %d tr%s)", x->what, x->redacted,
 			  curl_easy_strerror(c), detail && detail[0] ? ": " : "",
 			  detail ? detail : "", attempts, attempts == 1 ? "y" : "ies");

@@ -29,6 +29,52 @@ period_from_path(const char *path, char out[11])
 		snprintf(out, 11, "%.4s-%.2s-01", p + 15, p + 20);
 }
 
+/*
+ * An assembly or execution id names a folder of the delivery: letters,
+ * digits and ._:- only (AWS writes UUIDs), never "." or "..".
+ */
+static int
+valid_assembly_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > FO_MANIFEST_MAX_ID || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == ':' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/*
+ * Why a report key cannot be one (NULL when it can): a key names an object
+ * below the bucket, so no "." or ".." segment, no control character, and
+ * not absurdly long.
+ */
+static const char *
+bad_key(const char *k)
+{
+	const char *p = strncmp(k, "s3://", 5) == 0 ? k + 5 : k;
+
+	if (strlen(k) > 1024)
+		return "is longer than 1024 bytes";
+	for (const char *c = k; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return "holds a control character";
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return "has a \".\" or \"..\" segment: a report file must stay inside its"
+			       " report's folder";
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return NULL;
+}
+
 int
 fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_manifest *m,
 		  fo_err *err)
@@ -87,6 +133,13 @@ fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_mani
 				"%s: manifest has no assemblyId or executionId", path);
 		goto out;
 	}
+	if (!valid_assembly_id(m->assembly_id)) {
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s \"%.80s\" is not an assembly id"
+				" (letters, digits, '.', '_', ':' and '-', at most %d)", path,
+				m->cur2 ? "executionId" : "assemblyId", m->assembly_id,
+				FO_MANIFEST_MAX_ID);
+		goto out;
+	}
 	m->keys = calloc(json_array_size(keys), sizeof(char *));
 	if (!m->keys) {
 		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
@@ -95,11 +148,28 @@ fo_manifest_parse(const char *path, const char *text, size_t len, struct fo_mani
 	for (i = 0; i < json_array_size(keys); i++) {
 		json_t *k = json_array_get(keys, i);
 
+		const char *why;
+
 		if (!json_is_string(k) || json_string_length(k) == 0) {
 			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %zu is not a string",
 					path, i + 1);
 			goto out;
 		}
+		if ((why = bad_key(json_string_value(k))) != NULL) {
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s[%zu] \"%.200s\" %s", path,
+					m->cur2 ? "dataFiles" : "reportKeys", i, json_string_value(k),
+					why);
+			goto out;
+		}
+		/* a file listed twice would be loaded twice */
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(json_array_get(keys, j), k)) {
+				rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s[%zu] \"%.200s\" is"
+						" listed twice (also at [%zu]): its rows would count"
+						" twice", path, m->cur2 ? "dataFiles" : "reportKeys",
+						i, json_string_value(k), j);
+				goto out;
+			}
 		m->keys[m->nkeys] = strdup(json_string_value(k));
 		if (!m->keys[m->nkeys]) {
 			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
@@ -126,11 +196,17 @@ fo_manifest_load(const char *path, struct fo_manifest *m, fo_err *err)
 	if (!f)
 		return fo_err_set(err, errno == ENOENT ? FO_EXIT_BAD_INPUT : FO_EXIT_FAILURE, "%s: %s",
 				  path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len < 64 * 1024 * 1024)
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len <= FO_MANIFEST_MAX_BYTES)
 		fo_buf_append(&text, chunk, n);
 	fclose(f);
 	if (text.oom)
 		return fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", path);
+	if (text.len > FO_MANIFEST_MAX_BYTES) {
+		fo_buf_free(&text);
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: larger than %d MB: not a CUR"
+				  " manifest (the largest real ones are a few MB)", path,
+				  FO_MANIFEST_MAX_BYTES >> 20);
+	}
 	rc = fo_manifest_parse(path, fo_buf_str(&text), text.len, m, err);
 	fo_buf_free(&text);
 	if (rc == 0 && stat(path, &st) == 0)
@@ -160,11 +236,41 @@ bucket_relative(const char *key)
 	return key;
 }
 
+size_t
+fo_manifest_scope(const char *path, int cur2)
+{
+	const char *slash = strrchr(path, '/'), *meta;
+
+	if (cur2) {
+		/* <export>/metadata/BILLING_PERIOD=.../<export>-Manifest.json: the export */
+		for (meta = strstr(path, "/metadata/"); meta; meta = strstr(meta + 1, "/metadata/"))
+			if (!strchr(meta + 10, '/') || strchr(meta + 10, '/') == slash)
+				return (size_t)(meta - path);
+		if (strncmp(path, "metadata/", 9) == 0)
+			return 0;
+	}
+	return slash ? (size_t)(slash - path) : 0;
+}
+
+/* Whether the real path of file lies below the real directory root. */
+static int
+inside(const char *root, const char *file)
+{
+	char *r = realpath(root, NULL), *f = realpath(file, NULL);
+	size_t n = r ? strlen(r) : 0;
+	int in = r && f && strncmp(f, r, n) == 0 && (f[n] == '/' || (n == 1 && r[0] == '/'));
+
+	free(r);
+	free(f);
+	return in;
+}
+
 int
 fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err)
 {
-	char dir[4096], cand[8192];
+	char dir[4096], root[4096], cand[8192];
 	char *slash;
+	size_t scope = fo_manifest_scope(m->path, m->cur2);
 
 	snprintf(dir, sizeof(dir), "%s", m->path);
 	slash = strrchr(dir, '/');
@@ -172,6 +278,9 @@ fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
+	snprintf(root, sizeof(root), "%.*s", (int)scope, m->path);
+	if (!root[0])
+		snprintf(root, sizeof(root), "%s", m->path[0] == '/' ? "/" : ".");
 	m->files = calloc(m->nkeys, sizeof(char *));
 	if (!m->files)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
@@ -180,12 +289,21 @@ fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err)
 		const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 		char up[4096];
 
-		/* under each directory above the manifest: the bucket root is one of them */
+		int outside = 0;
+
+		/*
+		 * Under each directory above the manifest: the bucket root is one
+		 * of them. Only a file inside the report's folder counts: a key
+		 * never reaches out of its delivery (nor does a link in it).
+		 */
 		snprintf(up, sizeof(up), "%s", dir);
 		for (;;) {
 			snprintf(cand, sizeof(cand), "%s/%s", up, rel);
-			if (is_file(cand))
-				goto found;
+			if (is_file(cand)) {
+				if (inside(root, cand))
+					goto found;
+				outside = 1;
+			}
 			slash = strrchr(up, '/');
 			if (!slash || slash == up)
 				break;
@@ -193,11 +311,15 @@ fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err)
 		}
 		/* beside the manifest, or in its assembly folder */
 		snprintf(cand, sizeof(cand), "%s/%s", dir, base);
-		if (is_file(cand))
+		if (is_file(cand) && inside(root, cand))
 			goto found;
 		snprintf(cand, sizeof(cand), "%s/%s/%s", dir, m->assembly_id, base);
-		if (is_file(cand))
+		if (is_file(cand) && inside(root, cand))
 			goto found;
+		if (outside)
+			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %s named by the"
+					  " manifest is outside the report's folder %s: refused",
+					  m->path, m->keys[i], root);
 		return fo_err_set(err, FO_EXIT_BAD_INPUT,
 				  "%s: report file %s named by the manifest was not found (looked under"
 				  " %s and the directories above it)", m->path, m->keys[i], dir);

@@ -17,6 +17,9 @@
 
 #include "finops/error.h"
 
+#define FO_MANIFEST_MAX_BYTES (64 << 20)   /* a manifest larger than this is refused */
+#define FO_MANIFEST_MAX_ID 128              /* characters of an assembly id */
+
 struct fo_manifest {
 	char *path;              /* where it was read from */
 	int cur2;                /* 1 for a Data Exports (CUR 2.0) manifest */
@@ -32,18 +35,33 @@ struct fo_manifest {
 
 /*
  * Parses the JSON text of a manifest read from path. Fails with
- * FO_EXIT_BAD_INPUT naming what is missing. Free with fo_manifest_free().
+ * FO_EXIT_BAD_INPUT naming what is missing or wrong: an assembly id that
+ * could not name a folder, a key with a "." or ".." segment or a control
+ * character, a key listed twice. Free with fo_manifest_free().
  */
 int fo_manifest_parse(const char *path, const char *json, size_t len, struct fo_manifest *m,
 		      fo_err *err);
 
-/* Reads and parses a local manifest file (and its modification time). */
+/*
+ * Reads and parses a local manifest file (and its modification time); one
+ * larger than FO_MANIFEST_MAX_BYTES is bad input.
+ */
 int fo_manifest_load(const char *path, struct fo_manifest *m, fo_err *err);
+
+/*
+ * The length of the prefix of a manifest's path or key that is its report's
+ * folder, where all its files must be: the manifest's own folder (a legacy
+ * CUR's billing period), or for a CUR 2.0 manifest under
+ * <export>/metadata/BILLING_PERIOD=.../ the export's folder.
+ */
+size_t fo_manifest_scope(const char *path, int cur2);
 
 /*
  * Finds each key on local disk: keys are relative to the bucket, so they are
  * looked up under every directory above the manifest, then beside it and in
- * its assembly folder. A key found nowhere is bad input naming it.
+ * its assembly folder, and only a file whose real path is inside the
+ * report's folder (fo_manifest_scope) counts. A key found nowhere, or only
+ * outside, is bad input naming it.
  */
 int fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err);
 

@@ -155,3 +155,118 @@ def test_text_logs_escape_control_characters(mdb, tmp_path):
                         r"billing_ingest: ", line), line
     assert "\x1b" not in r.stderr
     assert "evil\\nts=2026-01-01" in r.stderr
+
+
+# ---- paths and duplicates ------------------------------------------------------------
+
+def ingest(db, *args):
+    return run("billing_ingest", "--dsn", f"dbname={db}", *args)
+
+
+@pytest.mark.parametrize("keys,why", [
+    (["../../../../../../../../etc/passwd"], 'has a "." or ".." segment'),
+    (["rep/20261001-20261101/asm-1/../../../../x.csv.gz"], 'has a "." or ".." segment'),
+    (["s3://billing-bucket/rep/../../etc/passwd"], 'has a "." or ".." segment'),
+    (["rep/./20261001-20261101/asm-1/rep-1.csv.gz"], 'has a "." or ".." segment'),
+    (["rep/20261001-20261101/asm-1/rep-1.csv.gz\n"], "holds a control character"),
+])
+def test_report_keys_never_leave_the_delivery(mdb, tmp_path, keys, why):
+    path = delivery(tmp_path, reportKeys=keys)
+    r = ingest(mdb, path)
+    assert r.code == 3, r.stderr
+    assert why in errors(r)[0]
+    assert loaded(mdb) == "0 0"
+
+
+def test_a_key_found_only_outside_the_report_folder_is_refused(mdb, tmp_path):
+    """Keys are bucket-relative and looked up above the manifest: a file that
+    matches only outside the billing period's folder is refused."""
+    path = delivery(tmp_path, reportKeys=["stolen.csv"])
+    outside = tmp_path / "cur" / "stolen.csv"
+    write_csv(outside, LEGACY_COLUMNS, [legacy_row(9, cost="1000")])
+    r = ingest(mdb, path)
+    assert r.code == 3, r.stderr
+    assert "is outside the report's folder" in errors(r)[0]
+    assert loaded(mdb) == "0 0"
+    # nor through a link inside the delivery
+    link = os.path.join(os.path.dirname(path), "asm-1", "link.csv")
+    os.symlink(outside, link)
+    path = delivery(tmp_path, reportKeys=["rep/20261001-20261101/asm-1/link.csv"])
+    r = ingest(mdb, path)
+    assert r.code == 3, r.stderr
+    assert "is outside the report's folder" in errors(r)[0]
+
+
+@pytest.mark.parametrize("aid", ["../..", "..", "a/b", "x" * 129, "", "asm 1"])
+def test_an_assembly_id_that_could_not_name_a_folder_is_refused(mdb, tmp_path, aid):
+    path = delivery(tmp_path, assemblyId=aid)
+    r = ingest(mdb, path)
+    assert r.code == 3, r.stderr
+    assert "is not an assembly id" in errors(r)[0] or "no assemblyId" in errors(r)[0]
+    assert loaded(mdb) == "0 0"
+
+
+def test_a_file_listed_twice_is_refused(mdb, tmp_path):
+    key = "rep/20261001-20261101/asm-1/rep-1.csv.gz"
+    path = delivery(tmp_path, reportKeys=[key, key])
+    r = ingest(mdb, path)
+    assert r.code == 3, r.stderr
+    assert "is listed twice" in errors(r)[0]
+    assert loaded(mdb) == "0 0"
+
+
+def test_a_file_and_its_gzip_copy_side_by_side_are_refused(mdb, tmp_path):
+    d = tmp_path / "exports"
+    d.mkdir()
+    write_csv(d / "oct.csv", LEGACY_COLUMNS, [legacy_row(1), legacy_row(2)])
+    write_csv(d / "oct.csv.gz", LEGACY_COLUMNS, [legacy_row(1), legacy_row(2)], gz=True)
+    r = ingest(mdb, str(d))
+    assert r.code == 3, r.stderr
+    assert "and its gzip copy" in errors(r)[0]
+    assert loaded(mdb) == "0 0"
+
+
+@pytest.mark.parametrize("dup", ["lineItem/UnblendedCost", "lineitem/unblendedcost",
+                                 "line_item_unblended_cost", "resourceTags/user:team"])
+def test_a_column_named_twice_in_a_header_is_refused(mdb, tmp_path, dup):
+    cols = LEGACY_COLUMNS + [dup]
+    rows = [dict(legacy_row(1), **{dup: "7"})]
+    path = write_csv(tmp_path / "dup.csv", cols, rows)
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    assert "appears twice in the header" in errors(r)[0]
+    assert loaded(mdb) == "0 0"
+
+
+def test_tag_columns_that_differ_only_in_case_are_two_tags(mdb, tmp_path):
+    """AWS tag keys are case-sensitive: Name and name are two tags."""
+    cols = LEGACY_COLUMNS + ["resourceTags/user:Name", "resourceTags/user:name"]
+    rows = [dict(legacy_row(1), **{"resourceTags/user:Name": "web",
+                                   "resourceTags/user:name": "old"})]
+    path = write_csv(tmp_path / "tags.csv", cols, rows)
+    r = ingest(mdb, str(path))
+    assert r.code == 0, r.stderr
+    assert psql(mdb, "SELECT (tags->>'user:Name') || (tags->>'user:name') FROM"
+                     " finops.billing_line_items") == "webold"
+
+
+def test_an_offer_file_naming_a_column_twice_is_refused(mdb, tmp_path):
+    header = HEADER + ["PricePerUnit"]
+    rows = [r + ["9.99"] for r in offer_rows("us-east-1")]
+    path = tmp_path / "offer.csv"
+    path.write_text(offer_csv("20261101000000", rows, header=header))
+    r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(path))
+    assert r.code == 3, r.stderr
+    assert 'column "PricePerUnit" appears twice in the header (columns 10 and 92)' in \
+        errors(r)[0]
+
+
+def test_a_manifest_over_64_mb_says_it_is_too_large(mdb, tmp_path):
+    path = delivery(tmp_path)
+    m = json.load(open(path))
+    m["padding"] = "x" * (64 << 20)
+    with open(path, "w") as f:
+        json.dump(m, f)
+    r = ingest(mdb, path)
+    assert r.code == 3, r.stderr
+    assert "larger than 64 MB: not a CUR manifest" in errors(r)[0]

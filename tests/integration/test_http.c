@@ -226,6 +226,7 @@ test_an_answer_over_the_size_cap_fails(void **state)
 	o.max_bytes = 100;
 	assert_int_equal(get(&o, "/big?bytes=1000", &r, &err), -1);
 	assert_non_null(strstr(err.msg, "larger than 100 bytes"));
+	assert_int_equal(err.code, FO_EXIT_BAD_INPUT);
 	assert_int_equal(get(&o, "/big?bytes=100", &r, &err), 0);
 	assert_int_equal(r.body.len, 100);
 	fo_buf_free(&r.body);
