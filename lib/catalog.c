@@ -192,31 +192,42 @@ skip_reason(const struct offer *o, const struct fo_csv_record *rec)
 	return -1;
 }
 
-/* "1,952 GiB" -> "1952"; NULL when it is not a positive amount of GiB. */
+/*
+ * "1,952 GiB" -> "1952"; NULL when it is not a plain, positive amount of GiB
+ * below a million (the largest instance has 32 TiB).
+ */
 static const char *
 memory_gib(struct offer *o, const char *v)
 {
-	size_t k = 0;
-	const char *why;
+	size_t k = 0, whole = 0;
+	int point = 0, nonzero = 0;
 
 	for (; *v && *v != ' ' && k + 1 < sizeof(o->memory); v++)
 		if (*v != ',')
 			o->memory[k++] = *v;
 	o->memory[k] = '\0';
-	if (strcmp(v, " GiB") != 0 || fo_dec_check(o->memory, k, &why) < 0 || o->memory[0] == '-')
+	if (strcmp(v, " GiB") != 0 || k == 0)
 		return NULL;
-	return o->memory;
+	for (size_t i = 0; i < k; i++) {
+		char c = o->memory[i];
+
+		if (c == '.' && !point)
+			point = 1;
+		else if (c < '0' || c > '9')
+			return NULL;
+		else {
+			whole += !point;
+			nonzero |= c != '0';
+		}
+	}
+	return nonzero && whole <= 6 ? o->memory : NULL;
 }
 
+/* A whole number of at most max_digits digits. */
 static int
-whole_number(const char *v)
+whole_number_upto(const char *v, size_t max_digits)
 {
-	if (!*v)
-		return 0;
-	for (; *v; v++)
-		if (!isdigit((unsigned char)*v))
-			return 0;
-	return 1;
+	return *v && strlen(v) <= max_digits && strspn(v, "0123456789") == strlen(v);
 }
 
 static int
@@ -235,11 +246,12 @@ price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 		return bad(o, rec, C_PRICE, why, err);
 	if (price[0] == '-')
 		return bad(o, rec, C_PRICE, "is negative", err);
-	if (!whole_number(value(o, rec, C_VCPU)) || strcmp(value(o, rec, C_VCPU), "0") == 0)
-		return bad(o, rec, C_VCPU, "is not a whole number of vCPUs", err);
+	if (!whole_number_upto(value(o, rec, C_VCPU), 5) || atoi(value(o, rec, C_VCPU)) == 0)
+		return bad(o, rec, C_VCPU, "is not a whole number of vCPUs (1-99999)", err);
 	if (!(mem = memory_gib(o, value(o, rec, C_MEMORY))))
-		return bad(o, rec, C_MEMORY, "is not an amount of GiB (\"16 GiB\")", err);
-	if (*gpu && strcmp(gpu, "NA") != 0 && !whole_number(gpu))
+		return bad(o, rec, C_MEMORY, "is not an amount of GiB (\"16 GiB\", below a"
+			   " million)", err);
+	if (*gpu && strcmp(gpu, "NA") != 0 && !whole_number_upto(gpu, 3))
 		return bad(o, rec, C_GPU, "is not a GPU count", err);
 	if (!region[0])
 		return bad(o, rec, C_REGION, "is empty", err);
@@ -249,8 +261,13 @@ price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 			&why) < 0)
 		return bad(o, rec, C_EFFECTIVE, why, err);
 	fo_ts_date(&ts, o->eff_date, sizeof(o->eff_date));
-	if (strlen(value(o, rec, C_CURRENCY)) != 3)
-		return bad(o, rec, C_CURRENCY, "is not a currency code", err);
+	{
+		const char *cur = value(o, rec, C_CURRENCY);
+
+		if (strlen(cur) != 3 || strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+			return bad(o, rec, C_CURRENCY, "is not a currency code (ISO 4217: USD)",
+				   err);
+	}
 
 	fo_copy_put_str(o->copy, region);
 	fo_copy_put_str(o->copy, value(o, rec, C_TYPE));
@@ -454,6 +471,38 @@ staged_regions(struct fo_job_ctx *ctx, int *n, fo_err *err)
 }
 
 /*
+ * A plain CSV cut at a line boundary reads as a whole file: nothing in an
+ * offer file says how many rows it has. A region that would lose more than
+ * a tenth of its prices, and more than the two of a retired type (AWS
+ * retires a type or two, not a tenth of a region), is refused as a file cut
+ * short, unless --force.
+ */
+static int
+not_shrunk(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (fo_pg_query(ctx->conn,
+			"SELECT s.region, s.n, c.n, round(100 - 100.0 * s.n / c.n)"
+			"  FROM (SELECT region, count(DISTINCT (sku, offer_term_code)) AS n"
+			"          FROM catalog_stage GROUP BY 1) s"
+			"  JOIN (SELECT region, count(*) AS n FROM finops.instance_prices"
+			"         GROUP BY 1) c USING (region)"
+			" WHERE s.n < 0.9 * c.n AND c.n - s.n > 2 ORDER BY 1 LIMIT 1", 0, NULL, &res,
+			err) < 0)
+		return -1;
+	if (PQntuples(res) == 1)
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: region %s would go from %s prices to %s"
+				" (%s%% fewer): a file cut short? (a plain CSV cut at a line boundary"
+				" looks whole); --force loads it anyway", o->name,
+				PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1),
+				PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return rc;
+}
+
+/*
  * Reads one offer file and, unless it changes nothing, replaces its
  * region(s) in one transaction. *nregions: the regions the file holds;
  * *unchanged: whether they were all at its version already (nothing
@@ -509,6 +558,8 @@ load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const str
 		rc = staged_regions(ctx, nregions, err);
 	if (rc == 0 && !opts->force)
 		rc = same = already_loaded(ctx, &o, err);
+	if (rc == 0 && !same && !opts->force)
+		rc = not_shrunk(ctx, &o, err);
 	if (rc >= 0 && !same)
 		rc = replace_regions(ctx, &o, src->label, err);
 	free(o.used);

@@ -15,6 +15,61 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/*
+ * Whether the value of checked decimal text lies where a sum can add it
+ * billions of times: its highest non-zero digit below 10^FO_DEC_MAX_INT_DIGITS,
+ * its lowest not below 10^-FO_DEC_FRAC_DIGITS. Zero is always in range.
+ */
+static int
+in_range(const char *s, size_t n, const char **why)
+{
+	const char *end = s + n, *p = s;
+	long exp = 0, int_digits = 0, pos = 0, high = 0, low = 0;
+	int seen_point = 0, any = 0, neg_exp = 0;
+
+	if (p < end && (*p == '+' || *p == '-'))
+		p++;
+	/* positions are counted from the point: 0 the units, -1 the tenths */
+	for (const char *q = p; q < end && (is_digit(*q) || *q == '.'); q++)
+		if (*q == '.')
+			seen_point = 1;
+		else if (!seen_point)
+			int_digits++;
+	pos = int_digits - 1;
+	for (; p < end && (is_digit(*p) || *p == '.'); p++) {
+		if (*p == '.')
+			continue;
+		if (*p != '0') {
+			if (!any)
+				high = pos;
+			low = pos;
+			any = 1;
+		}
+		pos--;
+	}
+	if (!any)
+		return 0;
+	if (p < end) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			neg_exp = *p++ == '-';
+		for (; p < end; p++)
+			exp = exp * 10 + (*p - '0');      /* at most 4 digits */
+		if (neg_exp)
+			exp = -exp;
+	}
+	if (high + exp >= FO_DEC_MAX_INT_DIGITS) {
+		*why = "is out of range (more than " FO_DEC_STR(FO_DEC_MAX_INT_DIGITS)
+		       " digits before the point)";
+		return -1;
+	}
+	if (low + exp < -FO_DEC_FRAC_DIGITS) {
+		*why = "has more than " FO_DEC_STR(FO_DEC_FRAC_DIGITS) " decimal places";
+		return -1;
+	}
+	return 0;
+}
+
 int
 fo_dec_check(const char *s, size_t n, const char **why)
 {
@@ -61,7 +116,7 @@ fo_dec_check(const char *s, size_t n, const char **why)
 		*why = "is not a number";
 		return -1;
 	}
-	return 0;
+	return in_range(s, n, why);
 }
 
 void

@@ -1103,6 +1103,11 @@ window(const struct fo_usage_opts *opts, int64_t *start, int64_t *end, fo_err *e
 	if (*end <= *start)
 		return fo_err_set(err, FO_EXIT_USAGE, "--end %s is not after --start %s", opts->end,
 				  opts->start);
+	/* a window is loaded (and its partitions made) in one transaction: keep it sane */
+	if (*end - *start > (int64_t)FO_USAGE_MAX_WINDOW_DAYS * 86400)
+		return fo_err_set(err, FO_EXIT_USAGE, "--start %s --end %s: a window of more than"
+				  " %d days; load a longer backfill window by window", opts->start,
+				  opts->end, FO_USAGE_MAX_WINDOW_DAYS);
 	return 0;
 }
 

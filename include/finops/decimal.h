@@ -14,6 +14,10 @@
 
 /* Digits a sum can hold: 45 after the decimal point, 54 before. */
 #define FO_DEC_FRAC_DIGITS 45
+/* Digits a single value may have before the point (so that sums never overflow). */
+#define FO_DEC_MAX_INT_DIGITS 30
+#define FO_DEC_STR_(x) #x
+#define FO_DEC_STR(x) FO_DEC_STR_(x)
 #define FO_DEC_LIMBS 11   /* base 1e9: 5 fraction limbs, 6 integer limbs */
 
 typedef struct fo_dec_sum {
@@ -25,7 +29,8 @@ typedef struct fo_dec_sum {
 /*
  * Checks that s (n bytes) is a plain decimal number: optional sign, digits
  * with an optional point, optional exponent (E-7). No spaces, thousands
- * separators, NaN or infinity. Returns 0 (why set to NULL), or -1 with a short
+ * separators, NaN or infinity; at most FO_DEC_MAX_INT_DIGITS digits before
+ * the point and FO_DEC_FRAC_DIGITS after it (1e400 is out of range). Returns 0 (why set to NULL), or -1 with a short
  * reason in why.
  */
 int fo_dec_check(const char *s, size_t n, const char **why);

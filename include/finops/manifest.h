@@ -18,7 +18,7 @@
 #include "finops/error.h"
 
 #define FO_MANIFEST_MAX_BYTES (64 << 20)   /* a manifest larger than this is refused */
-#define FO_MANIFEST_MAX_ID 128              /* characters of an assembly id */
+#define FO_MANIFEST_MAX_ID 256              /* characters of an assembly or execution id */
 
 struct fo_manifest {
 	char *path;              /* where it was read from */

@@ -21,6 +21,9 @@
 #include "finops/error.h"
 #include "finops/job.h"
 
+/* The longest window one run loads (a quarter). */
+#define FO_USAGE_MAX_WINDOW_DAYS 93
+
 struct fo_usage_opts {
 	const char *start, *end;  /* ISO 8601, UTC, on the hour */
 	char **instances;         /* explicit instance ids; none: from the billing table */
@@ -32,7 +35,8 @@ struct fo_usage_opts {
 
 /*
  * Checks the options without connecting anywhere: the window (both ends on
- * the hour, end after start), --instance only without sources, and that
+ * the hour, end after start, at most FO_USAGE_MAX_WINDOW_DAYS), --instance
+ * only without sources, and that
  * every local source exists. FO_EXIT_USAGE, or FO_EXIT_BAD_INPUT for a
  * missing source. fo_usage_ingest() checks them again.
  */

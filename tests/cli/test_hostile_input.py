@@ -197,7 +197,7 @@ def test_a_key_found_only_outside_the_report_folder_is_refused(mdb, tmp_path):
     assert "is outside the report's folder" in errors(r)[0]
 
 
-@pytest.mark.parametrize("aid", ["../..", "..", "a/b", "x" * 129, "", "asm 1"])
+@pytest.mark.parametrize("aid", ["../..", "..", "a/b", "x" * 257, "", "asm 1"])
 def test_an_assembly_id_that_could_not_name_a_folder_is_refused(mdb, tmp_path, aid):
     path = delivery(tmp_path, assemblyId=aid)
     r = ingest(mdb, path)
@@ -270,3 +270,108 @@ def test_a_manifest_over_64_mb_says_it_is_too_large(mdb, tmp_path):
     r = ingest(mdb, path)
     assert r.code == 3, r.stderr
     assert "larger than 64 MB: not a CUR manifest" in errors(r)[0]
+
+
+# ---- truncation and value ranges -----------------------------------------------------
+
+def test_an_offer_file_cut_at_a_line_boundary_keeps_the_region(mdb, tmp_path):
+    """Nothing in a plain CSV says it was cut between two lines: a region that
+    would lose a large share of its prices is refused as a file cut short."""
+    full = tmp_path / "full.csv"
+    full.write_text(offer_csv("20261101000000", offer_rows("us-east-1")))
+    r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(full))
+    assert r.code == 0, r.stderr
+    before = psql(mdb, "SELECT count(*) FROM finops.instance_prices")
+    assert before == "13"
+    lines = offer_csv("20261115000000", offer_rows("us-east-1", factor=1.1)).splitlines(True)
+    cut = tmp_path / "cut.csv"
+    cut.write_text("".join(lines[:-10]))          # ends on a whole line
+    r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(cut))
+    assert r.code == 3, r.stderr
+    assert "region us-east-1 would go from 13 prices to 9 (31% fewer): a file cut short?" in \
+        errors(r)[0]
+    assert psql(mdb, "SELECT count(*) || ' ' || min(offer_version) FROM"
+                     " finops.instance_prices") == "13 20261101000000"
+    # an operator who knows the region shrank says so
+    r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(cut),
+            "--force")
+    assert r.code == 0, r.stderr
+    assert psql(mdb, "SELECT count(*) FROM finops.instance_prices") == "9"
+
+
+def test_a_gzip_file_cut_anywhere_is_detected(mdb, tmp_path):
+    import gzip
+    data = gzip.compress(offer_csv("20261101000000", offer_rows("us-east-1")).encode())
+    for at in (len(data) - 4, len(data) // 2):        # in the trailer, in the stream
+        cut = tmp_path / f"cut{at}.csv.gz"
+        cut.write_bytes(data[:at])
+        r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(cut))
+        assert r.code == 3, r.stderr
+        assert "gzip" in errors(r)[0]
+    assert psql(mdb, "SELECT count(*) FROM finops.instance_prices") == "0"
+
+
+@pytest.mark.parametrize("column,value,why", [
+    ("Currency", "usd", "is not a currency code"),
+    ("Currency", "US$", "is not a currency code"),
+    ("Memory", "1e400 GiB", "is not an amount of GiB"),
+    ("Memory", "0 GiB", "is not an amount of GiB"),
+    ("Memory", "2000000 GiB", "is not an amount of GiB"),
+    ("vCPU", "99999999999999999999", "is not a whole number of vCPUs"),
+    ("GPU", "100000", "is not a GPU count"),
+    ("PricePerUnit", "1e400", "is out of range"),
+    ("EffectiveDate", "0000-09-01", "is before 1970"),
+])
+def test_offer_values_out_of_range_are_refused(mdb, tmp_path, column, value, why):
+    rows = offer_rows("us-east-1")
+    rows[2][HEADER.index(column)] = value
+    path = tmp_path / "offer.csv"
+    path.write_text(offer_csv("20261101000000", rows))
+    r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(path))
+    assert r.code == 3, r.stderr
+    assert f'offer.csv:9: column {column}: "{value}" {why}' in errors(r)[0]
+    assert psql(mdb, "SELECT count(*) FROM finops.instance_prices") == "0"
+
+
+@pytest.mark.parametrize("column,value,why", [
+    ("lineItem/UnblendedCost", "1e400", "is out of range"),
+    ("lineItem/UnblendedCost", "1e-60", "has more than 45 decimal places"),
+    ("lineItem/UsageAmount", "1" + "0" * 40, "is out of range"),
+    ("lineItem/UsageStartDate", "0000-10-01T00:00:00Z", "is before 1970"),
+    ("bill/BillingPeriodStartDate", "0000-10-01T00:00:00Z", "is before 1970"),
+    ("lineItem/CurrencyCode", "usd", "is not a currency code"),
+])
+def test_billing_values_out_of_range_name_file_line_and_column(mdb, tmp_path, column, value,
+                                                               why):
+    rows = [legacy_row(1), dict(legacy_row(2), **{column: value})]
+    path = write_csv(tmp_path / "bad.csv", LEGACY_COLUMNS, rows)
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    assert errors(r)[0].startswith(f'{path}:3: column {column}: "{value}" {why}'), errors(r)
+    assert loaded(mdb) == "0 0"
+
+
+def test_a_usage_timestamp_before_1970_is_refused(mdb, tmp_path):
+    rec = {"metric_stream_name": "s", "account_id": "123456789012", "region": "eu-west-1",
+           "namespace": "AWS/EC2", "metric_name": "CPUUtilization",
+           "dimensions": {"InstanceId": "i-0a"}, "timestamp": -62167219200000,
+           "value": {"max": 1.0, "min": 0.0, "sum": 1.0, "count": 1.0}, "unit": "Percent"}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(rec) + "\n")
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "0000-01-01T00:00:00Z",
+            "--end", "2026-10-05T03:00:00Z", str(path))
+    assert r.code == 2, r.stderr
+    assert "is before 1970" in errors(r)[0]
+
+
+def test_a_usage_window_is_bounded(mdb, tmp_path):
+    """--end 9999-01-01 would create 1,200 empty partitions in one transaction."""
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-01T00:00:00Z",
+            "--end", "9999-01-01T00:00:00Z", "/dev/null")
+    assert r.code == 2, r.stderr
+    assert "a window of more than 93 days" in errors(r)[0]
+    assert psql(mdb, "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid ="
+                     " i.inhparent WHERE c.relname = 'instance_usage_hourly'") == "0"
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-01T00:00:00Z",
+            "--end", "2027-01-02T00:00:00Z", "/dev/null")
+    assert r.code == 99, r.stderr

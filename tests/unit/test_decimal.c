@@ -70,6 +70,34 @@ test_check_refuses_what_is_not_a_plain_number(void **state)
 }
 
 static void
+test_check_refuses_values_out_of_range(void **state)
+{
+	const char *why = NULL;
+
+	(void)state;
+	/* 30 digits before the point are in range, 31 are not, however spelled */
+	assert_true(ok("123456789012345678901234567890"));
+	assert_false(ok("1234567890123456789012345678901"));
+	assert_true(ok("9.99e29"));
+	assert_false(ok("1e30"));
+	assert_false(ok("0.001e33"));
+	assert_true(ok("0.001e32"));
+	assert_int_equal(fo_dec_check("1e400", 5, &why), -1);
+	assert_string_equal(why, "is out of range (more than 30 digits before the point)");
+	/* 45 decimal places are, 46 are not; zero is zero in any spelling */
+	assert_true(ok("1e-45"));
+	assert_false(ok("1e-46"));
+	assert_int_equal(fo_dec_check("0.1e-45", 7, &why), -1);
+	assert_string_equal(why, "has more than 45 decimal places");
+	assert_true(ok("0e-9999"));
+	assert_true(ok("0000000000000000000000000000000000000.000"));
+	assert_true(ok("-0"));
+	/* and on success the reason is cleared */
+	assert_int_equal(fo_dec_check("1.5", 3, &why), 0);
+	assert_null(why);
+}
+
+static void
 test_sum_is_exact_where_binary_floating_point_is_not(void **state)
 {
 	const char *tenths[10] = {"0.1", "0.1", "0.1", "0.1", "0.1", "0.1", "0.1", "0.1",
@@ -185,6 +213,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_accepts_plain_and_exponent_forms),
 		cmocka_unit_test(test_check_refuses_what_is_not_a_plain_number),
+		cmocka_unit_test(test_check_refuses_values_out_of_range),
 		cmocka_unit_test(test_sum_is_exact_where_binary_floating_point_is_not),
 		cmocka_unit_test(test_sum_carries_across_limbs_and_many_additions),
 		cmocka_unit_test(test_exponent_moves_the_point_both_ways),
