@@ -525,13 +525,20 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 	/* counted from here on, so that the load's cleanup frees it */
 	l->ngroups++;
 	snprintf(g->period, sizeof(g->period), "%s", period);
+	/*
+	 * The (source, period) lock comes first: a run that finds it held exits
+	 * (or waits, --lock-wait) before it touches any row another run has
+	 * locked. Only the first lock of a unit waits; the others are taken at
+	 * once or the run exits 4, so two runs never wait for each other.
+	 */
+	snprintf(scope, sizeof(scope), "%s/%s/%s/%.7s", l->kind, account, l->u->report_name, period);
+	if (l->ngroups == 1 ? fo_job_lock(l->ctx, scope, err) < 0
+	    : fo_pg_lock(l->ctx->conn, l->ctx->job->name, scope, 0, err) < 0)
+		return NULL;
 	if (source_id_of(l, account, &g->source_id, err) < 0)
 		return NULL;
 	snprintf(g->source_id_text, sizeof(g->source_id_text), "%d", g->source_id);
-	snprintf(scope, sizeof(scope), "%s/%s/%s/%.7s", l->kind, account, l->u->report_name, period);
 	if (l->ngroups == 1) {
-		if (fo_job_lock(l->ctx, scope, err) < 0)
-			return NULL;
 		/* The new rows go to a table of their own; with one (source,
 		 * period) it becomes that partition as it is. */
 		if (sql(l, err,
@@ -543,8 +550,6 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 			return NULL;
 		l->staging_made = 1;
 	} else {
-		if (fo_pg_lock(l->ctx->conn, l->ctx->job->name, scope, l->ctx->lock_wait_s, err) < 0)
-			return NULL;
 		if (!l->multi && sql(l, err, "ALTER TABLE finops.%s DROP CONSTRAINT %s_bounds",
 				     l->staging, l->staging) < 0)
 			return NULL;
@@ -920,8 +925,23 @@ swap_in(struct load *l, const struct group *g, const char *table, fo_err *err)
 	leaf_name(g, leaf, sizeof(leaf));
 	snprintf(period_table, sizeof(period_table), "billing_line_items_p%.4s%.2s%.2s", g->period,
 		 g->period + 5, g->period + 8);
-	if (sql(l, err, "CREATE TABLE IF NOT EXISTS finops.%s PARTITION OF " PARENT
-		" FOR VALUES IN ('%s') PARTITION BY LIST (source_id)", period_table, g->period) < 0)
+	/*
+	 * A new period's table is made on its own and then attached: ATTACH
+	 * takes the parent's SHARE UPDATE EXCLUSIVE lock, which readers and the
+	 * other loads' staging (ACCESS SHARE) do not block, where CREATE TABLE
+	 * ... PARTITION OF needs ACCESS EXCLUSIVE and deadlocked with them.
+	 * The swap lock (load_unit) keeps two loads from making it at once.
+	 */
+	snprintf(reg, sizeof(reg), "finops.%s", period_table);
+	if (fo_pg_query(l->ctx->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err) < 0)
+		return -1;
+	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!exists && (sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
+			    " INCLUDING CONSTRAINTS) PARTITION BY LIST (source_id)",
+			    period_table) < 0 ||
+			sql(l, err, "ALTER TABLE " PARENT " ATTACH PARTITION finops.%s FOR VALUES"
+			    " IN ('%s')", period_table, g->period) < 0))
 		return -1;
 	snprintf(reg, sizeof(reg), "finops.%s", leaf);
 	if (fo_pg_query(l->ctx->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err) < 0)
@@ -1171,6 +1191,16 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 		rc = 0;
 		goto out;
 	}
+	/*
+	 * Creating, detaching and attaching partitions of the one parent table
+	 * takes its locks in an order two loads cannot agree on (two sources of
+	 * a new period deadlocked at CREATE TABLE ... PARTITION OF): one load at
+	 * a time swaps its partitions in, until it commits. A swap is quick;
+	 * the long part of a load (reading, COPY, reconciling) still overlaps.
+	 */
+	if (sql(&l, err, "SELECT pg_advisory_xact_lock(hashtextextended("
+		"'finops:billing_ingest:partitions', 0))") < 0)
+		goto out;
 	for (size_t i = 0; i < l.ngroups; i++) {
 		char table[96];
 

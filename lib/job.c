@@ -470,6 +470,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.job = job;
 	ctx.data = data;
+	ctx.lock_wait_s = job->lock_wait_s;
 	ctx.argc = argc;
 	ctx.argv = argv;
 	ctx.elapsed_s = elapsed_since_start;

@@ -124,6 +124,11 @@ compare(PGconn *conn, const struct fo_migration *list, size_t n, const struct re
 			;
 		if (i == n) {
 			report->unknown++;
+			if (rec[r].version >= report->unknown_latest) {
+				report->unknown_latest = rec[r].version;
+				snprintf(report->unknown_name, sizeof(report->unknown_name), "%s",
+					 rec[r].name);
+			}
 			continue;
 		}
 		report->applied_before++;
@@ -155,6 +160,23 @@ compare(PGconn *conn, const struct fo_migration *list, size_t n, const struct re
 					  list[i].name, found->name, found->checksum, sum);
 	}
 	return 0;
+}
+
+/*
+ * A database migrated by a newer release: a binary that does not know its
+ * schema must not write to it (nor finops_migrate go on as if it were
+ * current). FO_EXIT_USAGE naming both versions.
+ */
+static int
+newer_than_binary(const struct fo_migration *list, size_t n,
+		  const struct fo_migrate_report *report, fo_err *err)
+{
+	if (!report->unknown)
+		return 0;
+	return fo_err_set(err, FO_EXIT_USAGE, "the database schema is newer than this binary: it"
+			  " has migration %s (%d migration(s) this binary does not know), this"
+			  " binary knows up to %s; run the release that migrated it",
+			  report->unknown_name, report->unknown, n ? list[n - 1].name : "none");
 }
 
 static long long
@@ -230,11 +252,9 @@ fo_migrate_apply(PGconn *conn, const struct fo_migration *list, size_t n, int dr
 	}
 	if ((exists || !dry_run) && load_recorded(conn, &rec, &nrec, err) < 0)
 		goto out;
-	if (compare(conn, list, n, rec, nrec, pending, report, err) < 0)
+	if (compare(conn, list, n, rec, nrec, pending, report, err) < 0 ||
+	    newer_than_binary(list, n, report, err) < 0)
 		goto out;
-	if (report->unknown)
-		fo_warn("the database has %d migration(s) newer than this binary knows (latest %04d):"
-			" this binary is older than the schema", report->unknown, report->latest);
 	for (size_t i = 0; i < n; i++) {
 		if (!pending[i])
 			continue;
@@ -279,7 +299,8 @@ fo_migrate_check(PGconn *conn, const struct fo_migration *list, size_t n,
 	if (!pending)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	if (load_recorded(conn, &rec, &nrec, err) < 0 ||
-	    compare(conn, list, n, rec, nrec, pending, report, err) < 0)
+	    compare(conn, list, n, rec, nrec, pending, report, err) < 0 ||
+	    newer_than_binary(list, n, report, err) < 0)
 		goto out;
 	if (report->pending) {
 		for (size_t i = 0; i < n; i++)

@@ -71,10 +71,13 @@ static const struct fo_job job = {
 	.description =
 		"Applies, in order, every migration of this release not yet recorded in\n"
 		"finops.schema_migrations, each in its own transaction. Safe to run again\n"
-		"and concurrently; exits 0 when the schema is current (also when nothing\n"
-		"was applied). Run it as a role that may create schemas and roles; the jobs\n"
-		"themselves run as members of finops_writer.",
+		"and concurrently: a run started while another migrates waits for it (up to\n"
+		"600 s unless --lock-wait says otherwise) and exits 0 when the schema is\n"
+		"current (also when nothing was applied). A database migrated by a newer\n"
+		"release is refused (exit 2). Run it as a role that may create schemas and\n"
+		"roles; the jobs themselves run as members of finops_writer.",
 	.flags = FO_JOB_SCHEMA_ADMIN | FO_JOB_DRY_RUN,
+	.lock_wait_s = 600,
 	.options = options,
 	.option = on_option,
 	.run = run,

@@ -62,6 +62,7 @@ struct fo_job {
 	const char *usage;         /* after the name: "[OPTIONS] SOURCE..." */
 	const char *description;   /* more --help text, or NULL */
 	unsigned flags;
+	int lock_wait_s;           /* --lock-wait when not given (0: exit 4 at once) */
 	const struct fo_option *options;   /* ends with a {NULL} entry; may be NULL */
 	/* Called for each job-specific option; fail with FO_EXIT_USAGE on a bad value. */
 	int (*option)(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err);

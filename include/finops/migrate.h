@@ -31,6 +31,8 @@ struct fo_migrate_report {
 	int pending;          /* migrations not applied (dry run, or check) */
 	int latest;           /* highest recorded version afterwards */
 	int unknown;          /* recorded versions this binary does not know */
+	int unknown_latest;   /* the newest of them, and its name */
+	char unknown_name[128];
 };
 
 /*
@@ -47,7 +49,9 @@ int fo_migrate_apply(PGconn *conn, const struct fo_migration *list, size_t n,
 /*
  * Checks that every migration of list is recorded with the same checksum, as
  * a job does before it starts. Pending or changed migrations fail with
- * FO_EXIT_USAGE and a message telling the operator to run finops_migrate.
+ * FO_EXIT_USAGE and a message telling the operator to run finops_migrate; so
+ * do recorded migrations this binary does not know (a newer release migrated
+ * the database), naming both versions.
  */
 int fo_migrate_check(PGconn *conn, const struct fo_migration *list, size_t n,
 		     struct fo_migrate_report *report, fo_err *err);

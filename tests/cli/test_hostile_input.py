@@ -375,3 +375,51 @@ def test_a_usage_window_is_bounded(mdb, tmp_path):
     r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-01T00:00:00Z",
             "--end", "2027-01-02T00:00:00Z", "/dev/null")
     assert r.code == 99, r.stderr
+
+
+# ---- concurrency and locks -----------------------------------------------------------
+
+def test_a_run_on_a_source_being_loaded_exits_4_at_once(mdb, tmp_path):
+    """The first run holds the (source, period) lock and, inside its
+    transaction, the source's row: a second run finds the lock held and exits
+    4 at once, instead of waiting for the whole first load on the row."""
+    import subprocess
+    import time
+
+    path = write_csv(tmp_path / "oct.csv", LEGACY_COLUMNS, [legacy_row(1), legacy_row(2)])
+    assert ingest(mdb, str(path)).code == 0
+    first = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", mdb], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    first.stdin.write("SELECT pg_advisory_lock(hashtextextended("
+                      "'finops:billing_ingest:aws_cur/111122223333/default/2026-10', 0));\n"
+                      "BEGIN; SELECT count(*) FROM finops.billing_sources FOR UPDATE;\n"
+                      "\\echo held\n")
+    first.stdin.flush()
+    while first.stdout.readline().strip() != "held":
+        pass
+    try:
+        began = time.monotonic()
+        r = run("billing_ingest", "--dsn", f"dbname={mdb}", "--force", str(path), timeout=30)
+        assert r.code == 4, r.stderr
+        assert time.monotonic() - began < 5
+        assert "another billing_ingest run is working on scope" in errors(r)[0]
+    finally:
+        first.stdin.close()
+        first.wait(timeout=30)
+
+
+def test_two_sources_of_a_new_period_loaded_at_once_never_deadlock(mdb, tmp_path):
+    """Each run creates the new period's partition for its own source."""
+    from conftest import start
+
+    for k, period in enumerate(["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]):
+        paths = []
+        for payer in ("111111111111", "222222222222"):
+            rows = [legacy_row(n, period=period, **{"bill/PayerAccountId": payer})
+                    for n in range(1, 200)]
+            paths.append(write_csv(tmp_path / f"{payer}-{period}.csv", LEGACY_COLUMNS, rows))
+        procs = [start("billing_ingest", "--dsn", f"dbname={mdb}", "--lock-wait", "30", str(p))
+                 for p in paths]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    assert psql(mdb, "SELECT count(*) FROM finops.billing_line_items") == str(5 * 2 * 199)

@@ -1,4 +1,5 @@
 """finops_migrate as an operator runs it, and what every job checks first."""
+import json
 import os
 import signal
 import time
@@ -36,7 +37,7 @@ def test_dry_run_changes_nothing(db):
 
 def test_second_run_is_kept_out_by_the_lock_and_exits_4(db, hold_lock):
     holder = hold_lock(db, "finops:finops_migrate:schema")
-    r = run("finops_migrate", "--dsn", f"dbname={db}")
+    r = run("finops_migrate", "--dsn", f"dbname={db}", "--lock-wait", "0")
     assert r.code == 4, r.stderr
     err = [x for x in r.log_lines() if x["level"] == "error"][0]
     assert "another finops_migrate run is working on scope 'schema'" in err["msg"]
@@ -106,3 +107,32 @@ def test_applying_runs_are_listed_in_job_runs_with_the_jobs(db):
     # started before the schema existed: before the first migration was applied
     assert psql(db, "SELECT min(r.started_at) <= min(m.applied_at) FROM finops.job_runs r,"
                     " finops.schema_migrations m") == "t"
+
+
+def test_concurrent_runs_all_wait_their_turn_and_exit_0(db):
+    """Four finops_migrate at once on an empty database: one migrates, the
+    others wait for it (their default) and find the schema current."""
+    procs = [start("finops_migrate", "--dsn", f"dbname={db}") for _ in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert codes == [0, 0, 0, 0], [err for _, err in results]
+    applied = [int(json.loads([line for line in err.splitlines() if "summary:" in line][0])
+                   ["rows_written"]) for _, err in results]
+    n = int(psql(db, "SELECT count(*) FROM finops.schema_migrations"))
+    assert sorted(applied) == [0, 0, 0, n]
+
+
+def test_a_database_migrated_by_a_newer_release_is_refused(db):
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    psql(db, "INSERT INTO finops.schema_migrations (version, name, checksum_sha256, duration_ms)"
+             " VALUES (9000, '9000_from_the_future', repeat('0', 64), 1)")
+    for args in ([], ["--check"]):
+        r = run("finops_migrate", "--dsn", f"dbname={db}", *args)
+        assert r.code == 2, r.stderr
+        msg = [x for x in r.log_lines() if x["level"] == "error"][0]["msg"]
+        assert "the database schema is newer than this binary: it has migration" \
+               " 9000_from_the_future" in msg
+        assert "this binary knows up to 00" in msg
+    r = run("forecast_train", "--dsn", f"dbname={db}")
+    assert r.code == 2, r.stderr
+    assert "the database schema is newer than this binary" in r.stderr
