@@ -1087,16 +1087,20 @@ add_details(struct load *l, const char *outcome)
 static int
 assembly_is_current(struct fo_job_ctx *ctx, const struct unit *u, fo_err *err)
 {
-	const char *params[1] = {u->assembly_id};
+	const char *params[3] = {u->assembly_id, u->report_name, u->man.account};
 	PGresult *res;
 	int current;
 
+	/* an assembly of this report (and payer, when the manifest names it), not another's */
 	if (fo_pg_query(ctx->conn,
+			"WITH mine AS (SELECT l.* FROM finops.billing_loads l"
+			"                JOIN finops.billing_sources s USING (source_id)"
+			"               WHERE s.kind = 'aws_cur' AND s.report_name = $2"
+			"                 AND ($3::text IS NULL OR s.billing_account_id = $3))"
 			"SELECT count(*) > 0 AND bool_and(status = 'current')"
-			"  FROM finops.billing_loads"
-			" WHERE load_id = (SELECT max(load_id) FROM finops.billing_loads"
-			"                   WHERE assembly_id = $1)",
-			1, params, &res, err) < 0)
+			"  FROM mine"
+			" WHERE load_id = (SELECT max(load_id) FROM mine WHERE assembly_id = $1)",
+			3, params, &res, err) < 0)
 		return -1;
 	current = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);

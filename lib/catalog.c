@@ -242,6 +242,11 @@ price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 		o->skipped[reason]++;
 		return 0;
 	}
+	/* the database takes UTF-8 only: say where, not its COPY row */
+	for (int c = 0; c < NCOLS; c++)
+		if (o->idx[c] >= 0 && (size_t)o->idx[c] < rec->nfields &&
+		    !fo_utf8_valid(rec->field[o->idx[c]], rec->len[o->idx[c]]))
+			return bad(o, rec, (enum col)c, "is not valid UTF-8", err);
 	if (fo_dec_check(price, strlen(price), &why) < 0)
 		return bad(o, rec, C_PRICE, why, err);
 	if (price[0] == '-')

@@ -13,6 +13,7 @@
 #include "finops/datetime.h"
 #include "finops/decimal.h"
 #include "finops/log.h"
+#include "internal.h"
 
 const char *const fo_bill_column_names[FO_BILL_NCOLS] = {
 	"billing_period", "source_id", "load_id", "line_item_id", "billing_account_id",
@@ -327,6 +328,11 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 			h += 3;
 		while (*h == ' ')
 			h++;
+		if (!fo_utf8_valid(h, strlen(h))) {
+			fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: header column %zu is not valid"
+				   " UTF-8", file, header->line, i + 1);
+			goto fail;
+		}
 		m->header[i] = strdup(h);
 		if (!m->header[i])
 			goto oom;
@@ -673,6 +679,9 @@ fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bi
 			goto absent;
 		switch (specs[s].kind) {
 		case K_TEXT:
+			/* the database takes UTF-8 only; say where, not its COPY row */
+			if (!fo_utf8_valid(v, n))
+				return bad(m, rec, i, v, "is not valid UTF-8", err);
 			break;
 		case K_DECIMAL:
 			if (fo_dec_check(v, n, &why) < 0)
@@ -751,6 +760,12 @@ absent:
 		row->v[FO_COL_TAGS] = rec->field[m->tags_json];
 		row->n[FO_COL_TAGS] = rec->len[m->tags_json];
 	} else if (m->ntags) {
+		/* one rule for every text: a tag that is not UTF-8 is bad input too */
+		for (size_t k = 0; k < m->ntags; k++)
+			if (m->tags[k].index < rec->nfields &&
+			    !fo_utf8_valid(rec->field[m->tags[k].index], rec->len[m->tags[k].index]))
+				return bad(m, rec, (long)m->tags[k].index, rec->field[m->tags[k].index],
+					   "is not valid UTF-8", err);
 		keyed_json(&m->tagbuf, m->tags, m->ntags, rec);
 		row->v[FO_COL_TAGS] = m->tagbuf.data;
 		row->n[FO_COL_TAGS] = m->tagbuf.len;
@@ -766,6 +781,11 @@ absent:
 		row->v[FO_COL_COST_CATEGORIES] = rec->field[m->cats_json];
 		row->n[FO_COL_COST_CATEGORIES] = rec->len[m->cats_json];
 	} else if (m->ncats) {
+		for (size_t k = 0; k < m->ncats; k++)
+			if (m->cats[k].index < rec->nfields &&
+			    !fo_utf8_valid(rec->field[m->cats[k].index], rec->len[m->cats[k].index]))
+				return bad(m, rec, (long)m->cats[k].index, rec->field[m->cats[k].index],
+					   "is not valid UTF-8", err);
 		keyed_json(&m->catbuf, m->cats, m->ncats, rec);
 		row->v[FO_COL_COST_CATEGORIES] = m->catbuf.data;
 		row->n[FO_COL_COST_CATEGORIES] = m->catbuf.len;

@@ -25,6 +25,18 @@ int fo_cmp_str(const void *a, const void *b);
  */
 int fo_check_input(const char *path, fo_err *err);
 
+/*
+ * UTF-8: the length of the valid sequence at p (1-4, within avail bytes;
+ * 0 when it is not one: overlong, surrogate, cut short); whether n bytes are
+ * valid; and a copy of s into b with each byte that is not UTF-8 as U+FFFD,
+ * at most max bytes, never cut inside a character (text bound for the
+ * database, which refuses invalid UTF-8).
+ */
+size_t fo_utf8_len(const unsigned char *p, size_t avail);
+int fo_utf8_valid(const char *s, size_t n);
+struct fo_buf;
+void fo_utf8_clean(struct fo_buf *b, const char *s, size_t max);
+
 /* getenv(name), or NULL when it is unset or empty. */
 const char *fo_env(const char *name);
 

@@ -12,6 +12,7 @@
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "finops/version.h"
+#include "internal.h"
 
 const char *
 fo_jobrun_status(int exit_code)
@@ -26,16 +27,38 @@ fo_jobrun_status(int exit_code)
 	}
 }
 
+/* Text for the database: valid UTF-8 (a byte that is not becomes U+FFFD), at most max bytes. */
+static char *
+db_text(const char *s, size_t max)
+{
+	fo_buf b = FO_BUF_INIT;
+
+	fo_utf8_clean(&b, s, max);
+	if (b.oom) {
+		fo_buf_wipe(&b);
+		return NULL;
+	}
+	return b.data ? b.data : strdup("");
+}
+
 static void
 array_element(fo_buf *b, const char *s)
 {
-	char *copy = strdup(s);
+	char *copy = strdup(s), *clean;
 
 	if (!copy) {
 		b->oom = 1;
 		return;
 	}
 	fo_log_redact(copy, strlen(copy) + 1);
+	clean = db_text(copy, 8192);
+	fo_memzero(copy, strlen(copy));
+	free(copy);
+	copy = clean;
+	if (!copy) {
+		b->oom = 1;
+		return;
+	}
 	fo_buf_putc(b, '"');
 	for (const char *p = copy; *p; p++) {
 		if (*p == '"' || *p == '\\')
@@ -156,21 +179,24 @@ fo_jobrun_start_late(PGconn *conn, const char *job, int argc, char *const *argv,
 int
 fo_jobrun_set_scope(PGconn *conn, long long run_id, const char *scope, fo_err *err)
 {
-	char id[32];
-	const char *params[2] = {id, scope};
+	char id[32], *clean = db_text(scope, 255);
+	const char *params[2] = {id, clean};
+	int rc;
 
+	if (!clean)
+		return fo_err_set(err, FO_EXIT_FAILURE, "job_runs: out of memory");
 	snprintf(id, sizeof(id), "%lld", run_id);
-	if (fo_pg_query(conn, "UPDATE finops.job_runs SET scope = $2 WHERE run_id = $1", 2, params,
-			NULL, err) < 0)
-		return fo_err_prefix(err, "job_runs: ");
-	return 0;
+	rc = fo_pg_query(conn, "UPDATE finops.job_runs SET scope = $2 WHERE run_id = $1", 2, params,
+			 NULL, err);
+	free(clean);
+	return rc < 0 ? fo_err_prefix(err, "job_runs: ") : 0;
 }
 
 int
 fo_jobrun_finish(PGconn *conn, long long run_id, const struct fo_jobrun_end *end, fo_err *err)
 {
 	char id[32], code[16], rread[32], rwritten[32];
-	char *msg = NULL;
+	char *msg = NULL, *scope = NULL;
 	const char *params[8];
 	int rc;
 
@@ -184,9 +210,15 @@ fo_jobrun_finish(PGconn *conn, long long run_id, const struct fo_jobrun_end *end
 	}
 	fo_pg_rollback(conn);
 	if (end->error_message) {
-		msg = strdup(end->error_message);
-		if (msg)
-			fo_log_redact(msg, strlen(msg) + 1);
+		char *raw = strdup(end->error_message);
+
+		/* redacted, then valid UTF-8: a message cut mid-character or quoting a
+		 * file's bytes must not keep the run from recording its end */
+		if (raw) {
+			fo_log_redact(raw, strlen(raw) + 1);
+			msg = db_text(raw, 4000);
+			free(raw);
+		}
 	}
 	snprintf(id, sizeof(id), "%lld", run_id);
 	snprintf(code, sizeof(code), "%d", end->exit_code);
@@ -199,7 +231,9 @@ fo_jobrun_finish(PGconn *conn, long long run_id, const struct fo_jobrun_end *end
 	params[4] = rwritten;
 	params[5] = end->details_json;
 	params[6] = msg;
-	params[7] = end->scope && *end->scope ? end->scope : NULL;
+	if (end->scope && *end->scope)
+		scope = db_text(end->scope, 255);
+	params[7] = scope;
 	rc = fo_pg_query(conn,
 			 "UPDATE finops.job_runs SET finished_at = clock_timestamp(), status = $2,"
 			 "       exit_code = $3, rows_read = $4, rows_written = $5,"
@@ -207,6 +241,7 @@ fo_jobrun_finish(PGconn *conn, long long run_id, const struct fo_jobrun_end *end
 			 "       scope = coalesce($8, scope)"
 			 " WHERE run_id = $1", 8, params, NULL, err);
 	free(msg);
+	free(scope);
 	if (rc < 0)
 		return fo_err_prefix(err, "job_runs: ");
 	return 0;

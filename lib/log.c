@@ -12,6 +12,7 @@
 
 #include "finops/buf.h"
 #include "finops/log.h"
+#include "internal.h"
 
 #define MAX_SECRETS 32
 #define REDACTED "[REDACTED]"
@@ -186,33 +187,11 @@ fo_log_redact(char *buf, size_t cap)
 	fo_buf_wipe(&tmp);
 }
 
-/* Length of a valid UTF-8 sequence at p (1-4), or 0 when invalid. */
+/* A NUL-terminated string never ends inside a sequence: the NUL fails the test. */
 static size_t
 utf8_len(const unsigned char *p)
 {
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if (p[0] == 0xe0 && p[1] < 0xa0)
-			return 0;   /* overlong */
-		if (p[0] == 0xed && p[1] >= 0xa0)
-			return 0;   /* surrogate */
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if (p[0] == 0xf0 && p[1] < 0x90)
-			return 0;
-		if (p[0] == 0xf4 && p[1] >= 0x90)
-			return 0;
-		return 4;
-	}
-	return 0;
+	return fo_utf8_len(p, 4);
 }
 
 int

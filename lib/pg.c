@@ -447,10 +447,11 @@ static void
 describe_holder(PGconn *conn, const char *name, char *out, size_t len)
 {
 	static const char sql[] =
-		"SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'),"
+		"SELECT l.pid, coalesce(a.usename, '?'), a.backend_start IS NOT NULL,"
+		"       coalesce(nullif(a.application_name, ''), '?'),"
 		"       coalesce(host(a.client_addr), 'local socket'),"
 		"       to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-		"  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid,"
+		"  FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid,"
 		"       hashtextextended($1, 0) AS k"
 		" WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
 		"   AND l.classid = ((k >> 32) & 4294967295)::oid"
@@ -462,10 +463,15 @@ describe_holder(PGconn *conn, const char *name, char *out, size_t len)
 	snprintf(out, len, "holder unknown");
 	if (fo_pg_query(conn, sql, 1, params, &res, NULL) < 0)
 		return;
-	if (PQntuples(res) == 1)
-		snprintf(out, len, "held by backend pid %s, application %s, from %s, connected since %s",
-			 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-			 PQgetvalue(res, 0, 3));
+	/* another role's session shows only its pid and role, unless pg_read_all_stats */
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't')
+		snprintf(out, len, "held by backend pid %s (role %s), application %s, from %s,"
+			 " connected since %s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+			 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+	else if (PQntuples(res) == 1)
+		snprintf(out, len, "held by backend pid %s (role %s; its application and start are"
+			 " not visible to this role: grant it pg_read_all_stats to see them)",
+			 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
 }
 

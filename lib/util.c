@@ -115,3 +115,76 @@ fo_check_input(const char *path, fo_err *err)
 		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
 	return 0;
 }
+
+size_t
+fo_utf8_len(const unsigned char *p, size_t avail)
+{
+	if (avail == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if (avail < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if (p[0] == 0xe0 && p[1] < 0xa0)
+			return 0;   /* overlong */
+		if (p[0] == 0xed && p[1] >= 0xa0)
+			return 0;   /* surrogate */
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if (avail < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if (p[0] == 0xf0 && p[1] < 0x90)
+			return 0;   /* overlong */
+		if (p[0] == 0xf4 && p[1] >= 0x90)
+			return 0;   /* beyond U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+int
+fo_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	while (p < end) {
+		size_t k;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		k = fo_utf8_len(p, (size_t)(end - p));
+		if (k == 0)
+			return 0;
+		p += k;
+	}
+	return 1;
+}
+
+void
+fo_utf8_clean(fo_buf *b, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), used = 0;
+
+	while (left > 0) {
+		size_t k = fo_utf8_len(p, left);
+		size_t out = k ? k : 3;
+
+		if (used + out > max)
+			break;          /* never cut a character in two */
+		if (k)
+			fo_buf_append(b, p, k);
+		else
+			fo_buf_puts(b, "\xef\xbf\xbd");   /* U+FFFD for a byte that is not UTF-8 */
+		used += out;
+		p += k ? k : 1;
+		left -= k ? k : 1;
+	}
+}

@@ -4,6 +4,7 @@ run in the release build and again under AddressSanitizer, which turns a
 read of freed or uninitialised memory into a failure."""
 import json
 import os
+import re
 
 import pytest
 
@@ -423,3 +424,110 @@ def test_two_sources_of_a_new_period_loaded_at_once_never_deadlock(mdb, tmp_path
         outs = [p.communicate(timeout=120) for p in procs]
         assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
     assert psql(mdb, "SELECT count(*) FROM finops.billing_line_items") == str(5 * 2 * 199)
+
+
+def test_the_lock_holder_is_named_even_to_a_role_that_cannot_see_its_details(mdb, hold_lock):
+    role = "fo_limited_" + mdb[-6:]
+    psql(mdb, f"CREATE ROLE {role} LOGIN IN ROLE finops_writer")
+    try:
+        hold_lock(mdb, "finops:forecast_train:forecast")     # held by postgres
+        r = run("forecast_train", "--dsn", f"dbname={mdb} user={role}")
+        assert r.code == 4, r.stderr
+        msg = errors(r)[0]
+        assert "held by backend pid " in msg and "(role postgres; its application and start" \
+            " are not visible to this role: grant it pg_read_all_stats" in msg
+        assert "since )" not in msg
+        # a role that may see them gets them
+        r = run("forecast_train", "--dsn", f"dbname={mdb}")
+        assert r.code == 4
+        assert re.search(r"\(role postgres\), application psql, from local socket, connected"
+                         r" since \d{4}-\d\d-\d\dT", errors(r)[0]), errors(r)[0]
+    finally:
+        psql(mdb, f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+# ---- exit classes and records --------------------------------------------------------
+
+def write_bytes_csv(path, columns, rows, encoding="latin-1"):
+    import csv as _csv
+    import io
+    buf = io.StringIO()
+    w = _csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([r.get(c, "") for c in columns])
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def last_run(db):
+    return psql(db, "SELECT status || '|' || exit_code || '|' || coalesce(error_message, '')"
+                    " FROM finops.job_runs ORDER BY run_id DESC LIMIT 1")
+
+
+@pytest.mark.parametrize("column", ["lineItem/LineItemDescription", "resourceTags/user:team",
+                                    "product/ProductName"])
+def test_text_that_is_not_utf8_is_bad_input_wherever_it_is(mdb, tmp_path, column):
+    """One rule for descriptions, tags and names: exit 3 naming the file, line
+    and column, and the run records its end though its message quotes the bytes."""
+    rows = [legacy_row(1), dict(legacy_row(2), **{column: "caf\xe9 cr\xe8me"})]
+    path = write_bytes_csv(tmp_path / "latin1.csv", LEGACY_COLUMNS, rows)
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    assert errors(r)[0].startswith(f"{path}:3: column {column}: ") and \
+        errors(r)[0].endswith("is not valid UTF-8"), errors(r)[0]
+    status, code, msg = last_run(mdb).split("|", 2)
+    assert (status, code) == ("failed", "3")
+    assert "caf\ufffd cr\ufffdme" in msg
+    assert loaded(mdb) == "0 0"
+
+
+def test_a_header_that_is_not_utf8_is_bad_input(mdb, tmp_path):
+    cols = LEGACY_COLUMNS + ["resourceTags/user:\xe9quipe"]
+    path = write_bytes_csv(tmp_path / "h.csv", cols, [legacy_row(1)])
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    assert f"{path}:1: header column {len(cols)} is not valid UTF-8" == errors(r)[0]
+
+
+def test_an_offer_value_that_is_not_utf8_names_its_line_and_column(mdb, tmp_path):
+    rows = offer_rows("us-east-1")
+    rows[1][HEADER.index("Physical Processor")] = "Intel\xae Xeon\xae"
+    path = tmp_path / "offer.csv"
+    path.write_bytes(offer_csv("20261101000000", rows).encode("latin-1"))
+    r = run("instance_catalog_updater", "--dsn", f"dbname={mdb}", "--from-file", str(path))
+    assert r.code == 3, r.stderr
+    assert "offer.csv:8: column Physical Processor: " in errors(r)[0]
+    assert errors(r)[0].endswith("is not valid UTF-8")
+
+
+def test_a_message_cut_inside_a_character_is_still_recorded(mdb, tmp_path):
+    """Values are quoted in messages to a length: cut inside a multi-byte
+    character, the message must still be valid text for job_runs."""
+    rows = [legacy_row(1), dict(legacy_row(2), **{"lineItem/CurrencyCode": "\u20ac" * 60})]
+    path = write_csv(tmp_path / "euro.csv", LEGACY_COLUMNS, rows)
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    status, code, msg = last_run(mdb).split("|", 2)
+    assert (status, code) == ("failed", "3")
+    assert "is not a currency code" in msg
+    # the next run does not find it "killed, crashed or lost"
+    assert ingest(mdb, str(write_csv(tmp_path / "ok.csv", LEGACY_COLUMNS,
+                                     [legacy_row(1)]))).code == 0
+    assert psql(mdb, "SELECT count(*) FROM finops.job_runs WHERE status = 'abandoned'") == "0"
+
+
+def test_an_assembly_id_is_current_only_for_its_own_report(mdb, tmp_path):
+    """A report never loaded whose assemblyId matches another report's
+    current load is loaded, not skipped as already loaded."""
+    a = write_legacy_delivery(str(tmp_path / "a"), "rep-a", "2026-10", "same-id",
+                              [[legacy_row(1), legacy_row(2)]])
+    b = write_legacy_delivery(str(tmp_path / "b"), "rep-b", "2026-10", "same-id",
+                              [[legacy_row(3)]])
+    assert ingest(mdb, a).code == 0
+    r = ingest(mdb, b)
+    assert r.code == 0, r.stderr
+    assert psql(mdb, "SELECT string_agg(s.report_name || ':' || l.rows_loaded, ','"
+                     " ORDER BY s.report_name) FROM finops.billing_loads l"
+                     " JOIN finops.billing_sources s USING (source_id)") == "rep-a:2,rep-b:1"
+    assert ingest(mdb, b).code == 99

@@ -56,7 +56,7 @@ test_run_row_goes_from_running_to_succeeded(void **state)
 		 "       || '|' || (backend_pid = pg_backend_pid()) FROM finops.job_runs WHERE run_id = %lld",
 		 id);
 	assert_string_equal(pgtest_value(conn, sql),
-			    "running|{billing_ingest,--dsn,\"host=x password=[REDACTED]\",manifest.json}|true|true");
+			    "running|{billing_ingest,--dsn,\"password=[REDACTED] host=x\",manifest.json}|true|true");
 	assert_int_equal(fo_jobrun_set_scope(conn, id, "123456789012/cur/2026-10", &err), 0);
 	assert_int_equal(fo_jobrun_finish(conn, id, &end, &err), 0);
 	snprintf(sql, sizeof(sql),
