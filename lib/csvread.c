@@ -34,6 +34,7 @@ struct reader {
 	int in_record;
 	const unsigned char *used;      /* fields to keep (fo_csv_only_fields) */
 	size_t nused;
+	size_t record_bytes;            /* bytes fed since the record began */
 };
 
 void
@@ -77,6 +78,13 @@ on_field(void *s, size_t n, void *data)
 		r->len[r->nfields] = 0;
 		fo_buf_putc(&r->data, '\0');
 		r->nfields++;
+		return;
+	}
+	if (n > FO_CSV_MAX_FIELD) {
+		r->failed = 1;
+		fo_err_set(r->err, FO_EXIT_BAD_INPUT, "%s:%llu: field %zu is longer than %d MiB:"
+			   " not a billing or price value", r->name, r->record_line, r->nfields + 1,
+			   FO_CSV_MAX_FIELD >> 20);
 		return;
 	}
 	if (n && memchr(s, '\0', n)) {
@@ -129,6 +137,7 @@ on_record_end(int c, void *data)
 		r->failed = 1;
 	r->nfields = 0;
 	r->in_record = 0;
+	r->record_bytes = 0;
 	fo_buf_reset(&r->data);
 }
 
@@ -140,6 +149,14 @@ feed(struct csv_parser *p, struct reader *r, const char *buf, size_t n)
 		const char *nl = memchr(buf, '\n', n);
 		size_t k = nl ? (size_t)(nl - buf) + 1 : n;
 
+		/* memory stays bounded by the longest record a real file has */
+		r->record_bytes += k;
+		if (r->record_bytes > FO_CSV_MAX_RECORD) {
+			fo_err_set(r->err, FO_EXIT_BAD_INPUT, "%s:%llu: a record longer than %d MiB:"
+				   " not a billing or price file (or a quote left open)", r->name,
+				   r->in_record ? r->record_line : r->line, FO_CSV_MAX_RECORD >> 20);
+			return -1;
+		}
 		if (csv_parse(p, buf, k, on_field, on_record_end, r) != k) {
 			fo_err_set(r->err, FO_EXIT_BAD_INPUT, "%s:%llu: malformed CSV: %s", r->name,
 				   r->line, csv_strerror(csv_error(p)));
@@ -323,7 +340,7 @@ out:
 
 /* ---- lines ------------------------------------------------------------- */
 
-#define MAX_LINE (4u << 20)
+#define MAX_LINE ((unsigned)FO_LINE_MAX)
 
 struct lines {
 	const char *name;

@@ -16,6 +16,14 @@
 
 #include "finops/error.h"
 
+/*
+ * Limits far above any real CUR, FOCUS, offer or metric-stream value, so that
+ * memory stays bounded whatever a file holds: past them a file is bad input.
+ */
+#define FO_CSV_MAX_FIELD (1 << 20)    /* one CSV field */
+#define FO_CSV_MAX_RECORD (16 << 20)  /* one CSV record (its lines) */
+#define FO_LINE_MAX (4 << 20)         /* one line of a line-oriented format */
+
 /* Reads up to len bytes; returns the count, 0 at the end, -1 with err. */
 typedef ssize_t (*fo_read_fn)(void *ctx, char *buf, size_t len, fo_err *err);
 

@@ -531,3 +531,70 @@ def test_an_assembly_id_is_current_only_for_its_own_report(mdb, tmp_path):
                      " ORDER BY s.report_name) FROM finops.billing_loads l"
                      " JOIN finops.billing_sources s USING (source_id)") == "rep-a:2,rep-b:1"
     assert ingest(mdb, b).code == 99
+
+
+# ---- memory bounds -------------------------------------------------------------------
+
+def gzip_with_a_huge_field(path, mb):
+    """A CUR whose second row's description is mb MiB of one letter, gzipped
+    (it shrinks a thousandfold), written without holding it in memory."""
+    import zlib
+    header = ",".join(LEGACY_COLUMNS) + "\n"
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as f:
+        f.write(comp.compress(header.encode()))
+        row = legacy_row(1)
+        f.write(comp.compress((",".join(row[c] for c in LEGACY_COLUMNS) + "\n").encode()))
+        row = legacy_row(2)
+        i = LEGACY_COLUMNS.index("lineItem/LineItemDescription")
+        f.write(comp.compress((",".join(row[c] for c in LEGACY_COLUMNS[:i]) + ",").encode()))
+        chunk = b"x" * (1 << 20)
+        for _ in range(mb):
+            f.write(comp.compress(chunk))
+        f.write(comp.compress(("," + ",".join(row[c] for c in LEGACY_COLUMNS[i + 1:])
+                               + "\n").encode()))
+        f.write(comp.flush())
+    return path
+
+
+def test_a_huge_field_is_refused_in_bounded_memory(mdb, tmp_path):
+    """300 MiB of one field in a 300 kB gzip: refused before memory grows with it."""
+    import subprocess
+    import sys
+    from conftest import bindir
+
+    path = gzip_with_a_huge_field(tmp_path / "huge.csv.gz", 300)
+    assert os.path.getsize(path) < 2 << 20
+    # a fresh process, so the peak is this run's alone
+    measure = ("import resource, subprocess, sys\n"
+               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+               "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+               "sys.stderr.write(p.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", measure,
+                           os.path.join(bindir(), "billing_ingest"), "--dsn", f"dbname={mdb}",
+                           str(path)], capture_output=True, text=True, timeout=300)
+    code, peak_kb = (int(x) for x in proc.stdout.split())
+    assert code == 3, proc.stderr
+    assert "a record longer than 16 MiB" in proc.stderr
+    assert peak_kb < 200 * 1024, f"peak RSS {peak_kb} kB"
+    assert loaded(mdb) == "0 0"
+
+
+def test_a_field_over_1_mib_is_refused_naming_its_line(mdb, tmp_path):
+    rows = [legacy_row(1), dict(legacy_row(2), **{"lineItem/LineItemDescription":
+                                                  "y" * ((1 << 20) + 1)})]
+    path = write_csv(tmp_path / "wide.csv", LEGACY_COLUMNS, rows)
+    r = ingest(mdb, str(path))
+    assert r.code == 3, r.stderr
+    i = LEGACY_COLUMNS.index("lineItem/LineItemDescription") + 1
+    assert errors(r)[0] == f"{path}:3: field {i} is longer than 1 MiB: not a billing or" \
+                           " price value"
+
+
+def test_a_metric_stream_line_over_4_mib_is_refused(mdb, tmp_path):
+    path = tmp_path / "long.json"
+    path.write_text('{"namespace": "' + "z" * (5 << 20) + '"}\n')
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-05T00:00:00Z",
+            "--end", "2026-10-05T03:00:00Z", str(path))
+    assert r.code == 3, r.stderr
+    assert "a line longer than 4194304 bytes" in errors(r)[0]
