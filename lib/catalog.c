@@ -273,6 +273,10 @@ price_row(struct offer *o, const struct fo_csv_record *rec, fo_err *err)
 			return bad(o, rec, C_CURRENCY, "is not a currency code (ISO 4217: USD)",
 				   err);
 	}
+	if (!o->copy) {              /* checking only (fo_catalog_check_offer) */
+		o->kept++;
+		return 0;
+	}
 
 	fo_copy_put_str(o->copy, region);
 	fo_copy_put_str(o->copy, value(o, rec, C_TYPE));
@@ -325,6 +329,29 @@ on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
 				  " (a truncated file?)", o->name, rec->line, rec->nfields,
 				  o->nheader);
 	return price_row(o, rec, err);
+}
+
+int
+fo_catalog_check_offer(const char *name, fo_read_fn rd, void *rdctx,
+		       struct fo_catalog_check *out, fo_err *err)
+{
+	struct offer o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(out, 0, sizeof(*out));
+	o.name = name;
+	rc = fo_csv_read(name, rd, rdctx, on_record, &o, NULL, err);
+	if (rc == 0 && !o.header_seen)
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no SKU header: not an AWS Price List"
+				" offer file, or an empty one", name);
+	out->rows = o.rows;
+	out->prices = o.kept;
+	for (int k = 0; k < NSKIPS; k++)
+		out->skipped += o.skipped[k];
+	snprintf(out->version, sizeof(out->version), "%s", o.version);
+	free(o.used);
+	return rc;
 }
 
 /* ---- one offer file, one transaction -------------------------------------- */

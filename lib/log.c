@@ -354,6 +354,10 @@ write_all(int fd, const char *p, size_t n)
 
 static void
 emit(enum fo_log_level level, const fo_field *fields, size_t nfields,
+     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+emit(enum fo_log_level level, const fo_field *fields, size_t nfields,
      const char *fmt, va_list ap)
 {
 	fo_buf raw = FO_BUF_INIT, clean = FO_BUF_INIT, line = FO_BUF_INIT;

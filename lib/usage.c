@@ -32,7 +32,10 @@
 #include "finops/usage.h"
 #include "internal.h"
 
-enum metric { M_CPU, M_MEM, M_NET_IN, M_NET_OUT, NMETRICS };
+enum metric {
+	M_CPU = FO_USAGE_CPU, M_MEM = FO_USAGE_MEMORY, M_NET_IN = FO_USAGE_NET_IN,
+	M_NET_OUT = FO_USAGE_NET_OUT, NMETRICS
+};
 
 /* ---- instances ---------------------------------------------------------- */
 
@@ -434,31 +437,45 @@ metric_of(const char *ns, const char *name)
 	return -1;
 }
 
+/* Copies a JSON string member into out (of len bytes); -1 when it does not fit. */
 static int
-stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, fo_err *err)
+copy_member(json_t *j, const char *key, char *out, size_t len)
 {
-	struct run *r = arg;
+	const char *v = json_string_value(json_object_get(j, key));
+
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	if (strlen(v) >= len)
+		return -1;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+int
+fo_usage_parse_stream_line(const char *file, unsigned long long lineno, const char *line,
+			   size_t len, struct fo_usage_point *p, fo_err *err)
+{
 	json_error_t jerr;
-	json_t *j, *dims, *val, *inst_id;
+	json_t *j, *dims, *val, *inst_id, *jmin;
 	const char *ns, *name;
 	json_int_t ts;
-	double sum, count, max;
 	int m, rc = 0;
-	long idx;
 
-	r->lines++;
+	memset(p, 0, sizeof(*p));
+	p->ignore = 1;
 	if (len == 0)
 		return 0;
 	j = json_loadb(line, len, 0, &jerr);
 	if (!j)
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a JSON object: %s", r->file,
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a JSON object: %s", file,
 				  lineno, jerr.text);
 	/* every message is written before j, which holds the strings, is freed */
 	if (json_unpack_ex(j, &jerr, 0, "{s:s, s:s, s:o, s:I, s:o}", "namespace", &ns,
 			   "metric_name", &name, "dimensions", &dims, "timestamp", &ts, "value",
 			   &val) < 0) {
 		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: not a metric-stream record: %s",
-				r->file, lineno, jerr.text);
+				file, lineno, jerr.text);
 		goto out;
 	}
 	m = metric_of(ns, name);
@@ -466,56 +483,87 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 	/* AWS/EC2 also streams per-group aggregates (by AutoScalingGroupName,
 	 * InstanceType, ...): only the per-instance series counts */
 	if (m < 0 || !json_is_string(inst_id) ||
-	    (m != M_MEM && json_object_size(dims) != 1)) {
-		r->ignored++;
+	    (m != M_MEM && json_object_size(dims) != 1))
 		goto out;
-	}
-	if (json_unpack_ex(val, &jerr, 0, "{s:F, s:F, s:F}", "sum", &sum, "count", &count, "max",
-			   &max) < 0 || !isfinite(sum) || !isfinite(max) || !isfinite(count) ||
-	    count < 0 || (count == 0 && sum != 0)) {
-		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value: %s", r->file, lineno,
+	if (json_unpack_ex(val, &jerr, 0, "{s:F, s:F, s:F}", "sum", &p->sum, "count", &p->count,
+			   "max", &p->max) < 0 || !isfinite(p->sum) || !isfinite(p->max) ||
+	    !isfinite(p->count) || p->count < 0 || (p->count == 0 && p->sum != 0)) {
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value: %s", file, lineno,
 				jerr.text[0] ? jerr.text : "not a finite sum, count and max (count"
 				" a number of samples)");
 		goto out;
 	}
-	if (count > 0) {
+	if (json_string_length(inst_id) >= sizeof(p->instance_id) ||
+	    strncmp(json_string_value(inst_id), "i-", 2) != 0) {
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: dimensions.InstanceId \"%.40s\" is"
+				" not an instance id", file, lineno, json_string_value(inst_id));
+		goto out;
+	}
+	memcpy(p->instance_id, json_string_value(inst_id), json_string_length(inst_id) + 1);
+	if (copy_member(j, "account_id", p->account_id, sizeof(p->account_id)) < 0 ||
+	    copy_member(j, "region", p->region, sizeof(p->region)) < 0) {
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: account_id or region is longer"
+				" than %zu characters", file, lineno, sizeof(p->region) - 1);
+		goto out;
+	}
+	jmin = json_object_get(val, "min");
+	if (jmin && !json_is_number(jmin)) {
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value.min: not a number", file,
+				lineno);
+		goto out;
+	}
+	if (p->count > 0) {
 		static const char *const fields[] = {"value.sum / value.count", "value.max",
 						     "value.min"};
-		json_t *jmin = json_object_get(val, "min");
 		enum dp_field f;
 		char why[160];
 
-		if (jmin && !json_is_number(jmin)) {
-			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: value.min: not a number",
-					r->file, lineno);
-			goto out;
-		}
-		if (implausible((enum metric)m, sum / count, max, json_number_value(jmin),
+		if (implausible((enum metric)m, p->sum / p->count, p->max, json_number_value(jmin),
 				jmin != NULL, &f, why, sizeof(why)) < 0) {
-			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %s: %s (instance %.64s)",
-					r->file, lineno, fields[f], why, json_string_value(inst_id));
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %s: %s (instance %s)", file,
+					lineno, fields[f], why, p->instance_id);
 			goto out;
 		}
 	}
-	if (ts / 1000 < r->start_s || ts / 1000 >= r->end_s) {
-		r->outside++;
-		goto out;
-	}
-	idx = instance_of(&r->inst, json_string_value(inst_id), json_string_length(inst_id));
-	if (idx < 0) {
-		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-		goto out;
-	}
-	set_text(&r->inst.v[idx].account, json_string_value(json_object_get(j, "account_id")));
-	set_text(&r->inst.v[idx].region, json_string_value(json_object_get(j, "region")));
-	r->inst.v[idx].seen = 1;
-	if (count > 0)
-		rc = rollup_add(&r->roll, &r->inst, (uint32_t)idx, ts, (enum metric)m, sum, count,
-				max, err);
-	r->used_lines++;
+	p->ignore = 0;
+	p->metric = m;
+	p->ts_ms = (int64_t)ts;
 out:
 	json_decref(j);
 	return rc;
+}
+
+static int
+stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, fo_err *err)
+{
+	struct run *r = arg;
+	struct fo_usage_point p;
+	long idx;
+
+	r->lines++;
+	if (len == 0)
+		return 0;
+	if (fo_usage_parse_stream_line(r->file, lineno, line, len, &p, err) < 0)
+		return -1;
+	if (p.ignore) {
+		r->ignored++;
+		return 0;
+	}
+	if (p.ts_ms / 1000 < r->start_s || p.ts_ms / 1000 >= r->end_s) {
+		r->outside++;
+		return 0;
+	}
+	idx = instance_of(&r->inst, p.instance_id, strlen(p.instance_id));
+	if (idx < 0)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	set_text(&r->inst.v[idx].account, p.account_id);
+	set_text(&r->inst.v[idx].region, p.region);
+	r->inst.v[idx].seen = 1;
+	r->used_lines++;
+	if (p.count > 0)
+		return rollup_add(&r->roll, &r->inst, (uint32_t)idx, p.ts_ms, (enum metric)p.metric,
+				  p.sum, p.count, p.max, err);
+	return 0;
 }
 
 static int

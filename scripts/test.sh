@@ -11,17 +11,19 @@
 #              which proves that no test depends on today's date
 #   sanitizer  a build under AddressSanitizer and UndefinedBehaviorSanitizer
 #              (build-asan/; the Airflow DAG tests run in the release builds only)
+#   fuzz       the libFuzzer harnesses (scripts/fuzz.sh), FINOPS_FUZZ_SECONDS
+#              (10) each
 # Each run starts its own throwaway PostgreSQL and removes it. A failing run
 # does not stop the others; the end says which ran, which passed, and why
 # tests were skipped. Exits non-zero when anything failed.
 #
 # FINOPS_TEST_JOBS: ctest parallelism (2). FINOPS_TEST_ONLY: a space-separated
-# subset of "release clock+2y sanitizer".
+# subset of "release clock+2y sanitizer fuzz".
 set -eu
 . "$(dirname "$0")/lib.sh"
 
 jobs=${FINOPS_TEST_JOBS:-2}
-only=${FINOPS_TEST_ONLY:-release clock+2y sanitizer}
+only=${FINOPS_TEST_ONLY:-release clock+2y sanitizer fuzz}
 results=""
 failed=0
 
@@ -103,6 +105,16 @@ if wanted sanitizer; then
 	fi
 else
 	result sanitizer "not run (FINOPS_TEST_ONLY)"
+fi
+
+if wanted fuzz; then
+	if "$root/scripts/fuzz.sh" "${FINOPS_FUZZ_SECONDS:-10}"; then
+		result fuzz "passed (${FINOPS_FUZZ_SECONDS:-10} s a harness, no crash)"
+	else
+		result fuzz "FAILED (see the output above; inputs in build-fuzz/crash-*)"
+	fi
+else
+	result fuzz "not run (FINOPS_TEST_ONLY)"
 fi
 
 say "summary"

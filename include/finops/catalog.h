@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "finops/csvread.h"
 #include "finops/error.h"
 #include "finops/job.h"
 
@@ -41,6 +42,20 @@ int fo_catalog_check(const struct fo_catalog_opts *opts, fo_err *err);
  * the first failure's code. Sets ctx->nothing_new when no region changed.
  */
 int fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo_err *err);
+
+/* What fo_catalog_check_offer() found. */
+struct fo_catalog_check {
+	long long rows, prices, skipped;
+	char version[64];
+};
+
+/*
+ * Reads an offer file (CSV, plain or gzip) through rd and checks every row
+ * as a load would, without a database: 0 with the counts, or the first
+ * problem as FO_EXIT_BAD_INPUT naming line and column.
+ */
+int fo_catalog_check_offer(const char *name, fo_read_fn rd, void *rdctx,
+			   struct fo_catalog_check *out, fo_err *err);
 
 /*
  * The offer version in a currentVersionUrl

@@ -21,6 +21,27 @@
 #include "finops/error.h"
 #include "finops/job.h"
 
+/* The metrics read: CloudWatch's CPUUtilization, CWAgent mem_used_percent, NetworkIn/Out. */
+enum fo_usage_metric { FO_USAGE_CPU, FO_USAGE_MEMORY, FO_USAGE_NET_IN, FO_USAGE_NET_OUT };
+
+/* One CloudWatch Metric Streams record, as fo_usage_parse_stream_line() read it. */
+struct fo_usage_point {
+	int ignore;                  /* another metric or namespace, or a group aggregate */
+	int metric;                  /* enum fo_usage_metric */
+	char instance_id[64], account_id[64], region[64];
+	int64_t ts_ms;               /* the datapoint's minute, Unix milliseconds */
+	double sum, count, max;      /* its statistic set */
+};
+
+/*
+ * Parses and checks one JSON line of CloudWatch Metric Streams output (file
+ * and lineno name it in messages): 0 with *p filled (p->ignore for records
+ * usage_ingest does not use), or FO_EXIT_BAD_INPUT for a line that is not a
+ * record, or holds values CloudWatch never reports.
+ */
+int fo_usage_parse_stream_line(const char *file, unsigned long long lineno, const char *line,
+			       size_t len, struct fo_usage_point *p, fo_err *err);
+
 /* The longest window one run loads (a quarter). */
 #define FO_USAGE_MAX_WINDOW_DAYS 93
 
