@@ -27,6 +27,15 @@
 #include "internal.h"
 
 #define MAX_CURRENCIES 32
+/*
+ * (source, period) partitions one load makes in a period. A load of more
+ * sources than that in one period (a FOCUS export of thousands of billing
+ * accounts) puts them in the period's DEFAULT partition, and locks the
+ * report's period as a whole instead of each source: PostgreSQL's lock
+ * table holds a few thousand locks, not one a source, and a partition's
+ * list of values must fit in one catalog row.
+ */
+#define MAX_LEAVES 32
 #define PARENT "finops.billing_line_items"
 
 /* One manifest, or a set of plain files. */
@@ -77,6 +86,9 @@ struct load {
 	struct group *groups;
 	size_t ngroups;
 	struct group *last;
+	uint32_t *gslots;            /* open addressing over groups: index + 1, 0 empty */
+	size_t ngslots;
+	int staging_kept;            /* the staging table became a partition itself */
 	struct currency_total cur[MAX_CURRENCIES];
 	size_t ncur;
 	long long rows;
@@ -500,12 +512,49 @@ sql(struct load *l, fo_err *err, const char *fmt, ...)
 	return fo_pg_exec(l->ctx->conn, text, err);
 }
 
+/* How many groups of the load are in period (the newest included). */
+static size_t
+groups_in_period(const struct load *l, const char *period)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->ngroups; i++)
+		n += strcmp(l->groups[i].period, period) == 0;
+	return n;
+}
+
+/*
+ * The locks of the newest group (account, period). Each (source, period)
+ * has a lock of its own, which two runs of one source meet on, and each
+ * (report, period) one that runs hold shared, so that a load of more than
+ * MAX_LEAVES sources can hold it alone instead of a lock a source. Only the
+ * first group's locks wait (--lock-wait); the others are taken at once or
+ * the run exits 4, so two runs never wait for each other.
+ */
+static int
+lock_group(struct load *l, const char *account, const char *period, fo_err *err)
+{
+	char scope[256], report[256];
+	size_t n = groups_in_period(l, period);
+	int wait = l->ngroups == 1 ? l->ctx->lock_wait_s : 0;
+
+	snprintf(scope, sizeof(scope), "%s/%s/%s/%.7s", l->kind, account, l->u->report_name, period);
+	snprintf(report, sizeof(report), "%s/%s/%.7s", l->kind, l->u->report_name, period);
+	if (n > MAX_LEAVES + 1)
+		return 0;               /* the report's period is this run's alone already */
+	if (n == MAX_LEAVES + 1)
+		return fo_pg_lock(l->ctx->conn, l->ctx->job->name, report, 0, err);
+	if (l->ngroups == 1 ? fo_job_lock(l->ctx, scope, err) < 0
+	    : fo_pg_lock(l->ctx->conn, l->ctx->job->name, scope, 0, err) < 0)
+		return -1;
+	return n == 1 ? fo_pg_lock_shared(l->ctx->conn, l->ctx->job->name, report, wait, err) : 0;
+}
+
 /* A row of a (source, period) not seen before: register it and route to it. */
 static struct group *
 new_group(struct load *l, const char *account, const char *period, fo_err *err)
 {
 	struct group *g, *groups;
-	char scope[256];
 
 	if (end_copy(l, err) < 0)
 		return NULL;
@@ -531,9 +580,7 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 	 * locked. Only the first lock of a unit waits; the others are taken at
 	 * once or the run exits 4, so two runs never wait for each other.
 	 */
-	snprintf(scope, sizeof(scope), "%s/%s/%s/%.7s", l->kind, account, l->u->report_name, period);
-	if (l->ngroups == 1 ? fo_job_lock(l->ctx, scope, err) < 0
-	    : fo_pg_lock(l->ctx->conn, l->ctx->job->name, scope, 0, err) < 0)
+	if (lock_group(l, account, period, err) < 0)
 		return NULL;
 	if (source_id_of(l, account, &g->source_id, err) < 0)
 		return NULL;
@@ -560,16 +607,70 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 	return g;
 }
 
+static uint64_t
+group_hash(const char *account, const char *period)
+{
+	uint64_t h = 1469598103934665603ull;          /* FNV-1a */
+
+	for (const char *p = account; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ '|') * 1099511628211ull;
+	for (const char *p = period; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+/* Rebuilds the group hash with room for twice the groups. */
+static int
+grow_gslots(struct load *l)
+{
+	size_t n = l->ngslots ? l->ngslots * 2 : 256;
+	uint32_t *slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < l->ngroups; i++) {
+		uint64_t h = group_hash(l->groups[i].account, l->groups[i].period);
+
+		for (size_t k = h & (n - 1);; k = (k + 1) & (n - 1))
+			if (!slots[k]) {
+				slots[k] = (uint32_t)i + 1;
+				break;
+			}
+	}
+	free(l->gslots);
+	l->gslots = slots;
+	l->ngslots = n;
+	return 0;
+}
+
 static struct group *
 group_of(struct load *l, const char *account, const char *period, fo_err *err)
 {
+	uint64_t h;
+
 	if (l->last && strcmp(l->last->period, period) == 0 && strcmp(l->last->account, account) == 0)
 		return l->last;
-	for (size_t i = 0; i < l->ngroups; i++)
-		if (strcmp(l->groups[i].period, period) == 0 &&
-		    strcmp(l->groups[i].account, account) == 0)
-			return l->last = &l->groups[i];
+	if ((l->ngroups + 1) * 2 > l->ngslots && grow_gslots(l) < 0) {
+		fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		return NULL;
+	}
+	h = group_hash(account, period);
+	for (size_t k = h & (l->ngslots - 1); l->gslots[k]; k = (k + 1) & (l->ngslots - 1)) {
+		struct group *g = &l->groups[l->gslots[k] - 1];
+
+		if (strcmp(g->period, period) == 0 && strcmp(g->account, account) == 0)
+			return l->last = g;
+	}
 	l->last = new_group(l, account, period, err);
+	if (l->last) {
+		/* the slot search above stopped on an empty slot: the new group's */
+		size_t k = h & (l->ngslots - 1);
+
+		while (l->gslots[k])
+			k = (k + 1) & (l->ngslots - 1);
+		l->gslots[k] = (uint32_t)(l->last - l->groups) + 1;
+	}
 	/* the array may have moved */
 	return l->last;
 }
@@ -913,50 +1014,307 @@ split_group(struct load *l, const struct group *g, const char *table, fo_err *er
 	return rc;
 }
 
-/* Puts table in place as the partition of g, replacing the old one. */
-static int
-swap_in(struct load *l, const struct group *g, const char *table, fo_err *err)
+static void
+period_table_name(const char *period, char *out, size_t len)
 {
-	char leaf[96], period_table[64], reg[160];
+	snprintf(out, len, "billing_line_items_p%.4s%.2s%.2s", period, period + 5, period + 8);
+}
+
+static int
+table_exists(struct load *l, const char *table, int *exists, fo_err *err)
+{
+	char reg[160];
 	const char *params[1] = {reg};
 	PGresult *res;
+
+	snprintf(reg, sizeof(reg), "finops.%s", table);
+	if (fo_pg_query(l->ctx->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err) < 0)
+		return -1;
+	*exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+/* Runs the SQL text of b (any length); frees b. */
+static int
+sql_buf(struct load *l, fo_buf *b, fo_err *err)
+{
+	int rc = b->oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		 : fo_pg_exec(l->ctx->conn, b->data, err);
+
+	fo_buf_free(b);
+	return rc;
+}
+
+/* "(3, 7, 12)": a partition's list of source ids. */
+static void
+id_list(fo_buf *b, const int *ids, size_t n)
+{
+	fo_buf_putc(b, '(');
+	for (size_t i = 0; i < n; i++)
+		fo_buf_printf(b, "%s%d", i ? ", " : "", ids[i]);
+	fo_buf_putc(b, ')');
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The period's table, made when the period is new: on its own and then
+ * attached, since ATTACH takes the parent's SHARE UPDATE EXCLUSIVE lock,
+ * which readers and the other loads' staging (ACCESS SHARE) do not block,
+ * where CREATE TABLE ... PARTITION OF needs ACCESS EXCLUSIVE and deadlocked
+ * with them. The swap lock (load_unit) keeps two loads from making it at once.
+ */
+static int
+ensure_period_table(struct load *l, const char *period, fo_err *err)
+{
+	char table[64];
 	int exists;
 
-	leaf_name(g, leaf, sizeof(leaf));
-	snprintf(period_table, sizeof(period_table), "billing_line_items_p%.4s%.2s%.2s", g->period,
-		 g->period + 5, g->period + 8);
-	/*
-	 * A new period's table is made on its own and then attached: ATTACH
-	 * takes the parent's SHARE UPDATE EXCLUSIVE lock, which readers and the
-	 * other loads' staging (ACCESS SHARE) do not block, where CREATE TABLE
-	 * ... PARTITION OF needs ACCESS EXCLUSIVE and deadlocked with them.
-	 * The swap lock (load_unit) keeps two loads from making it at once.
-	 */
-	snprintf(reg, sizeof(reg), "finops.%s", period_table);
-	if (fo_pg_query(l->ctx->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err) < 0)
+	period_table_name(period, table, sizeof(table));
+	if (table_exists(l, table, &exists, err) < 0)
 		return -1;
-	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!exists && (sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
-			    " INCLUDING CONSTRAINTS) PARTITION BY LIST (source_id)",
-			    period_table) < 0 ||
-			sql(l, err, "ALTER TABLE " PARENT " ATTACH PARTITION finops.%s FOR VALUES"
-			    " IN ('%s')", period_table, g->period) < 0))
-		return -1;
-	snprintf(reg, sizeof(reg), "finops.%s", leaf);
-	if (fo_pg_query(l->ctx->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err) < 0)
-		return -1;
-	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (exists && (sql(l, err, "ALTER TABLE finops.%s DETACH PARTITION finops.%s", period_table,
-			   leaf) < 0 ||
-		       sql(l, err, "DROP TABLE finops.%s", leaf) < 0))
-		return -1;
-	if (sql(l, err, "ALTER TABLE finops.%s RENAME TO %s", table, leaf) < 0 ||
-	    sql(l, err, "ALTER TABLE finops.%s ATTACH PARTITION finops.%s FOR VALUES IN (%d)",
-		period_table, leaf, g->source_id) < 0)
+	if (exists)
+		return 0;
+	if (sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
+		" INCLUDING CONSTRAINTS) PARTITION BY LIST (source_id)", table) < 0 ||
+	    sql(l, err, "ALTER TABLE " PARENT " ATTACH PARTITION finops.%s FOR VALUES IN ('%s')",
+		table, period) < 0)
 		return -1;
 	return 0;
+}
+
+/* "{3,7,12}": source ids as an int[] parameter. */
+static void
+id_array(fo_buf *b, const int *ids, size_t n)
+{
+	fo_buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++)
+		fo_buf_printf(b, "%s%d", i ? "," : "", ids[i]);
+	fo_buf_putc(b, '}');
+}
+
+/*
+ * Takes the rows of sources ids (n, sorted) of a period out of its table:
+ * their own partitions are detached and dropped, their rows in the DEFAULT
+ * partition (where loads of many sources put them) deleted. *dflt gets the
+ * DEFAULT partition's name, "" when there is none.
+ */
+static int
+clear_sources(struct load *l, const char *period, const int *ids, size_t n, char *dflt,
+	      size_t dlen, fo_err *err)
+{
+	char table[64], reg[96];
+	const char *params[2] = {reg, NULL};
+	fo_buf arr = FO_BUF_INIT;
+	PGresult *res;
+	int rc = 0;
+
+	dflt[0] = '\0';
+	period_table_name(period, table, sizeof(table));
+	snprintf(reg, sizeof(reg), "finops.%s", table);
+	if (fo_pg_query(l->ctx->conn,
+			"SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+			"  JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass",
+			1, params, &res, err) < 0)
+		return -1;
+	for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+		const char *leaf = PQgetvalue(res, r, 0), *bound = PQgetvalue(res, r, 1);
+		int id;
+
+		if (strcmp(bound, "DEFAULT") == 0) {
+			snprintf(dflt, dlen, "%s", leaf);
+			continue;
+		}
+		/* a source's own partition: FOR VALUES IN (7) */
+		if (sscanf(bound, "FOR VALUES IN (%d)", &id) != 1 ||
+		    !bsearch(&id, ids, n, sizeof(*ids), cmp_int))
+			continue;
+		rc = sql(l, err, "ALTER TABLE finops.%s DETACH PARTITION finops.%s", table, leaf);
+		if (rc == 0)
+			rc = sql(l, err, "DROP TABLE finops.%s", leaf);
+	}
+	PQclear(res);
+	if (rc == 0 && dflt[0]) {
+		char q[256];
+
+		id_array(&arr, ids, n);
+		params[0] = arr.data;
+		snprintf(q, sizeof(q), "DELETE FROM finops.%s WHERE source_id = ANY($1::int[])", dflt);
+		rc = arr.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : fo_pg_query(l->ctx->conn, q, 1, params, NULL, err);
+	}
+	fo_buf_free(&arr);
+	return rc;
+}
+
+/* Puts table in place as the partition of the sources ids (n) of a period. */
+static int
+attach_leaf(struct load *l, const char *period, const char *table, const char *leaf,
+	    const int *ids, size_t n, fo_err *err)
+{
+	char ptable[64];
+	fo_buf q = FO_BUF_INIT;
+
+	period_table_name(period, ptable, sizeof(ptable));
+	if (sql(l, err, "ALTER TABLE finops.%s RENAME TO %s", table, leaf) < 0)
+		return -1;
+	fo_buf_printf(&q, "ALTER TABLE finops.%s ATTACH PARTITION finops.%s FOR VALUES IN ",
+		      ptable, leaf);
+	id_list(&q, ids, n);
+	return sql_buf(l, &q, err);
+}
+
+/* Fills the new rows of one period into a table of their own (a load of many sources). */
+static int
+split_period(struct load *l, const char *period, long long rows, const char *table,
+	     fo_err *err)
+{
+	fo_buf cols = FO_BUF_INIT, q = FO_BUF_INIT;
+	PGresult *res;
+	int rc;
+
+	for (int c = 0; c < FO_BILL_NCOLS; c++)
+		fo_buf_printf(&cols, "%s%s", c ? ", " : "", fo_bill_column_names[c]);
+	rc = sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
+		 " INCLUDING CONSTRAINTS)", table);
+	fo_buf_printf(&q, "INSERT INTO finops.%s (%s) SELECT %s FROM finops.%s"
+		      " WHERE billing_period = '%s'", table, cols.data, cols.data, l->staging,
+		      period);
+	if (rc == 0)
+		rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : fo_pg_query(l->ctx->conn, q.data, 0, NULL, &res, err);
+	if (rc == 0) {
+		if (atoll(PQcmdTuples(res)) != rows)
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "%s: %s rows of %s moved, %lld parsed",
+					l->u->label, PQcmdTuples(res), period, rows);
+		PQclear(res);
+	}
+	fo_buf_free(&cols);
+	fo_buf_free(&q);
+	return rc;
+}
+
+static int record_load(struct load *l, const struct group *g, PGresult *landed, long long ms,
+		       fo_err *err);
+
+/*
+ * The new rows of a period of many sources, into its DEFAULT partition
+ * (their old rows are already out of it): as the partition itself when
+ * there is none yet, else added to it. k names the split table.
+ */
+static int
+into_default(struct load *l, const char *period, long long rows, const char *dflt, size_t k,
+	     size_t nperiods, fo_err *err)
+{
+	char ptable[64], table[96], leaf[96];
+	int rc = 0;
+
+	period_table_name(period, ptable, sizeof(ptable));
+	if (nperiods == 1) {
+		snprintf(table, sizeof(table), "%s", l->staging);
+		l->staging_kept = 1;
+	} else {
+		snprintf(table, sizeof(table), "%s_p%zu", l->staging, k + 1);
+		rc = split_period(l, period, rows, table, err);
+	}
+	if (rc < 0)
+		return -1;
+	if (!dflt[0]) {
+		snprintf(leaf, sizeof(leaf), "%s_default", ptable);
+		if (sql(l, err, "ALTER TABLE finops.%s RENAME TO %s", table, leaf) < 0)
+			return -1;
+		return sql(l, err, "ALTER TABLE finops.%s ATTACH PARTITION finops.%s DEFAULT", ptable,
+			   leaf);
+	}
+	if (sql(l, err, "INSERT INTO finops.%s SELECT * FROM finops.%s", dflt, table) < 0)
+		return -1;
+	if (nperiods == 1)
+		l->staging_kept = 0;      /* copied: dropped at the end with the others */
+	else if (sql(l, err, "DROP TABLE finops.%s", table) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+cmp_group_period(const void *a, const void *b)
+{
+	const struct group *x = *(const struct group *const *)a;
+	const struct group *y = *(const struct group *const *)b;
+	int c = strcmp(x->period, y->period);
+
+	return c ? c : (x->source_id > y->source_id) - (x->source_id < y->source_id);
+}
+
+/*
+ * Puts every (source, period) of the load in place, period by period: the
+ * old rows of its sources out (clear_sources), the new ones in, one
+ * partition a source, or one for all of them past MAX_LEAVES; then the audit
+ * rows. Runs under the swap lock, in the load's transaction.
+ */
+static int
+commit_groups(struct load *l, PGresult *landed, long long ms, fo_err *err)
+{
+	struct group **order = malloc((l->ngroups ? l->ngroups : 1) * sizeof(*order));
+	int *ids = malloc((l->ngroups ? l->ngroups : 1) * sizeof(*ids));
+	size_t nperiods = 0, k = 0;
+	char dflt[96];
+	int rc = 0;
+
+	if (!order || !ids) {
+		free(order);
+		free(ids);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	for (size_t i = 0; i < l->ngroups; i++)
+		order[i] = &l->groups[i];
+	qsort(order, l->ngroups, sizeof(*order), cmp_group_period);
+	for (size_t i = 0; i < l->ngroups; i++)
+		nperiods += i == 0 || strcmp(order[i]->period, order[i - 1]->period) != 0;
+	for (size_t i = 0; i < l->ngroups && rc == 0; i = k) {
+		const char *period = order[i]->period;
+		long long rows = 0;
+		size_t n;
+
+		for (k = i; k < l->ngroups && strcmp(order[k]->period, period) == 0; k++) {
+			ids[k - i] = order[k]->source_id;
+			rows += order[k]->rows;
+		}
+		n = k - i;
+		rc = ensure_period_table(l, period, err);
+		if (rc == 0)
+			rc = clear_sources(l, period, ids, n, dflt, sizeof(dflt), err);
+		if (rc == 0 && n <= MAX_LEAVES) {
+			for (size_t j = i; j < k && rc == 0; j++) {
+				char table[96], leaf[96];
+
+				if (l->multi) {
+					snprintf(table, sizeof(table), "%s_%zu", l->staging, j + 1);
+					rc = split_group(l, order[j], table, err);
+				} else {
+					snprintf(table, sizeof(table), "%s", l->staging);
+					l->staging_kept = 1;
+				}
+				leaf_name(order[j], leaf, sizeof(leaf));
+				if (rc == 0)
+					rc = attach_leaf(l, period, table, leaf, &order[j]->source_id, 1,
+							 err);
+			}
+		} else if (rc == 0) {
+			rc = into_default(l, period, rows, dflt, i, nperiods, err);
+		}
+		for (size_t j = i; j < k && rc == 0; j++)
+			rc = record_load(l, order[j], landed, ms, err);
+	}
+	free(order);
+	free(ids);
+	return rc;
 }
 
 /* {"USD": {"rows": n, "billed_cost": x, ...}, ...} for one (source, period). */
@@ -1205,21 +1563,9 @@ load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct uni
 	if (sql(&l, err, "SELECT pg_advisory_xact_lock(hashtextextended("
 		"'finops:billing_ingest:partitions', 0))") < 0)
 		goto out;
-	for (size_t i = 0; i < l.ngroups; i++) {
-		char table[96];
-
-		if (l.multi) {
-			snprintf(table, sizeof(table), "%s_%zu", l.staging, i + 1);
-			if (split_group(&l, &l.groups[i], table, err) < 0)
-				goto out;
-		} else {
-			snprintf(table, sizeof(table), "%s", l.staging);
-		}
-		if (swap_in(&l, &l.groups[i], table, err) < 0 ||
-		    record_load(&l, &l.groups[i], landed, ms_since(&t0), err) < 0)
-			goto out;
-	}
-	if (l.multi && sql(&l, err, "DROP TABLE finops.%s", l.staging) < 0)
+	if (commit_groups(&l, landed, ms_since(&t0), err) < 0)
+		goto out;
+	if (!l.staging_kept && sql(&l, err, "DROP TABLE finops.%s", l.staging) < 0)
 		goto out;
 	if (fo_pg_commit(ctx->conn, err) < 0)
 		goto out;
@@ -1251,6 +1597,7 @@ out:
 	for (size_t i = 0; i < l.ngroups; i++)
 		free(l.groups[i].account);
 	free(l.groups);
+	free(l.gslots);
 	fo_buf_free(&totals);
 	return rc;
 }

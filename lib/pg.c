@@ -456,7 +456,8 @@ describe_holder(PGconn *conn, const char *name, char *out, size_t len)
 		" WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
 		"   AND l.classid = ((k >> 32) & 4294967295)::oid"
 		"   AND l.objid = (k & 4294967295)::oid"
-		"   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+		"   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+		" ORDER BY l.pid LIMIT 1";
 	const char *params[] = {name};
 	PGresult *res = NULL;
 
@@ -475,8 +476,8 @@ describe_holder(PGconn *conn, const char *name, char *out, size_t len)
 	PQclear(res);
 }
 
-int
-fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err *err)
+static int
+lock_mode(PGconn *conn, const char *job, const char *scope, int wait_s, int shared, fo_err *err)
 {
 	char name[512], holder[512];
 	const char *params[] = {name};
@@ -490,7 +491,9 @@ fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err 
 		PGresult *res;
 		int got;
 
-		if (fo_pg_query(conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+		if (fo_pg_query(conn, shared ? "SELECT pg_try_advisory_lock_shared("
+				"hashtextextended($1, 0))"
+				: "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
 				1, params, &res, err) < 0)
 			return fo_err_prefix(err, "lock %s: ", name);
 		got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -517,6 +520,18 @@ fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err 
 			  "another %s run is working on scope '%s' (lock %s %s)%s", job,
 			  scope ? scope : "", name, holder,
 			  wait_s == 0 ? "; use --lock-wait SECONDS to wait for it" : "");
+}
+
+int
+fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err *err)
+{
+	return lock_mode(conn, job, scope, wait_s, 0, err);
+}
+
+int
+fo_pg_lock_shared(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err *err)
+{
+	return lock_mode(conn, job, scope, wait_s, 1, err);
 }
 
 int

@@ -95,6 +95,13 @@ void fo_pg_rollback(PGconn *conn);
  * until fo_pg_unlock() or the end of the session.
  */
 int fo_pg_lock(PGconn *conn, const char *job, const char *scope, int wait_s, fo_err *err);
+/*
+ * As fo_pg_lock, in shared mode: any number of sessions hold it together,
+ * and it keeps out (and is kept out by) one holding it with fo_pg_lock. A
+ * session holding it shared may take it exclusively when no other holds it.
+ */
+int fo_pg_lock_shared(PGconn *conn, const char *job, const char *scope, int wait_s,
+		      fo_err *err);
 int fo_pg_unlock(PGconn *conn, const char *job, const char *scope, fo_err *err);
 
 #endif

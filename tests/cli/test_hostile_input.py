@@ -160,8 +160,8 @@ def test_text_logs_escape_control_characters(mdb, tmp_path):
 
 # ---- paths and duplicates ------------------------------------------------------------
 
-def ingest(db, *args):
-    return run("billing_ingest", "--dsn", f"dbname={db}", *args)
+def ingest(db, *args, timeout=120):
+    return run("billing_ingest", "--dsn", f"dbname={db}", *args, timeout=timeout)
 
 
 @pytest.mark.parametrize("keys,why", [
@@ -598,3 +598,49 @@ def test_a_metric_stream_line_over_4_mib_is_refused(mdb, tmp_path):
             "--end", "2026-10-05T03:00:00Z", str(path))
     assert r.code == 3, r.stderr
     assert "a line longer than 4194304 bytes" in errors(r)[0]
+
+
+# ---- many billing accounts -----------------------------------------------------------
+
+FOCUS_COLS = ["BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
+              "BillingPeriodEnd", "ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd",
+              "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ProviderName",
+              "ServiceName", "SubAccountId"]
+
+
+def focus_rows(accounts, cost):
+    return [[f"acct{i:05d}", "n", "USD", "2026-10-01 00:00:00", "2026-11-01 00:00:00", "Usage",
+             "2026-10-02 00:00:00", "2026-10-03 00:00:00", cost, cost, cost, cost, "Acme",
+             "Svc", f"sub{i}"] for i in accounts]
+
+
+def test_a_file_of_10000_billing_accounts_loads_and_is_replaced_whole(mdb, tmp_path):
+    """A reseller's FOCUS export: one partition for all of them (PostgreSQL's
+    lock table holds a few thousand locks, not one a source), replaced
+    account by account or all at once like any other load."""
+    big = write_csv(tmp_path / "all.csv", FOCUS_COLS, focus_rows(range(10000), "1.25"))
+    r = ingest(mdb, "--report-name", "reseller", str(big), timeout=300)
+    assert r.code == 0, r.stderr[-3000:]
+    assert loaded(mdb) == "10000 12500.00"
+    assert psql(mdb, "SELECT count(*) FROM finops.billing_loads WHERE status = 'current'") == \
+        "10000"
+    parts = "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN" \
+            " pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent" \
+            " WHERE p.relname = 'billing_line_items_p20261001'"
+    assert psql(mdb, parts) == "billing_line_items_p20261001_default"
+    assert ingest(mdb, "--report-name", "reseller", str(big), timeout=300).code == 99
+    # one account restated on its own: its rows leave the shared partition
+    one = write_csv(tmp_path / "one.csv", FOCUS_COLS, focus_rows([42], "100.00") * 2)
+    r = ingest(mdb, "--report-name", "reseller", str(one))
+    assert r.code == 0, r.stderr
+    assert loaded(mdb) == "10001 12698.75"          # 9,999 x 1.25 + 2 x 100
+    assert psql(mdb, "SELECT count(*) FROM finops.billing_line_items_p20261001_default"
+                     " WHERE billing_account_id = 'acct00042'") == "0"
+    assert "_s" in psql(mdb, parts)
+    # the whole export again: the account's own partition goes, nothing counts twice
+    r = ingest(mdb, "--report-name", "reseller", "--force", str(big), timeout=300)
+    assert r.code == 0, r.stderr[-3000:]
+    assert loaded(mdb) == "10000 12500.00"
+    assert psql(mdb, parts) == "billing_line_items_p20261001_default"
+    assert psql(mdb, "SELECT count(*) FROM finops.billing_loads WHERE status = 'current'") == \
+        "10000"
