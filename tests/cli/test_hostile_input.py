@@ -644,3 +644,20 @@ def test_a_file_of_10000_billing_accounts_loads_and_is_replaced_whole(mdb, tmp_p
     assert psql(mdb, parts) == "billing_line_items_p20261001_default"
     assert psql(mdb, "SELECT count(*) FROM finops.billing_loads WHERE status = 'current'") == \
         "10000"
+
+
+def test_long_assembly_ids_are_compared_whole(mdb, tmp_path):
+    """Two assembly ids of 200 characters that differ only at the end are two
+    assemblies (they were cut at 159 and compared equal)."""
+    first = "a" * 199 + "1"
+    path = write_legacy_delivery(str(tmp_path / "x"), "rep", "2026-10", first,
+                                 [[legacy_row(1)]])
+    assert ingest(mdb, path).code == 0
+    second = "a" * 199 + "2"
+    path = write_legacy_delivery(str(tmp_path / "y"), "rep", "2026-10", second,
+                                 [[legacy_row(1, cost="5.00")]])
+    r = ingest(mdb, path)
+    assert r.code == 0, r.stderr
+    assert psql(mdb, "SELECT assembly_id FROM finops.billing_loads WHERE status = 'current'") \
+        == second
+    assert loaded(mdb) == "1 5.00"
