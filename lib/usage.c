@@ -512,14 +512,18 @@ fo_usage_parse_stream_line(const char *file, unsigned long long lineno, const ch
 				lineno);
 		goto out;
 	}
-	if (p->count > 0) {
+	{
 		static const char *const fields[] = {"value.sum / value.count", "value.max",
 						     "value.min"};
 		enum dp_field f;
 		char why[160];
 
-		if (implausible((enum metric)m, p->sum / p->count, p->max, json_number_value(jmin),
-				jmin != NULL, &f, why, sizeof(why)) < 0) {
+		/* a record of no samples is a no-op, but its values must still be possible */
+		if (implausible((enum metric)m, p->count > 0 ? p->sum / p->count : p->max, p->max,
+				json_number_value(jmin), jmin != NULL && p->count > 0, &f, why,
+				sizeof(why)) < 0) {
+			if (p->count == 0)
+				f = DP_MAX;      /* no average without samples: the maximum */
 			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: %s: %s (instance %s)", file,
 					lineno, fields[f], why, p->instance_id);
 			goto out;

@@ -19,9 +19,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		double avg = p.count > 0 ? p.sum / p.count : 0;
 
 		if (!isfinite(p.sum) || !isfinite(p.max) || p.count < 0 || p.max < 0 || avg < 0 ||
-		    strncmp(p.instance_id, "i-", 2) != 0)
+		    strncmp(p.instance_id, "i-", 2) != 0 || (p.count == 0 && p.sum != 0))
 			abort();
-		if ((p.metric == FO_USAGE_CPU || p.metric == FO_USAGE_MEMORY) && p.count > 0 &&
+		if ((p.metric == FO_USAGE_CPU || p.metric == FO_USAGE_MEMORY) &&
 		    (avg > 100 + 1e-6 || p.max > 100 + 1e-6))
 			abort();
 	}
