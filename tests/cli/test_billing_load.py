@@ -187,11 +187,12 @@ def test_killed_connection_mid_load_leaves_the_previous_month(fdb, tmp_path):
     blocker.stdin.flush()
     try:
         proc = start("billing_ingest", "--dsn", f"dbname={fdb}", second)
+        # this test's database only: other tests run in the same cluster at the same time
         waiting = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                   "'billing_ingest' AND wait_event_type = 'Lock'")
+                   f"'billing_ingest' AND wait_event_type = 'Lock' AND datname = '{fdb}'")
         assert wait_for(lambda: psql("postgres", waiting) == "1", timeout=60)
         psql("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                         " WHERE application_name = 'billing_ingest'")
+                         f" WHERE application_name = 'billing_ingest' AND datname = '{fdb}'")
         out, err = proc.communicate(timeout=60)
     finally:
         blocker.kill()
