@@ -155,6 +155,16 @@ fo_utf8_valid(const char *s, size_t n)
 	while (p < end) {
 		size_t k;
 
+		/* ASCII, the common case, eight bytes at a time */
+		if (end - p >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				p += 8;
+				continue;
+			}
+		}
 		if (*p < 0x80) {
 			p++;
 			continue;
