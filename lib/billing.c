@@ -71,7 +71,7 @@ struct currency_total {
 };
 
 struct load {
-	struct fo_job_ctx *ctx;
+	struct fo_run *ctx;
 	const struct fo_billing_opts *opts;
 	struct unit *u;
 	const char *kind;            /* "aws_cur" or "focus", from the first header */
@@ -543,11 +543,11 @@ lock_group(struct load *l, const char *account, const char *period, fo_err *err)
 	if (n > MAX_LEAVES + 1)
 		return 0;               /* the report's period is this run's alone already */
 	if (n == MAX_LEAVES + 1)
-		return fo_pg_lock(l->ctx->conn, l->ctx->job->name, report, 0, err);
-	if (l->ngroups == 1 ? fo_job_lock(l->ctx, scope, err) < 0
-	    : fo_pg_lock(l->ctx->conn, l->ctx->job->name, scope, 0, err) < 0)
+		return fo_pg_lock(l->ctx->conn, l->ctx->name, report, 0, err);
+	if (l->ngroups == 1 ? fo_run_lock(l->ctx, scope, err) < 0
+	    : fo_pg_lock(l->ctx->conn, l->ctx->name, scope, 0, err) < 0)
 		return -1;
-	return n == 1 ? fo_pg_lock_shared(l->ctx->conn, l->ctx->job->name, report, wait, err) : 0;
+	return n == 1 ? fo_pg_lock_shared(l->ctx->conn, l->ctx->name, report, wait, err) : 0;
 }
 
 /* A row of a (source, period) not seen before: register it and route to it. */
@@ -1443,7 +1443,7 @@ add_details(struct load *l, const char *outcome)
  * nothing new and the files need not be read at all. Returns 1 when so.
  */
 static int
-assembly_is_current(struct fo_job_ctx *ctx, const struct unit *u, fo_err *err)
+assembly_is_current(struct fo_run *ctx, const struct unit *u, fo_err *err)
 {
 	const char *params[3] = {u->assembly_id, u->report_name, u->man.account};
 	PGresult *res;
@@ -1466,7 +1466,7 @@ assembly_is_current(struct fo_job_ctx *ctx, const struct unit *u, fo_err *err)
 }
 
 static int
-load_unit(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, struct unit *u,
+load_unit(struct fo_run *ctx, const struct fo_billing_opts *opts, struct unit *u,
 	  int *changed, fo_err *err)
 {
 	struct load l;
@@ -1614,7 +1614,7 @@ fo_billing_check(const struct fo_billing_opts *opts, fo_err *err)
 }
 
 int
-fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err)
+fo_billing_ingest(struct fo_run *ctx, const struct fo_billing_opts *opts, fo_err *err)
 {
 	size_t loaded = 0, skipped = 0;
 	int failed = 0;

@@ -21,6 +21,7 @@
 #include "finops/http.h"
 #include "finops/log.h"
 #include "finops/pg.h"
+#include "finops/stop.h"
 #include "internal.h"
 
 /* The offer file's columns this job reads, by their header names. */
@@ -384,7 +385,7 @@ total_skipped(const struct offer *o)
 
 /* Replaces the prices of every region the staging table holds, and their types. */
 static int
-replace_regions(struct fo_job_ctx *ctx, const struct offer *o, const char *label, fo_err *err)
+replace_regions(struct fo_run *ctx, const struct offer *o, const char *label, fo_err *err)
 {
 	fo_buf skipped = FO_BUF_INIT;
 	char run[24], rows[24];
@@ -472,7 +473,7 @@ replace_regions(struct fo_job_ctx *ctx, const struct offer *o, const char *label
 
 /* Whether every region of the staging table already has this version. */
 static int
-already_loaded(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
+already_loaded(struct fo_run *ctx, const struct offer *o, fo_err *err)
 {
 	const char *params[1] = {o->version};
 	PGresult *res;
@@ -490,7 +491,7 @@ already_loaded(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
 
 /* How many regions the staged offer file holds. */
 static int
-staged_regions(struct fo_job_ctx *ctx, int *n, fo_err *err)
+staged_regions(struct fo_run *ctx, int *n, fo_err *err)
 {
 	PGresult *res;
 
@@ -510,7 +511,7 @@ staged_regions(struct fo_job_ctx *ctx, int *n, fo_err *err)
  * short, unless --force.
  */
 static int
-not_shrunk(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
+not_shrunk(struct fo_run *ctx, const struct offer *o, fo_err *err)
 {
 	PGresult *res;
 	int rc = 0;
@@ -541,7 +542,7 @@ not_shrunk(struct fo_job_ctx *ctx, const struct offer *o, fo_err *err)
  * written). Returns 0 or -1.
  */
 static int
-load_offer(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const struct source *src,
+load_offer(struct fo_run *ctx, const struct fo_catalog_opts *opts, const struct source *src,
 	   int *nregions, int *unchanged, fo_err *err)
 {
 	struct offer o;
@@ -643,7 +644,7 @@ fo_catalog_url_version(const char *url, char *out, size_t len)
 }
 
 static int
-loaded_version(struct fo_job_ctx *ctx, const char *region, char *out, size_t len, fo_err *err)
+loaded_version(struct fo_run *ctx, const char *region, char *out, size_t len, fo_err *err)
 {
 	const char *params[1] = {region};
 	PGresult *res;
@@ -715,7 +716,7 @@ failed(struct tally *t, const char *what, const fo_err *err)
 }
 
 static int
-update_region(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, const char *base,
+update_region(struct fo_run *ctx, const struct fo_catalog_opts *opts, const char *base,
 	      const char *region, const char *version_url, struct tally *t)
 {
 	char version[64], have[64], redacted[512];
@@ -788,7 +789,7 @@ wanted(const struct fo_catalog_opts *opts, const char *region)
 }
 
 static int
-from_index(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, struct tally *t,
+from_index(struct fo_run *ctx, const struct fo_catalog_opts *opts, struct tally *t,
 	   fo_err *err)
 {
 	const char *base = opts->base_url ? opts->base_url : FO_CATALOG_DEFAULT_BASE;
@@ -823,7 +824,7 @@ from_index(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, struct ta
 			failed(t, code, &e);
 			continue;
 		}
-		if (update_region(ctx, opts, trimmed, code, vurl, t) < 0 || fo_job_interrupted())
+		if (update_region(ctx, opts, trimmed, code, vurl, t) < 0 || fo_stop_requested())
 			break;
 	}
 	json_decref(root);
@@ -845,13 +846,13 @@ fo_catalog_check(const struct fo_catalog_opts *opts, fo_err *err)
 }
 
 int
-fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo_err *err)
+fo_catalog_update(struct fo_run *ctx, const struct fo_catalog_opts *opts, fo_err *err)
 {
 	struct tally t;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	if (fo_catalog_check(opts, err) < 0 || fo_job_lock(ctx, "catalog", err) < 0)
+	if (fo_catalog_check(opts, err) < 0 || fo_run_lock(ctx, "catalog", err) < 0)
 		return -1;
 	if (opts->from_file) {
 		struct fo_fd_source f = {-1, opts->from_file};

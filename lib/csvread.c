@@ -12,7 +12,7 @@
 
 #include "finops/buf.h"
 #include "finops/csvread.h"
-#include "finops/job.h"
+#include "finops/stop.h"
 
 #define IN_CHUNK (256 * 1024)
 #define OUT_CHUNK (1024 * 1024)
@@ -195,7 +195,7 @@ pump(const char *name, fo_read_fn rd, void *rdctx, sink_fn sink, void *sinkctx,
 
 		if (n < 0)
 			goto out;
-		if (fo_job_interrupted()) {
+		if (fo_stop_requested()) {
 			fo_err_set(err, FO_EXIT_TRANSIENT, "%s: interrupted", name);
 			goto out;
 		}
@@ -429,7 +429,7 @@ fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err)
 
 		if (n >= 0)
 			return n;
-		if (errno == EINTR && !fo_job_interrupted())
+		if (errno == EINTR && !fo_stop_requested())
 			continue;
 		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", path, strerror(errno));
 		return -1;

@@ -272,7 +272,7 @@ fo_forecast_check(const struct fo_forecast_opts *opts, fo_err *err)
 }
 
 int
-fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err)
+fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_err *err)
 {
 	char cutoff_s[16], first_cutoff_s[16], end_s[16], run[24], thr[24], cut[16];
 	const char *params[5];
@@ -284,7 +284,7 @@ fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, f
 	memset(&o, 0, sizeof(o));
 	if (fo_forecast_check(opts, err) < 0)
 		return -1;
-	if (fo_job_lock(ctx, "forecast", err) < 0)
+	if (fo_run_lock(ctx, "forecast", err) < 0)
 		return -1;
 	snprintf(run, sizeof(run), "%lld", ctx->run_id);
 	snprintf(thr, sizeof(thr), "%g", opts->drift_threshold);

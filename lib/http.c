@@ -10,9 +10,9 @@
 #include <curl/curl.h>
 
 #include "finops/http.h"
-#include "finops/job.h"
 #include "finops/log.h"
 #include "finops/version.h"
+#include "finops/stop.h"
 #include "internal.h"
 
 
@@ -404,13 +404,13 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 			if (!retryable_status(x.status))
 				break;
 			snprintf(why, sizeof(why), "HTTP %ld", x.status);
-		} else if (!retryable_code(c) || fo_job_interrupted()) {
+		} else if (!retryable_code(c) || fo_stop_requested()) {
 			transport_error(&x, c, detail, attempt, err);
 			goto fail;
 		} else {
 			snprintf(why, sizeof(why), "%s", curl_easy_strerror(c));
 		}
-		if (attempt >= o.tries || fo_job_interrupted()) {
+		if (attempt >= o.tries || fo_stop_requested()) {
 			if (c == CURLE_OK)
 				fo_err_set(err, FO_EXIT_TRANSIENT, "%s: %s: HTTP %ld after %d tr%s%s%.*s",
 					   x.what, x.redacted, x.status, attempt,
@@ -535,7 +535,7 @@ stream_pump(fo_http_stream *s, int want_headers, fo_err *err)
 
 		if (want_headers ? s->x.headers_done : s->pending.len > s->pending_off)
 			return 0;
-		if (fo_job_interrupted())
+		if (fo_stop_requested())
 			return fo_err_set(err, FO_EXIT_TRANSIENT, "%s: interrupted by a signal",
 					  s->x.what);
 		if (curl_multi_perform(s->multi, &still) != CURLM_OK)

@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "finops/migrate.h"
 #include "finops/pg.h"
 #include "finops/secrets.h"
+#include "finops/stop.h"
 #include "finops/version.h"
 #include "internal.h"
 
@@ -46,20 +46,6 @@ static const struct fo_option common_options[] = {
 	{"version", 0, 'V', NULL, "show the version and exit"},
 	{NULL, 0, 0, NULL, NULL}
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void
-on_signal(int sig)
-{
-	interrupted = sig;
-}
-
-int
-fo_job_interrupted(void)
-{
-	return interrupted != 0;
-}
 
 int
 fo_parse_int(const char *s, long min, long max, long *out)
@@ -242,7 +228,7 @@ usage_error(const struct fo_job *job, const char *msg)
 }
 
 static int
-parse_args(const struct fo_job *job, struct fo_job_ctx *ctx, int argc, char **argv,
+parse_args(const struct fo_job *job, struct fo_run *ctx, int argc, char **argv,
 	   struct parsed *p, fo_err *err)
 {
 	struct option *lo = build_longopts(job);
@@ -361,20 +347,6 @@ init_log_from_env(const struct fo_job *job)
 	fo_log_init(job->name, fmt, lvl);
 }
 
-static void
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocking wait returns EINTR and the loop sees the flag. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static double
 seconds_since(const struct timespec *start)
 {
@@ -392,39 +364,8 @@ elapsed_since_start(void)
 	return seconds_since(&process_start);
 }
 
-int
-fo_job_record_run(struct fo_job_ctx *ctx, fo_err *err)
-{
-	PGresult *res;
-	int exists;
-
-	if (ctx->run_id || !ctx->conn || PQstatus(ctx->conn) != CONNECTION_OK)
-		return 0;
-	fo_pg_rollback(ctx->conn);
-	if (fo_pg_query(ctx->conn, "SELECT to_regclass('finops.job_runs') IS NOT NULL", 0, NULL,
-			&res, err) < 0)
-		return -1;
-	exists = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (!exists)
-		return 0;
-	return fo_jobrun_start_late(ctx->conn, ctx->job->name, ctx->argc, ctx->argv, ctx->dry_run,
-				    ctx->elapsed_s(), &ctx->run_id, err);
-}
-
-int
-fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err)
-{
-	snprintf(ctx->scope, sizeof(ctx->scope), "%s", scope);
-	if (fo_pg_lock(ctx->conn, ctx->job->name, scope, ctx->lock_wait_s, err) < 0)
-		return -1;
-	if (ctx->run_id && fo_jobrun_set_scope(ctx->conn, ctx->run_id, scope, err) < 0)
-		return -1;
-	return 0;
-}
-
 static int
-run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int argc,
+run_job(const struct fo_job *job, struct fo_run *ctx, const char *dsn, int argc,
 	char **argv, fo_err *err)
 {
 	struct fo_pg_connect_opts copts = {dsn, job->name, 0, 0, 0, 0};
@@ -461,14 +402,14 @@ run_job(const struct fo_job *job, struct fo_job_ctx *ctx, const char *dsn, int a
 int
 fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 {
-	struct fo_job_ctx ctx;
+	struct fo_run ctx;
 	struct parsed p = {0, 0, NULL};
 	struct timespec start;
 	fo_err err;
 	int code, rc;
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.job = job;
+	ctx.name = job->name;
 	ctx.data = data;
 	ctx.lock_wait_s = job->lock_wait_s;
 	ctx.argc = argc;
@@ -478,7 +419,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	process_start = start;
 	init_log_from_env(job);
-	install_signals();
+	fo_stop_catch_signals();
 
 	if (parse_args(job, &ctx, argc, argv, &p, &err) < 0) {
 		code = err.code == FO_EXIT_USAGE ? usage_error(job, err.msg) : err.code;
@@ -509,9 +450,9 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 										 : err.code;
 	else
 		code = ctx.nothing_new ? FO_EXIT_NOTHING_NEW : FO_EXIT_OK;
-	if (rc < 0 && interrupted) {
+	if (rc < 0 && fo_stop_requested()) {
 		code = FO_EXIT_TRANSIENT;
-		fo_err_prefix(&err, "interrupted by signal %d: ", (int)interrupted);
+		fo_err_prefix(&err, "interrupted by signal %d: ", fo_stop_signal());
 	}
 	if (rc < 0)
 		fo_logf(FO_LOG_ERROR, FO_FIELDS(FO_INT("exit_code", code),

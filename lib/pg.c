@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "finops/buf.h"
-#include "finops/job.h"
 #include "finops/log.h"
 #include "finops/pg.h"
+#include "finops/stop.h"
 #include "internal.h"
 
 /* ---- connection strings as libpq reads them ---------------------------------- */
@@ -321,7 +321,7 @@ fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
 					  msg);
 		if (ping == PQPING_OK && !is_too_many_clients(msg))
 			return fo_err_set(err, FO_EXIT_USAGE, "cannot connect to the database: %s", msg);
-		if (attempt == attempts || fo_job_interrupted())
+		if (attempt == attempts || fo_stop_requested())
 			break;
 		backoff = fo_backoff_ms(attempt, 500, max_backoff);
 		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_INT("attempt", attempt), FO_INT("attempts", attempts),
@@ -505,7 +505,7 @@ lock_mode(PGconn *conn, const char *job, const char *scope, int wait_s, int shar
 		waited_ms = (now.tv_sec - start.tv_sec) * 1000LL +
 			    (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (wait_s == 0 || (wait_s > 0 && waited_ms >= wait_s * 1000LL) ||
-		    fo_job_interrupted())
+		    fo_stop_requested())
 			break;
 		if (!logged) {
 			describe_holder(conn, name, holder, sizeof(holder));

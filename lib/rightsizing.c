@@ -21,6 +21,7 @@
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "finops/rightsizing.h"
+#include "finops/stop.h"
 
 #define HOURS_PER_MONTH 730
 
@@ -349,7 +350,7 @@ struct inst {
 };
 
 struct calc {
-	struct fo_job_ctx *ctx;
+	struct fo_run *ctx;
 	const struct fo_rightsizing_opts *o;
 	struct catalog cat;
 	int64_t start_s, end_s;
@@ -783,8 +784,8 @@ read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 			rc = decide(k, &in, err);
 		if (rc == 0)
 			rc = flush_out(k, err);
-	} while (rc == 0 && rows > 0 && !fo_job_interrupted());
-	if (rc == 0 && fo_job_interrupted())
+	} while (rc == 0 && rows > 0 && !fo_stop_requested());
+	if (rc == 0 && fo_stop_requested())
 		rc = fo_err_set(err, FO_EXIT_TRANSIENT, "interrupted");
 	free(in.s);
 	free(in.scratch);
@@ -820,7 +821,7 @@ fo_rightsizing_check(const struct fo_rightsizing_opts *o, fo_err *err)
 }
 
 int
-fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o, fo_err *err)
+fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_err *err)
 {
 	struct calc k;
 	struct fo_ts t;
@@ -850,7 +851,7 @@ fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *o,
 		 "\"min_hours\":%d}", o->lookback_days, k.stat_name, o->cpu_headroom, o->mem_headroom,
 		 o->allow_arch_change ? "true" : "false", o->under_threshold, o->min_hours);
 
-	rc = fo_job_lock(ctx, "rightsizing", err);
+	rc = fo_run_lock(ctx, "rightsizing", err);
 	if (rc == 0)
 		rc = load_catalog(ctx->conn, start, end, &k.cat, err);
 	if (rc == 0)

@@ -30,6 +30,7 @@
 #include "finops/pg.h"
 #include "finops/s3.h"
 #include "finops/usage.h"
+#include "finops/stop.h"
 #include "internal.h"
 
 enum metric {
@@ -316,7 +317,7 @@ rollup_free(struct rollup *r)
 /* ---- the run -------------------------------------------------------------- */
 
 struct run {
-	struct fo_job_ctx *ctx;
+	struct fo_run *ctx;
 	const struct fo_usage_opts *opts;
 	int64_t start_s, end_s;
 	struct instances inst;
@@ -892,7 +893,7 @@ cw_batch(struct run *r, const char *region, const long *idx, size_t nidx, fo_err
 			token = NULL;
 		}
 		json_decref(ans);
-	} while (token && rc == 0 && !fo_job_interrupted());
+	} while (token && rc == 0 && !fo_stop_requested());
 	json_decref(token);
 	json_decref(queries);
 	if (rc == 0 && partial)
@@ -1180,7 +1181,7 @@ fo_usage_check(const struct fo_usage_opts *opts, fo_err *err)
 }
 
 int
-fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err *err)
+fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *err)
 {
 	struct run r;
 	long long rows = 0;
@@ -1195,7 +1196,7 @@ fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err
 		return -1;
 	if (rollup_init(&r.roll) < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	rc = fo_job_lock(ctx, "usage", err);
+	rc = fo_run_lock(ctx, "usage", err);
 	if (rc == 0)
 		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0)

@@ -13,7 +13,7 @@
 
 #include "finops/buf.h"
 #include "finops/csvread.h"
-#include "finops/job.h"
+#include "finops/stop.h"
 #include "internal.h"
 
 static uint64_t
@@ -56,7 +56,7 @@ fo_sleep_ms(int ms)
 	struct timespec left = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&left, &left) < 0 && errno == EINTR)
-		if (fo_job_interrupted())
+		if (fo_stop_requested())
 			return;
 }
 

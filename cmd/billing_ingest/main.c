@@ -23,7 +23,7 @@ static const struct fo_option options[] = {
 };
 
 static int
-on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct fo_billing_opts *o = ctx->data;
 
@@ -49,7 +49,7 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
-on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
+on_args(struct fo_run *ctx, int argc, char **argv, fo_err *err)
 {
 	struct fo_billing_opts *o = ctx->data;
 
@@ -60,13 +60,13 @@ on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
 }
 
 static int
-check(struct fo_job_ctx *ctx, fo_err *err)
+check(struct fo_run *ctx, fo_err *err)
 {
 	return fo_billing_check(ctx->data, err);
 }
 
 static int
-run(struct fo_job_ctx *ctx, fo_err *err)
+run(struct fo_run *ctx, fo_err *err)
 {
 	return fo_billing_ingest(ctx, ctx->data, err);
 }

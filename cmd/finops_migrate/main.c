@@ -23,7 +23,7 @@ static const struct fo_option options[] = {
 };
 
 static int
-on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct migrate_opts *o = ctx->data;
 
@@ -36,7 +36,7 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
-run(struct fo_job_ctx *ctx, fo_err *err)
+run(struct fo_run *ctx, fo_err *err)
 {
 	struct migrate_opts *o = ctx->data;
 	struct fo_migrate_report r;
@@ -53,7 +53,7 @@ run(struct fo_job_ctx *ctx, fo_err *err)
 	if (!o->check && !ctx->dry_run) {
 		fo_err rerr;
 
-		if (fo_job_record_run(ctx, &rerr) < 0)
+		if (fo_run_record(ctx, &rerr) < 0)
 			fo_logf(FO_LOG_WARN, NULL, 0, "not recorded in finops.job_runs: %s", rerr.msg);
 	}
 	if (rc < 0)

@@ -25,7 +25,7 @@ static const struct fo_option options[] = {
 };
 
 static int
-on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct fo_forecast_opts *o = ctx->data;
 	long v;
@@ -62,13 +62,13 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
-check(struct fo_job_ctx *ctx, fo_err *err)
+check(struct fo_run *ctx, fo_err *err)
 {
 	return fo_forecast_check(ctx->data, err);
 }
 
 static int
-run(struct fo_job_ctx *ctx, fo_err *err)
+run(struct fo_run *ctx, fo_err *err)
 {
 	return fo_forecast_train(ctx, ctx->data, err);
 }

@@ -27,7 +27,7 @@ struct state {
 };
 
 static int
-on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct state *s = ctx->data;
 
@@ -55,7 +55,7 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
-check(struct fo_job_ctx *ctx, fo_err *err)
+check(struct fo_run *ctx, fo_err *err)
 {
 	struct state *s = ctx->data;
 
@@ -63,7 +63,7 @@ check(struct fo_job_ctx *ctx, fo_err *err)
 }
 
 static int
-run(struct fo_job_ctx *ctx, fo_err *err)
+run(struct fo_run *ctx, fo_err *err)
 {
 	struct state *s = ctx->data;
 

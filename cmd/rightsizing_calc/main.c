@@ -30,7 +30,7 @@ static const struct fo_option options[] = {
 };
 
 static int
-on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct fo_rightsizing_opts *o = ctx->data;
 	long v;
@@ -81,13 +81,13 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
-check(struct fo_job_ctx *ctx, fo_err *err)
+check(struct fo_run *ctx, fo_err *err)
 {
 	return fo_rightsizing_check(ctx->data, err);
 }
 
 static int
-run(struct fo_job_ctx *ctx, fo_err *err)
+run(struct fo_run *ctx, fo_err *err)
 {
 	return fo_rightsizing_calc(ctx, ctx->data, err);
 }

@@ -28,7 +28,7 @@ struct state {
 };
 
 static int
-on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
+on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct state *s = ctx->data;
 
@@ -56,7 +56,7 @@ on_option(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err)
 }
 
 static int
-on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
+on_args(struct fo_run *ctx, int argc, char **argv, fo_err *err)
 {
 	struct state *s = ctx->data;
 
@@ -67,7 +67,7 @@ on_args(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err)
 }
 
 static int
-check(struct fo_job_ctx *ctx, fo_err *err)
+check(struct fo_run *ctx, fo_err *err)
 {
 	struct state *s = ctx->data;
 
@@ -75,7 +75,7 @@ check(struct fo_job_ctx *ctx, fo_err *err)
 }
 
 static int
-run(struct fo_job_ctx *ctx, fo_err *err)
+run(struct fo_run *ctx, fo_err *err)
 {
 	struct state *s = ctx->data;
 

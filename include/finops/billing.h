@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "finops/error.h"
-#include "finops/job.h"
+#include "finops/run.h"
 
 struct fo_billing_opts {
 	char **sources;           /* manifest, file or directory paths, or s3:// URIs */
@@ -41,6 +41,6 @@ struct fo_billing_opts {
  */
 int fo_billing_check(const struct fo_billing_opts *opts, fo_err *err);
 
-int fo_billing_ingest(struct fo_job_ctx *ctx, const struct fo_billing_opts *opts, fo_err *err);
+int fo_billing_ingest(struct fo_run *ctx, const struct fo_billing_opts *opts, fo_err *err);
 
 #endif

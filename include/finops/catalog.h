@@ -18,7 +18,7 @@
 
 #include "finops/csvread.h"
 #include "finops/error.h"
-#include "finops/job.h"
+#include "finops/run.h"
 
 #define FO_CATALOG_DEFAULT_BASE "https://pricing.us-east-1.amazonaws.com"
 
@@ -41,7 +41,7 @@ int fo_catalog_check(const struct fo_catalog_opts *opts, fo_err *err);
  * keeps its previous catalog and the others go on; the run then fails with
  * the first failure's code. Sets ctx->nothing_new when no region changed.
  */
-int fo_catalog_update(struct fo_job_ctx *ctx, const struct fo_catalog_opts *opts, fo_err *err);
+int fo_catalog_update(struct fo_run *ctx, const struct fo_catalog_opts *opts, fo_err *err);
 
 /* What fo_catalog_check_offer() found. */
 struct fo_catalog_check {

@@ -8,7 +8,7 @@
 #define FINOPS_FORECAST_TRAIN_H
 
 #include "finops/error.h"
-#include "finops/job.h"
+#include "finops/run.h"
 
 struct fo_forecast_opts {
 	int cutoff_days;          /* the newest days of CUR data left out as incomplete (2) */
@@ -24,6 +24,6 @@ void fo_forecast_defaults(struct fo_forecast_opts *o);
 /* Checks the options without connecting (--dimensions): FO_EXIT_USAGE naming the bad one. */
 int fo_forecast_check(const struct fo_forecast_opts *opts, fo_err *err);
 
-int fo_forecast_train(struct fo_job_ctx *ctx, const struct fo_forecast_opts *opts, fo_err *err);
+int fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_err *err);
 
 #endif

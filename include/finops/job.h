@@ -19,10 +19,8 @@
 #ifndef FINOPS_JOB_H
 #define FINOPS_JOB_H
 
-#include <libpq-fe.h>
-
-#include "finops/buf.h"
 #include "finops/error.h"
+#include "finops/run.h"
 
 /* A job-specific option: name without "--", has_arg as getopt_long. */
 struct fo_option {
@@ -38,23 +36,6 @@ enum fo_job_flags {
 	FO_JOB_SCHEMA_ADMIN = 1 << 2     /* finops_migrate: no schema check, no job_runs row */
 };
 
-struct fo_job_ctx {
-	const struct fo_job *job;
-	void *data;               /* the job's own state, from fo_job_main() */
-	PGconn *conn;
-	int dry_run;
-	int lock_wait_s;
-	long long run_id;         /* 0 when no job_runs row */
-	long long rows_read;      /* the job adds to these; they go to job_runs */
-	long long rows_written;
-	int nothing_new;          /* set by run(): exit 99 instead of 0 */
-	char scope[256];          /* set by fo_job_lock(); recorded in job_runs */
-	fo_buf details;           /* JSON object for job_runs.details, or empty */
-	fo_buf summary;           /* extra text for the summary line, or empty */
-	int argc;                 /* the command line, as job_runs records it */
-	char **argv;
-	double (*elapsed_s)(void);   /* seconds since the process started */
-};
 
 struct fo_job {
 	const char *name;          /* the binary's name */
@@ -65,39 +46,24 @@ struct fo_job {
 	int lock_wait_s;           /* --lock-wait when not given (0: exit 4 at once) */
 	const struct fo_option *options;   /* ends with a {NULL} entry; may be NULL */
 	/* Called for each job-specific option; fail with FO_EXIT_USAGE on a bad value. */
-	int (*option)(struct fo_job_ctx *ctx, int id, const char *arg, fo_err *err);
+	int (*option)(struct fo_run *ctx, int id, const char *arg, fo_err *err);
 	/* Called with the positional arguments (may be NULL: none allowed). */
-	int (*args)(struct fo_job_ctx *ctx, int argc, char **argv, fo_err *err);
+	int (*args)(struct fo_run *ctx, int argc, char **argv, fo_err *err);
 	/*
 	 * Called once every option and argument is parsed, before any connection
 	 * (may be NULL): checks them together, so that a usage error exits 2 and
 	 * a missing input file 3 whether or not the database is up, and Airflow
 	 * never retries a misconfigured task as if it were transient.
 	 */
-	int (*check)(struct fo_job_ctx *ctx, fo_err *err);
+	int (*check)(struct fo_run *ctx, fo_err *err);
 	/* The work, with ctx->conn open and the schema checked. */
-	int (*run)(struct fo_job_ctx *ctx, fo_err *err);
+	int (*run)(struct fo_run *ctx, fo_err *err);
 };
 
 /* Runs a job as described above and returns its exit code. */
 int fo_job_main(const struct fo_job *job, void *data, int argc, char **argv);
 
-/*
- * Takes the job's advisory lock on scope (honouring --lock-wait) and records
- * the scope in job_runs. Held until the process ends.
- */
-int fo_job_lock(struct fo_job_ctx *ctx, const char *scope, fo_err *err);
 
-/*
- * For a FO_JOB_SCHEMA_ADMIN job (finops_migrate): records the run in
- * job_runs once the table exists, started when the process started, so
- * that it is listed with the other jobs' runs; fo_job_main() records how it
- * ends. Does nothing (0) when there is no job_runs table yet.
- */
-int fo_job_record_run(struct fo_job_ctx *ctx, fo_err *err);
-
-/* Non-zero once SIGINT or SIGTERM arrived; long loops check it and stop. */
-int fo_job_interrupted(void);
 
 /* Parses a whole decimal int in [min, max] for option values. */
 int fo_parse_int(const char *s, long min, long max, long *out);

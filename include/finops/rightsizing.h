@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "finops/error.h"
-#include "finops/job.h"
+#include "finops/run.h"
 
 struct fo_rightsizing_opts {
 	const char *end;            /* end of the lookback (ISO 8601; NULL: this hour) */
@@ -28,7 +28,7 @@ void fo_rightsizing_defaults(struct fo_rightsizing_opts *o);
 /* Checks the options without connecting (--end): FO_EXIT_USAGE naming the bad one. */
 int fo_rightsizing_check(const struct fo_rightsizing_opts *opts, fo_err *err);
 
-int fo_rightsizing_calc(struct fo_job_ctx *ctx, const struct fo_rightsizing_opts *opts,
+int fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *opts,
 			fo_err *err);
 
 /* Orders EC2 network performance texts ("Up to 10 Gigabit" < "10 Gigabit"): Mbit/s. */

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "finops/error.h"
-#include "finops/job.h"
+#include "finops/run.h"
 
 /* The metrics read: CloudWatch's CPUUtilization, CWAgent mem_used_percent, NetworkIn/Out. */
 enum fo_usage_metric { FO_USAGE_CPU, FO_USAGE_MEMORY, FO_USAGE_NET_IN, FO_USAGE_NET_OUT };
@@ -63,6 +63,6 @@ struct fo_usage_opts {
  */
 int fo_usage_check(const struct fo_usage_opts *opts, fo_err *err);
 
-int fo_usage_ingest(struct fo_job_ctx *ctx, const struct fo_usage_opts *opts, fo_err *err);
+int fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *err);
 
 #endif
