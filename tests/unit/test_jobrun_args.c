@@ -13,7 +13,7 @@
 #include "finops/job.h"
 #include "finops/jobrun.h"
 #include "finops/log.h"
-#include "internal.h"
+#include "core/core.h"
 
 static void
 test_args_literal_quotes_and_redacts_dsn(void **state)

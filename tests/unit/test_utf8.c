@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "finops/buf.h"
-#include "internal.h"
+#include "core/core.h"
 
 static int
 valid(const char *s)

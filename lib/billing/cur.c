@@ -9,11 +9,11 @@
 
 #include <jansson.h>
 
-#include "finops/cur.h"
+#include "billing/cur.h"
 #include "finops/datetime.h"
 #include "finops/decimal.h"
 #include "finops/log.h"
-#include "internal.h"
+#include "core/core.h"
 
 const char *const fo_bill_column_names[FO_BILL_NCOLS] = {
 	"billing_period", "source_id", "load_id", "line_item_id", "billing_account_id",

@@ -22,7 +22,7 @@
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "finops/stop.h"
-#include "internal.h"
+#include "core/core.h"
 
 /* The offer file's columns this job reads, by their header names. */
 enum col {

@@ -11,7 +11,7 @@
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "finops/stop.h"
-#include "internal.h"
+#include "core/core.h"
 
 /* ---- connection strings as libpq reads them ---------------------------------- */
 

@@ -8,7 +8,7 @@
 
 #include "finops/log.h"
 #include "finops/s3.h"
-#include "internal.h"
+#include "core/core.h"
 
 int
 fo_s3_is_uri(const char *s)

@@ -10,7 +10,7 @@
 #include "finops/buf.h"
 #include "finops/log.h"
 #include "finops/vault.h"
-#include "internal.h"
+#include "core/core.h"
 
 struct fo_vault {
 	char *addr;

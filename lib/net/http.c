@@ -13,7 +13,7 @@
 #include "finops/log.h"
 #include "finops/version.h"
 #include "finops/stop.h"
-#include "internal.h"
+#include "core/core.h"
 
 
 #define ERR_BODY_MAX 512          /* bytes of an error answer kept for messages */

@@ -31,7 +31,7 @@
 #include "finops/s3.h"
 #include "finops/usage.h"
 #include "finops/stop.h"
-#include "internal.h"
+#include "core/core.h"
 
 enum metric {
 	M_CPU = FO_USAGE_CPU, M_MEM = FO_USAGE_MEMORY, M_NET_IN = FO_USAGE_NET_IN,

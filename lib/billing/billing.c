@@ -17,14 +17,14 @@
 #include "finops/billing.h"
 #include "finops/copy.h"
 #include "finops/csvread.h"
-#include "finops/cur.h"
+#include "billing/cur.h"
 #include "finops/decimal.h"
 #include "finops/jobrun.h"
 #include "finops/log.h"
 #include "finops/manifest.h"
 #include "finops/s3.h"
 #include "finops/pg.h"
-#include "internal.h"
+#include "core/core.h"
 
 #define MAX_CURRENCIES 32
 /*

@@ -22,7 +22,7 @@
 #include "finops/secrets.h"
 #include "finops/stop.h"
 #include "finops/version.h"
-#include "internal.h"
+#include "core/core.h"
 
 enum {
 	OPT_DSN = 256,

@@ -12,7 +12,7 @@
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "finops/version.h"
-#include "internal.h"
+#include "core/core.h"
 
 const char *
 fo_jobrun_status(int exit_code)

@@ -11,7 +11,7 @@
 #include "finops/pg.h"
 #include "finops/secrets.h"
 #include "finops/vault.h"
-#include "internal.h"
+#include "core/core.h"
 
 static fo_vault *session;
 

@@ -14,7 +14,7 @@
 #include "finops/buf.h"
 #include "finops/csvread.h"
 #include "finops/stop.h"
-#include "internal.h"
+#include "core/core.h"
 
 static uint64_t
 next_random(void)

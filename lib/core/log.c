@@ -12,7 +12,7 @@
 
 #include "finops/buf.h"
 #include "finops/log.h"
-#include "internal.h"
+#include "core/core.h"
 
 #define MAX_SECRETS 32
 #define REDACTED "[REDACTED]"
