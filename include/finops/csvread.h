@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "finops/error.h"
+#include "finops/read.h"
 
 /*
  * Limits far above any real CUR, FOCUS, offer or metric-stream value, so that
@@ -24,8 +25,6 @@
 #define FO_CSV_MAX_RECORD (16 << 20)  /* one CSV record (its lines) */
 #define FO_LINE_MAX (4 << 20)         /* one line of a line-oriented format */
 
-/* Reads up to len bytes; returns the count, 0 at the end, -1 with err. */
-typedef ssize_t (*fo_read_fn)(void *ctx, char *buf, size_t len, fo_err *err);
 
 struct fo_csv_record {
 	size_t nfields;
@@ -63,11 +62,6 @@ int fo_csv_read(const char *name, fo_read_fn rd, void *rdctx, fo_csv_record_fn c
  */
 void fo_csv_only_fields(const struct fo_csv_record *rec, const unsigned char *used, size_t n);
 
-/*
- * read(2) that retries on EINTR unless a stop signal arrived; -1 with err
- * (naming path) on failure. The read function of local files.
- */
-ssize_t fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err);
 
 /*
  * The line reader, for line-oriented formats (JSON lines): each line (its
@@ -79,12 +73,6 @@ typedef int (*fo_line_fn)(void *ctx, const char *line, size_t len, unsigned long
 int fo_lines_read(const char *name, fo_read_fn rd, void *rdctx, fo_line_fn cb, void *cbctx,
 		  struct fo_csv_stats *stats, fo_err *err);
 
-/* An open file as a read function: fo_fd_read(&(struct fo_fd_source){fd, path}, ...). */
-struct fo_fd_source {
-	int fd;
-	const char *path;
-};
-ssize_t fo_fd_read(void *source, char *buf, size_t len, fo_err *err);
 
 /* Reads a local file (see fo_csv_read). */
 int fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx,

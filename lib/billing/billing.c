@@ -443,7 +443,7 @@ read_fingerprinted(void *ctx, char *buf, size_t len, fo_err *err)
 {
 	struct file_read *f = ctx;
 	ssize_t n = f->stream ? fo_http_stream_read(f->stream, buf, len, err)
-		    : fo_read_fd(f->fd, f->path, buf, len, err);
+		    : fo_fd_read(&(struct fo_fd_source){f->fd, f->path}, buf, len, err);
 
 	if (n > 0) {
 		f->l->crc = crc32(f->l->crc, (const Bytef *)buf, (uInt)n);

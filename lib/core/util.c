@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "finops/buf.h"
-#include "finops/csvread.h"
+#include "finops/read.h"
 #include "finops/stop.h"
 #include "core/core.h"
 
@@ -79,7 +79,8 @@ fo_read_secret_file(const char *what, const char *path, char **out, fo_err *err)
 	*out = NULL;
 	if (fd < 0)
 		return fo_err_set(err, FO_EXIT_USAGE, "%s=%s: %s", what, path, strerror(errno));
-	while ((n = fo_read_fd(fd, path, chunk, sizeof(chunk), err)) > 0 && b.len < 65536)
+	while ((n = fo_fd_read(&(struct fo_fd_source){fd, path}, chunk, sizeof(chunk), err)) > 0 &&
+	       b.len < 65536)
 		fo_buf_append(&b, chunk, (size_t)n);
 	fo_memzero(chunk, sizeof(chunk));
 	close(fd);
@@ -102,6 +103,23 @@ int
 fo_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+ssize_t
+fo_fd_read(void *source, char *buf, size_t len, fo_err *err)
+{
+	struct fo_fd_source *f = source;
+
+	for (;;) {
+		ssize_t n = read(f->fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR && !fo_stop_requested())
+			continue;
+		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", f->path, strerror(errno));
+		return -1;
+	}
 }
 
 int

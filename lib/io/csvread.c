@@ -421,29 +421,6 @@ fo_lines_read(const char *name, fo_read_fn rd, void *rdctx, fo_line_fn cb, void 
 	return rc;
 }
 
-ssize_t
-fo_read_fd(int fd, const char *path, char *buf, size_t len, fo_err *err)
-{
-	for (;;) {
-		ssize_t n = read(fd, buf, len);
-
-		if (n >= 0)
-			return n;
-		if (errno == EINTR && !fo_stop_requested())
-			continue;
-		fo_err_set(err, FO_EXIT_FAILURE, "%s: read: %s", path, strerror(errno));
-		return -1;
-	}
-}
-
-ssize_t
-fo_fd_read(void *source, char *buf, size_t len, fo_err *err)
-{
-	struct fo_fd_source *f = source;
-
-	return fo_read_fd(f->fd, f->path, buf, len, err);
-}
-
 int
 fo_csv_read_file(const char *path, fo_csv_record_fn cb, void *cbctx, struct fo_csv_stats *stats,
 		 fo_err *err)
