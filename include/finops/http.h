@@ -33,6 +33,15 @@ struct fo_http_opts {
 	long retry_after_max_s;    /* longest Retry-After honoured; 0: 120 s */
 	size_t max_bytes;          /* buffered bodies larger fail; 0: 16 MiB */
 	const char *ca_file;       /* NULL: the system's bundle */
+	/*
+	 * A service's own word for "try again" among answers the client would
+	 * not retry by itself (AWS's JSON protocols answer throttling with 400
+	 * ThrottlingException): returns why, for the log ("CloudWatch throttled
+	 * GetMetricData"), to retry it with the same backoff and tries as a 503,
+	 * or NULL. NULL: none. Buffered requests only.
+	 */
+	const char *(*retry_reason)(long status, const fo_buf *body, void *arg);
+	void *retry_arg;
 };
 
 /* SigV4 signing by libcurl (CURLOPT_AWS_SIGV4). */

@@ -30,7 +30,7 @@ struct fo_s3 {
 	char *endpoint;          /* no trailing slash */
 	char *region;
 	int path_style;
-	struct fo_aws_creds creds;
+	const struct fo_aws_creds *creds;   /* the run's (aws.h) */
 	struct fo_http_opts http;
 };
 

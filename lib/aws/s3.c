@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "finops/log.h"
+#include "finops/aws.h"
 #include "finops/s3.h"
 #include "core/core.h"
 
@@ -61,7 +62,7 @@ fo_s3_init(struct fo_s3 *s, const char *region, fo_err *err)
 	/* streams may be long: no total timeout, but nothing may stall */
 	s->http.low_speed_s = 120;
 	s->http.ca_file = fo_env("AWS_CA_BUNDLE");
-	if (fo_secret_aws(&s->creds, err) < 0) {
+	if (fo_aws_credentials(&s->creds, err) < 0) {
 		fo_s3_free(s);
 		return -1;
 	}
@@ -73,7 +74,6 @@ fo_s3_free(struct fo_s3 *s)
 {
 	free(s->endpoint);
 	free(s->region);
-	fo_aws_creds_free(&s->creds);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -211,8 +211,8 @@ s3_error(const struct fo_s3 *s, long status, const fo_buf *body, const char *buc
 		rc = fo_err_set(err, FO_EXIT_USAGE,
 				"AWS credentials rejected by S3 (%s) reading s3://%s/%s: update the"
 				" AWS credentials (from %s: %s)", c, bucket, key,
-				s->creds.source ? s->creds.source : "?",
-				strcmp(s->creds.source ? s->creds.source : "", "vault") == 0
+				s->creds->source ? s->creds->source : "?",
+				strcmp(s->creds->source ? s->creds->source : "", "vault") == 0
 				? "the Vault secret at FINOPS_VAULT_AWS_PATH, default finops/aws"
 				: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
 	else if (strcmp(c, "AccessDenied") == 0 || (status == 403 && !code.len))
@@ -242,11 +242,7 @@ s3_error(const struct fo_s3 *s, long status, const fo_buf *body, const char *buc
 static void
 sigv4_of(struct fo_s3 *s, struct fo_http_sigv4 *v)
 {
-	v->region = s->region;
-	v->service = "s3";
-	v->access_key_id = s->creds.access_key_id;
-	v->secret_access_key = s->creds.secret_access_key;
-	v->session_token = s->creds.session_token;
+	fo_aws_sigv4(s->creds, s->region, "s3", v);
 }
 
 static int

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "finops/aws.h"
 #include "finops/http.h"
 #include "finops/job.h"
 #include "finops/jobrun.h"
@@ -486,6 +487,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 		PQclear(PQexec(ctx.conn, "SELECT pg_advisory_unlock_all()"));
 	}
 	PQfinish(ctx.conn);
+	fo_aws_done();
 	fo_secrets_close();
 	fo_http_global_cleanup();
 out:

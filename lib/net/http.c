@@ -24,6 +24,8 @@ struct opts {
 	int tries;
 	size_t max_bytes;
 	const char *ca_file;
+	const char *(*retry_reason)(long status, const fo_buf *body, void *arg);
+	void *retry_arg;
 };
 
 static void
@@ -42,6 +44,8 @@ fill_opts(const struct fo_http_opts *in, struct opts *o)
 	o->retry_after_max_s = in->retry_after_max_s > 0 ? in->retry_after_max_s : 120;
 	o->max_bytes = in->max_bytes > 0 ? in->max_bytes : 16u << 20;
 	o->ca_file = in->ca_file && in->ca_file[0] ? in->ca_file : NULL;
+	o->retry_reason = in->retry_reason;
+	o->retry_arg = in->retry_arg;
 }
 
 int
@@ -377,6 +381,7 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 	struct opts o;
 	struct xfer x;
 	int attempt;
+	const char *own;             /* the service's reason to retry, when it gave one */
 
 	fill_opts(opts, &o);
 	memset(&x, 0, sizeof(x));
@@ -397,11 +402,14 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 		curl_easy_setopt(x.easy, CURLOPT_ERRORBUFFER, detail);
 		fo_buf_wipe(&resp->body);
 		c = curl_easy_perform(x.easy);
+		own = NULL;
 		if (c == CURLE_OK) {
 			curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &x.status);
 			resp->status = x.status;
 			resp->last_modified = x.last_modified;
-			if (!retryable_status(x.status))
+			if (!retryable_status(x.status) &&
+			    !(x.status >= 300 && o.retry_reason &&
+			      (own = o.retry_reason(x.status, &resp->body, o.retry_arg)) != NULL))
 				break;
 			snprintf(why, sizeof(why), "HTTP %ld", x.status);
 		} else if (!retryable_code(c) || fo_stop_requested()) {
@@ -424,7 +432,15 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 		{
 			int ms = wait_ms(&o, attempt, c == CURLE_OK ? x.retry_after_s : -1);
 
-			log_retry(&x, attempt, o.tries, why, ms);
+			if (own)
+				fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("url", x.redacted),
+							       FO_INT("attempt", attempt),
+							       FO_INT("tries", o.tries),
+							       FO_INT("wait_ms", ms)),
+					"%s; trying again in %d ms (%d of %d)", own, ms, attempt + 1,
+					o.tries);
+			else
+				log_retry(&x, attempt, o.tries, why, ms);
 			fo_sleep_ms(ms);
 		}
 	}

@@ -31,6 +31,7 @@
 #include "finops/s3.h"
 #include "finops/usage.h"
 #include "finops/stop.h"
+#include "aws/cloudwatch.h"
 #include "core/core.h"
 
 enum metric {
@@ -738,21 +739,23 @@ from_streams(struct run *r, fo_err *err)
 /* ---- CloudWatch GetMetricData ---------------------------------------------- */
 
 /* Queries per instance: what each returns, in the order of query ids. */
-static const struct {
-	const char *ns, *name, *stat;
-	enum metric m;
-	int field;                   /* 0 sum (as avg * 1), 1 count, 2 max */
-} cw_queries[] = {
-	{"AWS/EC2", "CPUUtilization", "Average", M_CPU, 0},
-	{"AWS/EC2", "CPUUtilization", "Maximum", M_CPU, 2},
-	{"AWS/EC2", "CPUUtilization", "SampleCount", M_CPU, 1},
-	{"CWAgent", "mem_used_percent", "Average", M_MEM, 0},
-	{"CWAgent", "mem_used_percent", "Maximum", M_MEM, 2},
-	{"AWS/EC2", "NetworkIn", "Sum", M_NET_IN, 0},
-	{"AWS/EC2", "NetworkOut", "Sum", M_NET_OUT, 0},
+static const struct fo_cw_metric cw_metrics[] = {
+	{"AWS/EC2", "CPUUtilization", "Average"},
+	{"AWS/EC2", "CPUUtilization", "Maximum"},
+	{"AWS/EC2", "CPUUtilization", "SampleCount"},
+	{"CWAgent", "mem_used_percent", "Average"},
+	{"CWAgent", "mem_used_percent", "Maximum"},
+	{"AWS/EC2", "NetworkIn", "Sum"},
+	{"AWS/EC2", "NetworkOut", "Sum"},
 };
-#define NQ (sizeof(cw_queries) / sizeof(cw_queries[0]))
-#define CW_MAX_QUERIES 500
+#define NQ (sizeof(cw_metrics) / sizeof(cw_metrics[0]))
+/* which metric each query is, and which part: 0 sum (as avg * 1), 1 count, 2 max */
+static const struct {
+	enum metric m;
+	int field;
+} cw_fields[NQ] = {
+	{M_CPU, 0}, {M_CPU, 2}, {M_CPU, 1}, {M_MEM, 0}, {M_MEM, 2}, {M_NET_IN, 0}, {M_NET_OUT, 0},
+};
 
 /* Values of one instance and hour from CloudWatch, filled query by query. */
 struct cw_cell {
@@ -760,166 +763,74 @@ struct cw_cell {
 	unsigned have;               /* bit per query */
 };
 
+/* One region's batch being filled: the cells of its instances' hours. */
+struct cw_batch {
+	struct run *r;
+	const char *region;
+	const long *idx;             /* instance table index of each id */
+	size_t hours;
+	struct cw_cell *cells;       /* n x hours of the current batch */
+	size_t first, n;
+};
+
 static int
-cw_post(struct run *r, const char *region, const char *body, struct fo_http_resp *resp,
-	fo_err *err)
+cw_begin(void *ctx, size_t first, size_t n, fo_err *err)
 {
-	const char *endpoint = fo_env("FINOPS_CLOUDWATCH_ENDPOINT");
-	const char *headers[] = {"Content-Type: application/x-amz-json-1.0",
-				 "X-Amz-Target: GraniteServiceVersion20100801.GetMetricData", NULL};
-	char url[512];
-	struct fo_http_sigv4 v = {region, "monitoring", r->s3.creds.access_key_id,
-				  r->s3.creds.secret_access_key, r->s3.creds.session_token};
-	struct fo_http_req req = {"POST", url, headers, body, strlen(body), &v,
-				  "CloudWatch GetMetricData"};
+	struct cw_batch *b = ctx;
 
-	if (endpoint)
-		snprintf(url, sizeof(url), "%s/", endpoint);
-	else
-		snprintf(url, sizeof(url), "https://monitoring.%s.amazonaws.com/", region);
-	/* throttling comes back as 400 ThrottlingException too: back off and retry */
-	for (int attempt = 1;; attempt++) {
-		int ms;
-
-		if (fo_http_request(NULL, &req, resp, err) < 0)
-			return -1;
-		if (resp->status == 200)
-			return 0;
-		if (resp->status != 400 || !resp->body.data ||
-		    !strstr(resp->body.data, "Throttling") || attempt >= 8) {
-			fo_err_set(err, resp->status == 400 && resp->body.data &&
-				   strstr(resp->body.data, "Throttling") ? FO_EXIT_TRANSIENT
-				   : resp->status == 403 ? FO_EXIT_USAGE : FO_EXIT_FAILURE,
-				   "CloudWatch GetMetricData in %s: HTTP %ld: %.300s", region,
-				   resp->status, resp->body.data ? resp->body.data : "");
-			fo_buf_free(&resp->body);
-			return -1;
-		}
-		fo_buf_free(&resp->body);
-		ms = fo_backoff_ms(attempt, 500, 20000);
-		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("region", region), FO_INT("wait_ms", ms)),
-			"CloudWatch throttled GetMetricData; trying again in %d ms", ms);
-		fo_sleep_ms(ms);
-	}
+	free(b->cells);
+	b->cells = calloc(n * b->hours + 1, sizeof(*b->cells));
+	if (!b->cells)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	b->first = first;
+	b->n = n;
+	return 0;
 }
 
-/* One GetMetricData round (all pages) for instances [from, to) of one region. */
 static int
-cw_batch(struct run *r, const char *region, const long *idx, size_t nidx, fo_err *err)
+cw_point(void *ctx, size_t id, size_t q, int64_t hour_s, double value, fo_err *err)
 {
-	size_t hours = (size_t)((r->end_s - r->start_s) / 3600);
-	struct cw_cell *cells = calloc(nidx * hours + 1, sizeof(*cells));
-	json_t *queries = json_array(), *token = NULL;
-	int rc = 0, partial = 0;
+	struct cw_batch *b = ctx;
+	struct cw_cell *c = &b->cells[(id - b->first) * b->hours +
+				      (size_t)((hour_s - b->r->start_s) / 3600)];
 
-	if (!cells || !queries) {
-		free(cells);
-		json_decref(queries);
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	}
-	for (size_t i = 0; i < nidx; i++)
-		for (size_t q = 0; q < NQ; q++) {
-			char id[32];
+	(void)err;
+	c->v[q] = value;
+	c->have |= 1u << q;
+	return 0;
+}
 
-			snprintf(id, sizeof(id), "q%zu_%zu", i, q);
-			json_array_append_new(queries, json_pack(
-				"{s:s, s:{s:{s:s, s:s, s:[{s:s, s:s}]}, s:i, s:s}, s:b}", "Id", id,
-				"MetricStat", "Metric", "Namespace", cw_queries[q].ns, "MetricName",
-				cw_queries[q].name, "Dimensions", "Name", "InstanceId", "Value",
-				r->inst.v[idx[i]].id, "Period", 3600, "Stat", cw_queries[q].stat,
-				"ReturnData", 1));
-		}
-	do {
-		json_t *req = json_pack("{s:O, s:I, s:I, s:s}", "MetricDataQueries", queries,
-					"StartTime", (json_int_t)r->start_s, "EndTime",
-					(json_int_t)r->end_s, "ScanBy", "TimestampAscending");
-		char *body;
-		struct fo_http_resp resp;
-		json_t *ans, *results, *res;
-		size_t k;
+/* Into the roll-up: one sample per hour and metric, each checked first. */
+static int
+cw_end(void *ctx, size_t first, size_t n, int partial, fo_err *err)
+{
+	struct cw_batch *b = ctx;
+	struct run *r = b->r;
+	int rc = 0;
 
-		if (token)
-			json_object_set(req, "NextToken", token);
-		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-		json_decref(req);
-		json_decref(token);
-		token = NULL;
-		if (!body) {
-			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-			break;
-		}
-		rc = cw_post(r, region, body, &resp, err);
-		free(body);
-		if (rc < 0)
-			break;
-		ans = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-		fo_buf_free(&resp.body);
-		results = ans ? json_object_get(ans, "MetricDataResults") : NULL;
-		if (!json_is_array(results)) {
-			json_decref(ans);
-			rc = fo_err_set(err, FO_EXIT_FAILURE, "CloudWatch GetMetricData in %s: an answer"
-					" without MetricDataResults", region);
-			break;
-		}
-		json_array_foreach(results, k, res) {
-			const char *id = json_string_value(json_object_get(res, "Id"));
-			const char *status = json_string_value(json_object_get(res, "StatusCode"));
-			json_t *ts = json_object_get(res, "Timestamps"), *vals = json_object_get(res,
-												"Values");
-			size_t i, q, n;
-
-			if (!id || sscanf(id, "q%zu_%zu", &i, &q) != 2 || i >= nidx || q >= NQ)
-				continue;
-			if (status && strcmp(status, "PartialData") == 0)
-				partial++;
-			n = json_array_size(ts) < json_array_size(vals) ? json_array_size(ts)
-			    : json_array_size(vals);
-			for (size_t p = 0; p < n; p++) {
-				json_t *t = json_array_get(ts, p);
-				int64_t when = json_is_integer(t) ? (int64_t)json_integer_value(t)
-					       : (int64_t)json_number_value(t);
-				int64_t h = (when - r->start_s) / 3600;
-
-				if (when < r->start_s || h < 0 || (size_t)h >= hours)
-					continue;
-				cells[i * hours + (size_t)h].v[q] =
-					json_number_value(json_array_get(vals, p));
-				cells[i * hours + (size_t)h].have |= 1u << q;
-			}
-		}
-		token = json_incref(json_object_get(ans, "NextToken"));
-		if (token && !json_is_string(token)) {
-			json_decref(token);
-			token = NULL;
-		}
-		json_decref(ans);
-	} while (token && rc == 0 && !fo_stop_requested());
-	json_decref(token);
-	json_decref(queries);
-	if (rc == 0 && partial)
-		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("region", region), FO_INT("results", partial)),
-			"CloudWatch returned PartialData for %d result(s) after the last page", partial);
-	/* into the roll-up: one sample per hour and query */
-	for (size_t i = 0; rc == 0 && i < nidx; i++)
-		for (size_t h = 0; rc == 0 && h < hours; h++) {
-			struct cw_cell *c = &cells[i * hours + h];
+	(void)first;
+	(void)partial;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		for (size_t h = 0; rc == 0 && h < b->hours; h++) {
+			struct cw_cell *c = &b->cells[i * b->hours + h];
 			int64_t ms = (r->start_s + (int64_t)h * 3600) * 1000;
+			long inst = b->idx[b->first + i];
 
 			if (!c->have)
 				continue;
-			r->inst.v[idx[i]].seen = 1;
+			r->inst.v[inst].seen = 1;
 			for (int m = 0; m < NMETRICS && rc == 0; m++) {
 				double sum = 0, max = 0, count = 0;
 				int any = 0, has_sum = 0, has_max = 0;
 
 				for (size_t q = 0; q < NQ; q++) {
-					if ((int)cw_queries[q].m != m || !(c->have & (1u << q)))
+					if ((int)cw_fields[q].m != m || !(c->have & (1u << q)))
 						continue;
 					any = 1;
-					if (cw_queries[q].field == 0) {
+					if (cw_fields[q].field == 0) {
 						sum = c->v[q];
 						has_sum = 1;
-					} else if (cw_queries[q].field == 2) {
+					} else if (cw_fields[q].field == 2) {
 						max = c->v[q];
 						has_max = 1;
 					} else {
@@ -947,19 +858,37 @@ cw_batch(struct run *r, const char *region, const long *idx, size_t nidx, fo_err
 					if (implausible((enum metric)m, cavg, cmax, 0, 0, &f, why,
 							sizeof(why)) < 0) {
 						fo_ts_format(&t, when, sizeof(when));
-						rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "CloudWatch"
-								" GetMetricData in %s: %s %s of %s at %s:"
-								" %s", region, metric_names[m],
-								m >= M_NET_IN ? "Sum" : stats[f],
-								r->inst.v[idx[i]].id, when, why);
-						break;
+						return fo_err_set(err, FO_EXIT_BAD_INPUT, "CloudWatch"
+								  " GetMetricData in %s: %s %s of %s at"
+								  " %s: %s", b->region, metric_names[m],
+								  m >= M_NET_IN ? "Sum" : stats[f],
+								  r->inst.v[inst].id, when, why);
 					}
 				}
-				rc = rollup_add(&r->roll, &r->inst, (uint32_t)idx[i], ms, (enum metric)m,
+				rc = rollup_add(&r->roll, &r->inst, (uint32_t)inst, ms, (enum metric)m,
 						m == M_CPU ? sum * count : sum, count, max, err);
 			}
 		}
-	free(cells);
+	return rc;
+}
+
+/* The instances of one region, asked in batches; their hours go to the roll-up. */
+static int
+cw_region(struct run *r, const char *region, const long *idx, size_t n, fo_err *err)
+{
+	const char **ids = calloc(n ? n : 1, sizeof(*ids));
+	struct cw_batch b = {r, region, idx, (size_t)((r->end_s - r->start_s) / 3600), NULL, 0,
+			     0};
+	struct fo_cw_handler h = {&b, cw_begin, cw_point, cw_end};
+	int rc;
+
+	if (!ids)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = r->inst.v[idx[i]].id;
+	rc = fo_cw_get_metric_data(region, ids, n, cw_metrics, NQ, r->start_s, r->end_s, &h, err);
+	free(b.cells);
+	free(ids);
 	return rc;
 }
 
@@ -1028,23 +957,21 @@ static int
 from_cloudwatch(struct run *r, fo_err *err)
 {
 	const char *def_region = default_region(r);
-	size_t per_call = CW_MAX_QUERIES / NQ;
-	long *batch;
-	size_t n = 0;
+	long *idx;
+	int rc = 0;
 
 	if (r->inst.n == 0) {
 		fo_logf(FO_LOG_WARN, NULL, 0, "no instances: none given and no EC2 instance hours in"
 			" the billing table for the window");
 		return 0;
 	}
-	if (s3_ready(r, err) < 0)     /* the AWS credentials */
-		return -1;
-	batch = calloc(per_call, sizeof(*batch));
-	if (!batch)
+	idx = calloc(r->inst.n, sizeof(*idx));
+	if (!idx)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	/* group by region: CloudWatch is regional */
-	for (size_t i = 0; i < r->inst.n; i++) {
+	/* by region: CloudWatch is regional */
+	for (size_t i = 0; i < r->inst.n && rc == 0; i++) {
 		const char *region = r->inst.v[i].region ? r->inst.v[i].region : def_region;
+		size_t n = 0;
 		int done = 0;
 
 		for (size_t j = 0; j < i && !done; j++)
@@ -1052,26 +979,13 @@ from_cloudwatch(struct run *r, fo_err *err)
 				      region) == 0;
 		if (done)
 			continue;
-		n = 0;
-		for (size_t j = i; j < r->inst.n; j++) {
-			if (strcmp(r->inst.v[j].region ? r->inst.v[j].region : def_region, region) != 0)
-				continue;
-			batch[n++] = (long)j;
-			if (n == per_call) {
-				if (cw_batch(r, region, batch, n, err) < 0) {
-					free(batch);
-					return -1;
-				}
-				n = 0;
-			}
-		}
-		if (n && cw_batch(r, region, batch, n, err) < 0) {
-			free(batch);
-			return -1;
-		}
+		for (size_t j = i; j < r->inst.n; j++)
+			if (strcmp(r->inst.v[j].region ? r->inst.v[j].region : def_region, region) == 0)
+				idx[n++] = (long)j;
+		rc = cw_region(r, region, idx, n, err);
 	}
-	free(batch);
-	return 0;
+	free(idx);
+	return rc;
 }
 
 /* ---- merge ---------------------------------------------------------------- */
