@@ -67,6 +67,14 @@ int fo_copy_begin_binary(PGconn *conn, const char *table, const char *const *col
 			 fo_err *err);
 
 /*
+ * One COPY of rows made beforehand in text format (fields escaped with
+ * fo_copy_escape, tab-separated, one row a line): for rows computed before
+ * the transaction that writes them. Errors as fo_copy_finish's.
+ */
+int fo_copy_text_rows(PGconn *conn, const char *table, const char *const *columns,
+		      size_t ncolumns, const struct fo_buf *rows, fo_err *err);
+
+/*
  * Appends the next field of the current row: n bytes of s. s == NULL sends
  * NULL. A NUL byte inside the field is refused (text COPY cannot carry it);
  * the error is reported by fo_copy_end_row().

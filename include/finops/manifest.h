@@ -29,7 +29,7 @@ struct fo_manifest {
 	char period[11];         /* billing period start date, "" when unknown */
 	char **keys;             /* report files as the manifest names them */
 	size_t nkeys;
-	char **files;            /* local paths of the keys, after fo_manifest_resolve_local */
+	char **files;            /* the keys as paths or s3:// URIs, after fo_manifest_resolve */
 	time_t mtime;            /* when the manifest was written (file time) */
 };
 
@@ -43,10 +43,10 @@ int fo_manifest_parse(const char *path, const char *json, size_t len, struct fo_
 		      fo_err *err);
 
 /*
- * Reads and parses a local manifest file (and its modification time); one
- * larger than FO_MANIFEST_MAX_BYTES is bad input.
+ * Reads and parses a manifest file or S3 object (source.h), with its
+ * modification time; one larger than FO_MANIFEST_MAX_BYTES is bad input.
  */
-int fo_manifest_load(const char *path, struct fo_manifest *m, fo_err *err);
+int fo_manifest_load(const char *name, struct fo_manifest *m, fo_err *err);
 
 /*
  * The length of the prefix of a manifest's path or key that is its report's
@@ -57,13 +57,15 @@ int fo_manifest_load(const char *path, struct fo_manifest *m, fo_err *err);
 size_t fo_manifest_scope(const char *path, int cur2);
 
 /*
- * Finds each key on local disk: keys are relative to the bucket, so they are
- * looked up under every directory above the manifest, then beside it and in
- * its assembly folder, and only a file whose real path is inside the
- * report's folder (fo_manifest_scope) counts. A key found nowhere, or only
- * outside, is bad input naming it.
+ * Finds each key's file, which must be inside the report's folder
+ * (fo_manifest_scope). A manifest in S3: its keys are objects of its own
+ * bucket. A local one: keys are relative to the bucket, so they are looked
+ * up under every directory above the manifest, then beside it and in its
+ * assembly folder, and only a file whose real path is inside the report's
+ * folder counts. A key found nowhere, or only outside, is bad input naming
+ * it.
  */
-int fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err);
+int fo_manifest_resolve(struct fo_manifest *m, fo_err *err);
 
 void fo_manifest_free(struct fo_manifest *m);
 

@@ -15,7 +15,7 @@
 #include "finops/log.h"
 #include "core/core.h"
 
-const char *const fo_bill_column_names[FO_BILL_NCOLS] = {
+const char *const fo_cur_column_names[FO_CUR_NCOLS] = {
 	"billing_period", "source_id", "load_id", "line_item_id", "billing_account_id",
 	"billing_account_name", "sub_account_id", "sub_account_name", "billing_period_end",
 	"charge_period_start", "charge_period_end", "charge_category", "charge_class",
@@ -33,7 +33,7 @@ const char *const fo_bill_column_names[FO_BILL_NCOLS] = {
 	"effective_cost", "tags", "cost_categories",
 };
 
-const unsigned char fo_bill_column_types[FO_BILL_NCOLS] = {
+const unsigned char fo_cur_column_types[FO_CUR_NCOLS] = {
 	[FO_COL_BILLING_PERIOD] = FO_BT_DATE,
 	[FO_COL_SOURCE_ID] = FO_BT_INT4,
 	[FO_COL_LOAD_ID] = FO_BT_INT8,
@@ -69,7 +69,7 @@ enum kind { K_TEXT, K_DECIMAL, K_TS, K_DATE, K_CURRENCY };
 /* Where each output column comes from. CUR names are legacy spellings; CUR
  * 2.0 and Athena snake_case names are matched through snake_name(). */
 struct spec {
-	enum fo_bill_col col;
+	enum fo_cur_col col;
 	enum kind kind;
 	unsigned required;
 	const char *cur[3];
@@ -145,9 +145,9 @@ struct keyed {
 	size_t keylen;
 };
 
-struct fo_bill_mapper {
+struct fo_cur_mapper {
 	char *file;
-	enum fo_bill_format format;
+	enum fo_cur_format format;
 	const char *format_name;
 	size_t ncolumns;               /* header width */
 	int allow_short;
@@ -185,7 +185,7 @@ snake_name(const char *in, char *out, size_t len)
 }
 
 static long
-find_snake(const fo_bill_mapper *m, char snake[][128], const char *want)
+find_snake(const fo_cur_mapper *m, char snake[][128], const char *want)
 {
 	char w[128];
 
@@ -197,7 +197,7 @@ find_snake(const fo_bill_mapper *m, char snake[][128], const char *want)
 }
 
 static long
-find_exact(const fo_bill_mapper *m, const char *want)
+find_exact(const fo_cur_mapper *m, const char *want)
 {
 	for (size_t i = 0; i < m->ncolumns; i++)
 		if (strcasecmp(m->header[i], want) == 0)
@@ -228,7 +228,7 @@ add_keyed(struct keyed **list, size_t *n, size_t index, const char *key)
 }
 
 void
-fo_bill_mapper_free(fo_bill_mapper *m)
+fo_cur_mapper_free(fo_cur_mapper *m)
 {
 	if (!m)
 		return;
@@ -249,7 +249,7 @@ fo_bill_mapper_free(fo_bill_mapper *m)
 }
 
 static int
-detect(fo_bill_mapper *m, char snake[][128])
+detect(fo_cur_mapper *m, char snake[][128])
 {
 	int slash = 0;
 
@@ -260,12 +260,12 @@ detect(fo_bill_mapper *m, char snake[][128])
 		     strncmp(m->header[i], "bill/", 5) == 0))
 			slash = 1;
 	if (slash) {
-		m->format = FO_BILL_CUR_LEGACY;
+		m->format = FO_CUR_CUR_LEGACY;
 		m->format_name = "aws-cur";
 		return 0;
 	}
 	if (find_exact(m, "BilledCost") >= 0 && find_exact(m, "ChargePeriodStart") >= 0) {
-		m->format = FO_BILL_FOCUS;
+		m->format = FO_CUR_FOCUS;
 		if (find_exact(m, "BillingAccountType") >= 0 || find_exact(m, "InvoiceId") >= 0)
 			m->format_name = "focus-1.2";
 		else if (find_exact(m, "CapacityReservationId") >= 0 ||
@@ -278,10 +278,10 @@ detect(fo_bill_mapper *m, char snake[][128])
 	if (find_snake(m, snake, "lineItem/UnblendedCost") >= 0) {
 		if (find_exact(m, "resource_tags") >= 0 || find_exact(m, "cost_category") >= 0 ||
 		    find_exact(m, "bill_payer_account_name") >= 0) {
-			m->format = FO_BILL_CUR2;
+			m->format = FO_CUR_CUR2;
 			m->format_name = "aws-cur2";
 		} else {
-			m->format = FO_BILL_CUR_SNAKE;
+			m->format = FO_CUR_CUR_SNAKE;
 			m->format_name = "aws-cur-snake";
 		}
 		return 0;
@@ -290,10 +290,10 @@ detect(fo_bill_mapper *m, char snake[][128])
 }
 
 int
-fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
-		   const struct fo_bill_map_opts *opts, fo_bill_mapper **out, fo_err *err)
+fo_cur_mapper_new(const char *file, const struct fo_csv_record *header,
+		   const struct fo_cur_map_opts *opts, fo_cur_mapper **out, fo_err *err)
 {
-	fo_bill_mapper *m;
+	fo_cur_mapper *m;
 	char (*snake)[128] = NULL;
 	int focus;
 
@@ -305,9 +305,9 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 			[K_DATE] = FO_BT_DATE, [K_CURRENCY] = FO_BT_TEXT,
 		};
 
-		if (type_of_kind[specs[s].kind] != fo_bill_column_types[specs[s].col])
+		if (type_of_kind[specs[s].kind] != fo_cur_column_types[specs[s].col])
 			return fo_err_set(err, FO_EXIT_FAILURE, "internal error: column %s has the"
-					  " wrong kind", fo_bill_column_names[specs[s].col]);
+					  " wrong kind", fo_cur_column_names[specs[s].col]);
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -370,7 +370,7 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 			   header->line);
 		goto fail;
 	}
-	focus = m->format == FO_BILL_FOCUS;
+	focus = m->format == FO_CUR_FOCUS;
 	for (size_t s = 0; s < NSPECS; s++) {
 		const char *const *names = focus ? specs[s].focus : specs[s].cur;
 		size_t nnames = focus ? 2 : 3;
@@ -381,7 +381,7 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 		if (m->src[s] < 0 && (specs[s].required & (focus ? REQ_FOCUS : REQ_CUR))) {
 			char want[128];
 
-			if (m->format == FO_BILL_CUR_LEGACY || focus)
+			if (m->format == FO_CUR_CUR_LEGACY || focus)
 				snprintf(want, sizeof(want), "%s", names[0]);
 			else
 				snake_name(names[0], want, sizeof(want));
@@ -394,7 +394,7 @@ fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
 	m->tags_json = m->cats_json = -1;
 	if (focus) {
 		m->tags_json = find_exact(m, "Tags");
-	} else if (m->format == FO_BILL_CUR2) {
+	} else if (m->format == FO_CUR_CUR2) {
 		m->tags_json = find_exact(m, "resource_tags");
 		m->cats_json = find_exact(m, "cost_category");
 	} else {
@@ -439,37 +439,37 @@ oom:
 	fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", file);
 fail:
 	free(snake);
-	fo_bill_mapper_free(m);
+	fo_cur_mapper_free(m);
 	return -1;
 }
 
-enum fo_bill_format
-fo_bill_mapper_format(const fo_bill_mapper *m)
+enum fo_cur_format
+fo_cur_mapper_format(const fo_cur_mapper *m)
 {
 	return m->format;
 }
 
 const unsigned char *
-fo_bill_mapper_used(const fo_bill_mapper *m)
+fo_cur_mapper_used(const fo_cur_mapper *m)
 {
 	return m->used;
 }
 
 const char *
-fo_bill_mapper_format_name(const fo_bill_mapper *m)
+fo_cur_mapper_format_name(const fo_cur_mapper *m)
 {
 	return m->format_name;
 }
 
 const char *
-fo_bill_mapper_kind(const fo_bill_mapper *m)
+fo_cur_mapper_kind(const fo_cur_mapper *m)
 {
-	return m->format == FO_BILL_FOCUS ? "focus" : "aws_cur";
+	return m->format == FO_CUR_FOCUS ? "focus" : "aws_cur";
 }
 
 /* The header index a column is read from, or -1. */
 static long
-source_of(const fo_bill_mapper *m, enum fo_bill_col col)
+source_of(const fo_cur_mapper *m, enum fo_cur_col col)
 {
 	for (size_t s = 0; s < NSPECS; s++)
 		if (specs[s].col == col)
@@ -478,7 +478,7 @@ source_of(const fo_bill_mapper *m, enum fo_bill_col col)
 }
 
 static int
-bad(fo_bill_mapper *m, const struct fo_csv_record *rec, long index, const char *value,
+bad(fo_cur_mapper *m, const struct fo_csv_record *rec, long index, const char *value,
     const char *why, fo_err *err)
 {
 	return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: column %s: \"%.80s\" %s", m->file,
@@ -536,7 +536,7 @@ pricing_category_of(const char *type, const char *term, const char *usage_type)
 }
 
 static int
-json_object_text(fo_bill_mapper *m, const struct fo_csv_record *rec, long index, const char *v,
+json_object_text(fo_cur_mapper *m, const struct fo_csv_record *rec, long index, const char *v,
 		 size_t n, fo_err *err)
 {
 	json_error_t jerr;
@@ -571,7 +571,7 @@ keyed_json(fo_buf *b, const struct keyed *k, size_t nk, const struct fo_csv_reco
 
 /* a + b (or a - b), NULL as 0, at the larger scale of the two, into out. */
 static int
-dec_combine(const struct fo_bill_row *row, enum fo_bill_col a, enum fo_bill_col b, int subtract,
+dec_combine(const struct fo_cur_row *row, enum fo_cur_col a, enum fo_cur_col b, int subtract,
 	    char *out, size_t len)
 {
 	fo_dec_sum sum;
@@ -595,7 +595,7 @@ dec_combine(const struct fo_bill_row *row, enum fo_bill_col a, enum fo_bill_col 
 }
 
 static void
-set_value(struct fo_bill_row *row, enum fo_bill_col col, const char *v, size_t n)
+set_value(struct fo_cur_row *row, enum fo_cur_col col, const char *v, size_t n)
 {
 	row->v[col] = v;
 	row->n[col] = n;
@@ -609,11 +609,11 @@ set_value(struct fo_bill_row *row, enum fo_bill_col col, const char *v, size_t n
  * the usage), reservation purchase fees at zero, everything else as billed.
  */
 static int
-effective_cost_of(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bill_row *row,
+effective_cost_of(fo_cur_mapper *m, const struct fo_csv_record *rec, struct fo_cur_row *row,
 		  fo_err *err)
 {
 	const char *type = row->v[FO_COL_LINE_ITEM_TYPE];
-	enum fo_bill_col from = FO_COL_BILLED_COST;
+	enum fo_cur_col from = FO_COL_BILLED_COST;
 
 	if (row->v[FO_COL_REPORTED_EFFECTIVE_COST] || !type) {
 		from = FO_COL_REPORTED_EFFECTIVE_COST;
@@ -645,14 +645,14 @@ effective_cost_of(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_
 }
 
 static int
-is_null(const fo_bill_mapper *m, const char *v, size_t n)
+is_null(const fo_cur_mapper *m, const char *v, size_t n)
 {
 	/* FOCUS samples write the literal NULL for null */
-	return n == 0 || (m->format == FO_BILL_FOCUS && n == 4 && strcmp(v, "NULL") == 0);
+	return n == 0 || (m->format == FO_CUR_FOCUS && n == 4 && strcmp(v, "NULL") == 0);
 }
 
 int
-fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bill_row *row,
+fo_cur_map_row(fo_cur_mapper *m, const struct fo_csv_record *rec, struct fo_cur_row *row,
 		fo_err *err)
 {
 	int ts_slot = 0;
@@ -667,7 +667,7 @@ fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bi
 	memset(row->n, 0, sizeof(row->n));
 	for (size_t s = 0; s < NSPECS; s++) {
 		long i = m->src[s];
-		enum fo_bill_col col = specs[s].col;
+		enum fo_cur_col col = specs[s].col;
 		const char *v, *why;
 		size_t n;
 
@@ -712,7 +712,7 @@ fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bi
 		row->n[col] = n;
 		continue;
 absent:
-		if (specs[s].required & (m->format == FO_BILL_FOCUS ? REQ_FOCUS : REQ_CUR)) {
+		if (specs[s].required & (m->format == FO_CUR_FOCUS ? REQ_FOCUS : REQ_CUR)) {
 			const char *name = i >= 0 ? m->header[i] : "?";
 
 			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s:%llu: column %s: a value is required",
@@ -723,7 +723,7 @@ absent:
 	memcpy(row->period, row->v[FO_COL_BILLING_PERIOD], 10);
 	row->period[10] = '\0';
 
-	if (m->format != FO_BILL_FOCUS) {
+	if (m->format != FO_CUR_FOCUS) {
 		const char *cat;
 
 		type = row->v[FO_COL_LINE_ITEM_TYPE];

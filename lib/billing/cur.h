@@ -20,15 +20,15 @@
 #include "finops/datetime.h"
 #include "finops/error.h"
 
-enum fo_bill_format {
-	FO_BILL_CUR_LEGACY,    /* lineItem/UnblendedCost, resourceTags/user:x */
-	FO_BILL_CUR_SNAKE,     /* legacy CUR with Athena-style snake_case names */
-	FO_BILL_CUR2,          /* Data Exports CUR 2.0: resource_tags map column */
-	FO_BILL_FOCUS          /* FOCUS 1.0, 1.1, 1.2 */
+enum fo_cur_format {
+	FO_CUR_CUR_LEGACY,    /* lineItem/UnblendedCost, resourceTags/user:x */
+	FO_CUR_CUR_SNAKE,     /* legacy CUR with Athena-style snake_case names */
+	FO_CUR_CUR2,          /* Data Exports CUR 2.0: resource_tags map column */
+	FO_CUR_FOCUS          /* FOCUS 1.0, 1.1, 1.2 */
 };
 
-/* The output columns, in the order fo_bill_row holds them. */
-enum fo_bill_col {
+/* The output columns, in the order fo_cur_row holds them. */
+enum fo_cur_col {
 	FO_COL_BILLING_PERIOD, FO_COL_SOURCE_ID, FO_COL_LOAD_ID, FO_COL_LINE_ITEM_ID,
 	FO_COL_BILLING_ACCOUNT_ID, FO_COL_BILLING_ACCOUNT_NAME, FO_COL_SUB_ACCOUNT_ID,
 	FO_COL_SUB_ACCOUNT_NAME, FO_COL_BILLING_PERIOD_END, FO_COL_CHARGE_PERIOD_START,
@@ -47,65 +47,65 @@ enum fo_bill_col {
 	FO_COL_REPORTED_EFFECTIVE_COST, FO_COL_SP_EFFECTIVE_COST, FO_COL_SP_TOTAL_COMMITMENT,
 	FO_COL_SP_USED_COMMITMENT, FO_COL_RI_EFFECTIVE_COST, FO_COL_RI_UNUSED_AMORTIZED_UPFRONT,
 	FO_COL_RI_UNUSED_RECURRING, FO_COL_EFFECTIVE_COST, FO_COL_TAGS, FO_COL_COST_CATEGORIES,
-	FO_BILL_NCOLS
+	FO_CUR_NCOLS
 };
 
-/* Column names of finops.billing_line_items, indexed by enum fo_bill_col. */
-extern const char *const fo_bill_column_names[FO_BILL_NCOLS];
+/* Column names of finops.billing_line_items, indexed by enum fo_cur_col. */
+extern const char *const fo_cur_column_names[FO_CUR_NCOLS];
 
 /* The SQL type of each column, for binary COPY (tests check it against the table). */
-enum fo_bill_type {
+enum fo_cur_type {
 	FO_BT_TEXT, FO_BT_INT4, FO_BT_INT8, FO_BT_DATE, FO_BT_TIMESTAMPTZ, FO_BT_NUMERIC,
 	FO_BT_JSONB,
 };
-extern const unsigned char fo_bill_column_types[FO_BILL_NCOLS];
+extern const unsigned char fo_cur_column_types[FO_CUR_NCOLS];
 
 /*
  * One mapped row; v[i] NULL means SQL NULL. Date and timestamp columns are
  * also parsed into ts[i]. Valid until the next mapping.
  */
-struct fo_bill_row {
-	const char *v[FO_BILL_NCOLS];
-	size_t n[FO_BILL_NCOLS];
-	struct fo_ts ts[FO_BILL_NCOLS];
+struct fo_cur_row {
+	const char *v[FO_CUR_NCOLS];
+	size_t n[FO_CUR_NCOLS];
+	struct fo_ts ts[FO_CUR_NCOLS];
 	char period[11];          /* billing period start date, YYYY-MM-DD */
 };
 
-struct fo_bill_map_opts {
+struct fo_cur_map_opts {
 	int allow_short_rows;     /* treat missing trailing fields as empty */
 };
 
-typedef struct fo_bill_mapper fo_bill_mapper;
+typedef struct fo_cur_mapper fo_cur_mapper;
 
 /*
  * Recognises the format from a header record of file and maps its columns.
  * Fails with FO_EXIT_BAD_INPUT naming the first missing required column.
- * On success *out is owned by the caller (fo_bill_mapper_free).
+ * On success *out is owned by the caller (fo_cur_mapper_free).
  */
-int fo_bill_mapper_new(const char *file, const struct fo_csv_record *header,
-		       const struct fo_bill_map_opts *opts, fo_bill_mapper **out, fo_err *err);
-void fo_bill_mapper_free(fo_bill_mapper *m);
+int fo_cur_mapper_new(const char *file, const struct fo_csv_record *header,
+		       const struct fo_cur_map_opts *opts, fo_cur_mapper **out, fo_err *err);
+void fo_cur_mapper_free(fo_cur_mapper *m);
 
-enum fo_bill_format fo_bill_mapper_format(const fo_bill_mapper *m);
+enum fo_cur_format fo_cur_mapper_format(const fo_cur_mapper *m);
 
 /*
  * Which header columns the mapper reads (1) or ignores (0), one flag per
  * column of the header: for fo_csv_only_fields.
  */
-const unsigned char *fo_bill_mapper_used(const fo_bill_mapper *m);
+const unsigned char *fo_cur_mapper_used(const fo_cur_mapper *m);
 
 /* "aws-cur", "aws-cur-snake", "aws-cur2", "focus-1.0", "focus-1.1", "focus-1.2" */
-const char *fo_bill_mapper_format_name(const fo_bill_mapper *m);
+const char *fo_cur_mapper_format_name(const fo_cur_mapper *m);
 
 /* The source kind of the format: "aws_cur" or "focus". */
-const char *fo_bill_mapper_kind(const fo_bill_mapper *m);
+const char *fo_cur_mapper_kind(const fo_cur_mapper *m);
 
 /*
  * Maps and checks one data record. Fails with FO_EXIT_BAD_INPUT and
  * "file:line: column NAME: reason". The source and load ids are left NULL
  * for the caller to fill.
  */
-int fo_bill_map_row(fo_bill_mapper *m, const struct fo_csv_record *rec, struct fo_bill_row *row,
+int fo_cur_map_row(fo_cur_mapper *m, const struct fo_csv_record *rec, struct fo_cur_row *row,
 		    fo_err *err);
 
 #endif

@@ -21,6 +21,7 @@
 #include "finops/http.h"
 #include "finops/log.h"
 #include "finops/pg.h"
+#include "finops/source.h"
 #include "finops/stop.h"
 #include "core/core.h"
 
@@ -841,7 +842,7 @@ fo_catalog_check(const struct fo_catalog_opts *opts, fo_err *err)
 		return fo_err_set(err, FO_EXIT_USAGE, "--from-file reads no region index: leave out"
 				  " --base-url");
 	if (opts->from_file)
-		return fo_check_input(opts->from_file, err);
+		return fo_source_check(opts->from_file, err);
 	return 0;
 }
 

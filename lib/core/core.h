@@ -19,13 +19,6 @@ void fo_sleep_ms(int ms);
 int fo_cmp_str(const void *a, const void *b);
 
 /*
- * An input named on the command line must exist and be readable: else
- * FO_EXIT_BAD_INPUT naming it, for every job alike (docs/operations.md).
- * s3:// URIs are checked when they are read.
- */
-int fo_check_input(const char *path, fo_err *err);
-
-/*
  * UTF-8: the length of the valid sequence at p (1-4, within avail bytes;
  * 0 when it is not one: overlong, surrogate, cut short); whether n bytes are
  * valid; and a copy of s into b with each byte that is not UTF-8 as U+FFFD,

@@ -122,18 +122,6 @@ fo_fd_read(void *source, char *buf, size_t len, fo_err *err)
 	}
 }
 
-int
-fo_check_input(const char *path, fo_err *err)
-{
-	struct stat st;
-
-	if (strncmp(path, "s3://", 5) == 0 || strcmp(path, "-") == 0)
-		return 0;
-	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
-	return 0;
-}
-
 size_t
 fo_utf8_len(const unsigned char *p, size_t avail)
 {

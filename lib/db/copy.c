@@ -594,3 +594,17 @@ fo_copy_abort(fo_copy *c, const char *reason)
 		drain_results(c->conn);
 	free_copy(c);
 }
+
+int
+fo_copy_text_rows(PGconn *conn, const char *table, const char *const *columns, size_t ncolumns,
+		  const fo_buf *rows, fo_err *err)
+{
+	fo_copy *c;
+
+	if (begin(conn, table, columns, ncolumns, 0, 0, NULL, &c, err) < 0)
+		return -1;
+	fo_buf_append(&c->buf, rows->data ? rows->data : "", rows->len);
+	for (size_t i = 0; i < rows->len; i++)
+		c->rows += rows->data[i] == '\n';
+	return fo_copy_finish(c, NULL, err);
+}

@@ -214,28 +214,16 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 	return o->models.oom || o->values.oom || o->months.oom ? -1 : 0;
 }
 
-static int
-copy_buf(PGconn *conn, const char *sql, const fo_buf *b, fo_err *err)
-{
-	PGresult *res = PQexec(conn, sql);
-	int rc = 0;
-
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		rc = fo_pg_fail(conn, res, "COPY", err);
-		PQclear(res);
-		return rc;
-	}
-	PQclear(res);
-	if ((b->len && PQputCopyData(conn, b->data, (int)b->len) != 1) ||
-	    PQputCopyEnd(conn, NULL) != 1)
-		return fo_pg_fail(conn, NULL, "COPY", err);
-	while ((res = PQgetResult(conn)) != NULL) {
-		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = fo_pg_fail(conn, res, sql, err);
-		PQclear(res);
-	}
-	return rc;
-}
+static const char *const model_columns[] = {
+	"run_id", "series_key", "dimension", "currency", "model", "parameters", "backtest_mase",
+	"backtest_smape", "mase_scale", "history_days", "cutoff_day"};
+static const char *const value_columns[] = {
+	"run_id", "series_key", "currency", "day", "point", "lo80", "hi80", "lo95", "hi95",
+	"model"};
+static const char *const month_columns[] = {
+	"run_id", "series_key", "currency", "month", "actual_to_date", "forecast_rest", "point",
+	"lo80", "hi80", "lo95", "hi95"};
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
 static int
 has_dim(const char *list, const char *dim)
@@ -400,16 +388,14 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 				 NULL, err);
 	}
 	if (rc == 0)
-		rc = copy_buf(ctx->conn, "COPY finops.forecast_models (run_id, series_key, dimension,"
-			      " currency, model, parameters, backtest_mase, backtest_smape,"
-			      " mase_scale, history_days, cutoff_day) FROM STDIN", &o.models, err);
+		rc = fo_copy_text_rows(ctx->conn, "finops.forecast_models", model_columns,
+				       NCOLS(model_columns), &o.models, err);
 	if (rc == 0)
-		rc = copy_buf(ctx->conn, "COPY finops.forecast_values (run_id, series_key, currency,"
-			      " day, point, lo80, hi80, lo95, hi95, model) FROM STDIN", &o.values, err);
+		rc = fo_copy_text_rows(ctx->conn, "finops.forecast_values", value_columns,
+				       NCOLS(value_columns), &o.values, err);
 	if (rc == 0)
-		rc = copy_buf(ctx->conn, "COPY finops.forecast_months (run_id, series_key, currency,"
-			      " month, actual_to_date, forecast_rest, point, lo80, hi80, lo95, hi95)"
-			      " FROM STDIN", &o.months, err);
+		rc = fo_copy_text_rows(ctx->conn, "finops.forecast_months", month_columns,
+				       NCOLS(month_columns), &o.months, err);
 	if (rc == 0) {
 		params[0] = run;
 		rc = fo_pg_query(ctx->conn, "UPDATE finops.forecast_runs SET series = (SELECT count(*)"

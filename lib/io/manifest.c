@@ -12,6 +12,8 @@
 #include "finops/buf.h"
 #include "finops/datetime.h"
 #include "finops/manifest.h"
+#include "finops/s3.h"
+#include "finops/source.h"
 
 static char *
 dup_str(json_t *v)
@@ -183,34 +185,23 @@ out:
 }
 
 int
-fo_manifest_load(const char *path, struct fo_manifest *m, fo_err *err)
+fo_manifest_load(const char *name, struct fo_manifest *m, fo_err *err)
 {
-	FILE *f = fopen(path, "rb");
 	fo_buf text = FO_BUF_INIT;
-	char chunk[65536];
-	struct stat st;
-	size_t n;
+	long long mtime;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	if (!f)
-		return fo_err_set(err, errno == ENOENT ? FO_EXIT_BAD_INPUT : FO_EXIT_FAILURE, "%s: %s",
-				  path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && text.len <= FO_MANIFEST_MAX_BYTES)
-		fo_buf_append(&text, chunk, n);
-	fclose(f);
-	if (text.oom)
-		return fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", path);
-	if (text.len > FO_MANIFEST_MAX_BYTES) {
-		fo_buf_free(&text);
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: larger than %d MB: not a CUR"
-				  " manifest (the largest real ones are a few MB)", path,
-				  FO_MANIFEST_MAX_BYTES >> 20);
-	}
-	rc = fo_manifest_parse(path, fo_buf_str(&text), text.len, m, err);
+	rc = fo_source_get(name, FO_MANIFEST_MAX_BYTES, &text, &mtime, err);
+	if (rc < 0 && text.len > FO_MANIFEST_MAX_BYTES)
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: larger than %d MB: not a CUR"
+				" manifest (the largest real ones are a few MB)", name,
+				FO_MANIFEST_MAX_BYTES >> 20);
+	if (rc == 0)
+		rc = fo_manifest_parse(name, fo_buf_str(&text), text.len, m, err);
 	fo_buf_free(&text);
-	if (rc == 0 && stat(path, &st) == 0)
-		m->mtime = st.st_mtime;
+	if (rc == 0)
+		m->mtime = (time_t)mtime;
 	return rc;
 }
 
@@ -265,8 +256,8 @@ inside(const char *root, const char *file)
 	return in;
 }
 
-int
-fo_manifest_resolve_local(struct fo_manifest *m, fo_err *err)
+static int
+resolve_local(struct fo_manifest *m, fo_err *err)
 {
 	char dir[4096], root[4096], cand[8192];
 	char *slash;
@@ -346,4 +337,60 @@ fo_manifest_free(struct fo_manifest *m)
 	free(m->report_name);
 	free(m->account);
 	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * An S3 manifest's keys are objects of its own bucket (CUR 2.0 names them
+ * as s3:// URIs), inside its report's folder there.
+ */
+static int
+resolve_s3(struct fo_manifest *m, fo_err *err)
+{
+	char *bucket, *key, *scope;
+	size_t blen, slen;
+	int rc = 0;
+
+	if (fo_s3_parse_uri(m->path, &bucket, &key, err) < 0)
+		return -1;
+	blen = strlen(bucket);
+	slen = fo_manifest_scope(key, m->cur2);
+	scope = strndup(key, slen);
+	m->files = calloc(m->nkeys ? m->nkeys : 1, sizeof(char *));
+	if (!scope || !m->files)
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	for (size_t i = 0; rc == 0 && i < m->nkeys; i++) {
+		const char *k = m->keys[i], *rel = k;
+		fo_buf uri = FO_BUF_INIT;
+
+		if (fo_s3_is_uri(k)) {
+			if (strncmp(k + 5, bucket, blen) != 0 || k[5 + blen] != '/') {
+				rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %s is not in"
+						" the manifest's bucket %s: refused", m->path, k, bucket);
+				break;
+			}
+			rel = k + 5 + blen + 1;
+		}
+		while (*rel == '/')
+			rel++;
+		if (slen && (strncmp(rel, scope, slen) != 0 || rel[slen] != '/')) {
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: report file %s is outside the"
+					" report's folder s3://%s/%s/: refused", m->path, k, bucket,
+					scope);
+			break;
+		}
+		fo_buf_printf(&uri, "s3://%s/%s", bucket, rel);
+		if (uri.oom)
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		m->files[i] = uri.data;
+	}
+	free(scope);
+	free(bucket);
+	free(key);
+	return rc;
+}
+
+int
+fo_manifest_resolve(struct fo_manifest *m, fo_err *err)
+{
+	return fo_s3_is_uri(m->path) ? resolve_s3(m, err) : resolve_local(m, err);
 }

@@ -21,6 +21,7 @@
 #include "finops/migrate.h"
 #include "finops/pg.h"
 #include "finops/secrets.h"
+#include "finops/source.h"
 #include "finops/stop.h"
 #include "finops/version.h"
 #include "core/core.h"
@@ -487,6 +488,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 		PQclear(PQexec(ctx.conn, "SELECT pg_advisory_unlock_all()"));
 	}
 	PQfinish(ctx.conn);
+	fo_source_done();
 	fo_aws_done();
 	fo_secrets_close();
 	fo_http_global_cleanup();

@@ -9,14 +9,11 @@
  * merges the partials of each (instance, hour) and upserts them. Memory is
  * bounded by the open cells, not by the size of the input.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -28,7 +25,7 @@
 #include "finops/http.h"
 #include "finops/log.h"
 #include "finops/pg.h"
-#include "finops/s3.h"
+#include "finops/source.h"
 #include "finops/usage.h"
 #include "finops/stop.h"
 #include "aws/cloudwatch.h"
@@ -328,8 +325,6 @@ struct run {
 	const char *file;
 	long long lines, used_lines, ignored, outside;
 	size_t files;
-	struct fo_s3 s3;
-	int s3_ready;
 };
 
 static const char stage_sql[] =
@@ -573,163 +568,44 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 }
 
 static int
-stream_file(struct run *r, const char *path, fo_err *err)
+stream_file(struct run *r, const char *name, fo_err *err)
 {
+	fo_source_file *f;
 	int rc;
 
-	r->file = path;
+	r->file = name;
 	r->files++;
-	if (fo_s3_is_uri(path)) {
-		char *bucket, *key;
-		fo_http_stream *s = NULL;
-
-		if (fo_s3_parse_uri(path, &bucket, &key, err) < 0)
-			return -1;
-		rc = fo_s3_open(&r->s3, bucket, key, &s, err);
-		free(bucket);
-		free(key);
-		if (rc == 0) {
-			rc = fo_lines_read(path, fo_http_stream_read_fn, s, stream_line, r, NULL, err);
-			fo_http_stream_close(s);
-		}
-		return rc;
-	}
-	{
-		struct fo_fd_source f = {open(path, O_RDONLY | O_CLOEXEC), path};
-
-		if (f.fd < 0)
-			return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
-		rc = fo_lines_read(path, fo_fd_read, &f, stream_line, r, NULL, err);
-		close(f.fd);
-	}
+	if (fo_source_open(name, &f, err) < 0)
+		return -1;
+	rc = fo_lines_read(name, fo_source_read, f, stream_line, r, NULL, err);
+	fo_source_close(f);
 	return rc;
 }
 
-/* a b c, newly allocated, or NULL. */
-static char *
-join(const char *a, const char *b, const char *c)
-{
-	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-	char *s = malloc(n);
-
-	if (s)
-		snprintf(s, n, "%s%s%s", a, b, c);
-	return s;
-}
-
-/* Every file under dir, recursively, in name order (Firehose names by time). */
-static int
-list_dir(const char *dir, char ***out, size_t *n, fo_err *err)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
-	size_t k = 0;
-	int rc = 0;
-
-	if (!d)
-		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: %s", dir, strerror(errno));
-	while ((e = readdir(d)) != NULL) {
-		char **g;
-
-		if (e->d_name[0] == '.')
-			continue;
-		g = realloc(names, (k + 1) * sizeof(*names));
-		if (!g) {
-			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-			break;
-		}
-		names = g;
-		if (!(names[k] = join(dir, "/", e->d_name))) {
-			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-			break;
-		}
-		k++;
-	}
-	closedir(d);
-	if (rc == 0 && k)
-		qsort(names, k, sizeof(*names), fo_cmp_str);
-	for (size_t i = 0; i < k; i++) {
-		struct stat st;
-
-		if (rc == 0 && stat(names[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			rc = list_dir(names[i], out, n, err);
-			free(names[i]);
-		} else if (rc == 0) {
-			char **g = realloc(*out, (*n + 1) * sizeof(**out));
-
-			if (!g) {
-				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-				free(names[i]);
-				continue;
-			}
-			*out = g;
-			(*out)[(*n)++] = names[i];
-		} else {
-			free(names[i]);
-		}
-	}
-	free(names);
-	return rc;
-}
-
-static int
-s3_ready(struct run *r, fo_err *err)
-{
-	if (!r->s3_ready) {
-		if (fo_s3_init(&r->s3, r->opts->region, err) < 0)
-			return -1;
-		r->s3_ready = 1;
-	}
-	return 0;
-}
-
+/* Every file of each source, a directory or prefix however deep, in name order. */
 static int
 from_streams(struct run *r, fo_err *err)
 {
 	for (size_t i = 0; i < r->opts->nstreams; i++) {
 		const char *src = r->opts->streams[i];
-		char **files = NULL;
-		size_t n = 0;
-		struct stat st;
-		int rc = 0;
+		enum fo_source_kind kind;
+		char **files;
+		size_t n;
+		int rc;
 
-		if (fo_s3_is_uri(src)) {
-			char *bucket, *key;
-
-			if (s3_ready(r, err) < 0 || fo_s3_parse_uri(src, &bucket, &key, err) < 0)
+		if (fo_source_kind_of(src, &kind, err) < 0)
+			return -1;
+		if (!FO_SOURCE_IS_LISTING(kind)) {
+			if (stream_file(r, src, err) < 0)
 				return -1;
-			if (!*key || key[strlen(key) - 1] == '/') {
-				char **keys;
-				size_t nk;
-
-				char *base = join("s3://", bucket, "/");
-
-				rc = fo_s3_list(&r->s3, bucket, key, &keys, &nk, err);
-				for (size_t k = 0; rc == 0 && k < nk; k++) {
-					char *uri = base ? join(base, keys[k], "") : NULL;
-
-					rc = uri ? stream_file(r, uri, err)
-					     : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-					free(uri);
-				}
-				free(base);
-				fo_s3_free_keys(keys, nk);      /* also after a failed file */
-			} else {
-				rc = stream_file(r, src, err);
-			}
-			free(bucket);
-			free(key);
-		} else if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
-			rc = list_dir(src, &files, &n, err);
-			for (size_t k = 0; rc == 0 && k < n; k++)
-				rc = stream_file(r, files[k], err);
-			for (size_t k = 0; k < n; k++)
-				free(files[k]);
-			free(files);
-		} else {
-			rc = stream_file(r, src, err);
+			continue;
 		}
+		if (fo_source_list(src, FO_SOURCE_DEEP, &files, &n, err) < 0)
+			return -1;
+		rc = 0;
+		for (size_t k = 0; rc == 0 && k < n; k++)
+			rc = stream_file(r, files[k], err);
+		fo_source_free_list(files, n);
 		if (rc < 0)
 			return -1;
 	}
@@ -1089,7 +965,7 @@ fo_usage_check(const struct fo_usage_opts *opts, fo_err *err)
 		return fo_err_set(err, FO_EXIT_USAGE, "--instance is for CloudWatch; metric-stream"
 				  " files name their instances");
 	for (size_t i = 0; i < opts->nstreams; i++)
-		if (fo_check_input(opts->streams[i], err) < 0)
+		if (fo_source_check(opts->streams[i], err) < 0)
 			return -1;
 	return 0;
 }
@@ -1106,6 +982,7 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 	r.ctx = ctx;
 	r.opts = opts;
 	r.source = opts->nstreams ? "metric_stream" : "cloudwatch";
+	fo_source_set_region(opts->region);
 	if (fo_usage_check(opts, err) < 0 || window(opts, &r.start_s, &r.end_s, err) < 0)
 		return -1;
 	if (rollup_init(&r.roll) < 0)
@@ -1161,7 +1038,5 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 	}
 	rollup_free(&r.roll);
 	instances_free(&r.inst);
-	if (r.s3_ready)
-		fo_s3_free(&r.s3);
 	return rc;
 }
