@@ -8,31 +8,22 @@ folder per period named as AWS names them (20261101-20261201): an S3 prefix
 (s3://bucket/prefix/report) or a local directory. Exit 99 (the assembly is
 already loaded) marks the run skipped.
 """
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from finops_common import (BILLING, DAG, NOTHING_NEW, BashOperator, bin_path,
-                           default_args)
+from finops_common import BILLING, job_dag
 
 PERIOD = ("{{ var.value.finops_cur_report_root }}/"
           "{{ %(m)s.strftime('%%Y%%m01') }}-{{ %(m)s.add(months=1).strftime('%%Y%%m01') }}/")
 THIS_MONTH = "data_interval_end.start_of('month')"
 LAST_MONTH = "data_interval_end.start_of('month').subtract(months=1)"
 
-with DAG(
-    dag_id="billing_ingest",
-    description="AWS Cost and Usage Reports into billing_line_items, one atomic period at a time",
+dag = job_dag(
+    "billing_ingest",
+    "AWS Cost and Usage Reports into billing_line_items, one atomic period at a time",
     schedule="0 */6 * * *",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,                      # each run reloads whole periods
-    max_active_runs=1,
-    default_args=default_args(timedelta(hours=3)),
-    tags=["finops", "ingest"],
-) as dag:
-    BashOperator(
-        task_id="billing_ingest",
-        bash_command=bin_path("billing_ingest") + " --log-format json"
-        + "{% if data_interval_end.day <= 5 %} \"" + PERIOD % {"m": LAST_MONTH}
-        + "\"{% endif %} \"" + PERIOD % {"m": THIS_MONTH} + "\"",
-        skip_on_exit_code=NOTHING_NEW,
-        outlets=[BILLING],
-    )
+    timeout=timedelta(hours=3),
+    tags=["ingest"],
+    arguments="{% if data_interval_end.day <= 5 %} \"" + PERIOD % {"m": LAST_MONTH}
+    + "\"{% endif %} \"" + PERIOD % {"m": THIS_MONTH} + "\"",
+    outlets=[BILLING],
+)                                       # no catchup: each run reloads whole periods

@@ -7,7 +7,7 @@ appear here: the binaries read VAULT_ADDR and the AppRole (or token) from the
 worker's environment (docs/secrets.md), which BashOperator passes on.
 """
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -20,7 +20,7 @@ except ImportError:                     # Airflow 2.10
     from airflow.operators.bash import BashOperator
 
 __all__ = ["DAG", "Asset", "BashOperator", "bin_path", "default_args", "NOTHING_NEW",
-           "BILLING", "USAGE", "CATALOG", "hourly_intervals"]
+           "BILLING", "USAGE", "CATALOG", "hourly_intervals", "job_dag"]
 
 # Exit code 99: nothing new to do; the task shows as skipped.
 NOTHING_NEW = 99
@@ -56,3 +56,27 @@ def hourly_intervals():
     """Runs whose data interval is the hour before them. (Airflow 3 turns a cron
     string into a trigger timetable, whose data interval is empty.)"""
     return CronDataIntervalTimetable("0 * * * *", timezone="UTC")
+
+
+def job_dag(job, description, schedule, timeout, tags, arguments="", outlets=(),
+            start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1):
+    """The DAG of one job: a single BashOperator task that runs the binary with
+    JSON logs and the given (templated) arguments, skipped on exit 99, and
+    publishing the job's outlets. One run at a time and no catchup unless said."""
+    with DAG(
+        dag_id=job,
+        description=description,
+        schedule=schedule,
+        start_date=start_date,
+        catchup=catchup,
+        max_active_runs=max_active_runs,
+        default_args=default_args(timeout),
+        tags=["finops"] + list(tags),
+    ) as dag:
+        BashOperator(
+            task_id=job,
+            bash_command=bin_path(job) + " --log-format json" + arguments,
+            skip_on_exit_code=NOTHING_NEW,
+            outlets=list(outlets),
+        )
+    return dag

@@ -2,27 +2,17 @@
 
 Exit 99 (no region's offer version changed) marks the run skipped.
 """
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from finops_common import (CATALOG, DAG, NOTHING_NEW, BashOperator, bin_path,
-                           default_args)
+from finops_common import CATALOG, job_dag
 
-with DAG(
-    dag_id="instance_catalog_updater",
-    description="EC2 instance types and prices from the AWS Price List",
+dag = job_dag(
+    "instance_catalog_updater",
+    "EC2 instance types and prices from the AWS Price List",
     schedule="0 3 * * *",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,                      # only the current catalog matters
-    max_active_runs=1,
-    default_args=default_args(timedelta(hours=2)),
-    tags=["finops", "ingest"],
-) as dag:
-    BashOperator(
-        task_id="instance_catalog_updater",
-        bash_command=bin_path("instance_catalog_updater")
-        + " --log-format json"
-        + "{% if var.value.get('finops_pricing_base_url', '') %}"
-          " --base-url {{ var.value.finops_pricing_base_url }}{% endif %}",
-        skip_on_exit_code=NOTHING_NEW,
-        outlets=[CATALOG],
-    )
+    timeout=timedelta(hours=2),
+    tags=["ingest"],
+    arguments="{% if var.value.get('finops_pricing_base_url', '') %}"
+              " --base-url {{ var.value.finops_pricing_base_url }}{% endif %}",
+    outlets=[CATALOG],
+)                                       # no catchup: only the current catalog matters

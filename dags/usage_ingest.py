@@ -11,31 +11,25 @@ Firehose writes them) it reads those two folders. Runs are idempotent
 """
 from datetime import datetime, timedelta
 
-from finops_common import (DAG, NOTHING_NEW, USAGE, BashOperator, bin_path,
-                           default_args, hourly_intervals)
+from finops_common import USAGE, hourly_intervals, job_dag
 
 FMT = "%Y-%m-%dT%H:%M:%SZ"
 
-with DAG(
-    dag_id="usage_ingest",
-    description="Hourly CPU, memory and network of EC2 instances",
+dag = job_dag(
+    "usage_ingest",
+    "Hourly CPU, memory and network of EC2 instances",
     schedule=hourly_intervals(),
+    timeout=timedelta(minutes=50),
+    tags=["ingest"],
+    arguments=" --start {{ data_interval_start.subtract(hours=1).strftime('%s') }}"
+    " --end {{ data_interval_start.strftime('%s') }}" % (FMT, FMT)
+    + "{% if var.value.get('finops_metric_stream_prefix', '') %}"
+      " \"{{ var.value.finops_metric_stream_prefix }}/"
+      "{{ data_interval_start.subtract(hours=1).strftime('%Y/%m/%d/%H') }}/\""
+      " \"{{ var.value.finops_metric_stream_prefix }}/"
+      "{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/\"{% endif %}",
+    outlets=[USAGE],
     start_date=datetime(2026, 11, 1),
-    catchup=True,
+    catchup=True,                       # idempotent hours: catchup backfills an outage
     max_active_runs=3,
-    default_args=default_args(timedelta(minutes=50)),
-    tags=["finops", "ingest"],
-) as dag:
-    BashOperator(
-        task_id="usage_ingest",
-        bash_command=bin_path("usage_ingest") + " --log-format json"
-        " --start {{ data_interval_start.subtract(hours=1).strftime('%s') }}"
-        " --end {{ data_interval_start.strftime('%s') }}" % (FMT, FMT)
-        + "{% if var.value.get('finops_metric_stream_prefix', '') %}"
-          " \"{{ var.value.finops_metric_stream_prefix }}/"
-          "{{ data_interval_start.subtract(hours=1).strftime('%Y/%m/%d/%H') }}/\""
-          " \"{{ var.value.finops_metric_stream_prefix }}/"
-          "{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/\"{% endif %}",
-        skip_on_exit_code=NOTHING_NEW,
-        outlets=[USAGE],
-    )
+)

@@ -104,4 +104,14 @@ int fo_pg_lock_shared(PGconn *conn, const char *job, const char *scope, int wait
 		      fo_err *err);
 int fo_pg_unlock(PGconn *conn, const char *job, const char *scope, fo_err *err);
 
+/*
+ * Ends a session: rolls back what is open, releases its advisory locks
+ * (so that a run right after this one finds them free), disconnects.
+ * conn may be NULL.
+ */
+void fo_pg_disconnect(PGconn *conn);
+
+/* libpq's version (PQlibVersion: major * 10000 + minor). */
+int fo_pg_client_version(void);
+
 #endif

@@ -544,3 +544,26 @@ fo_pg_unlock(PGconn *conn, const char *job, const char *scope, fo_err *err)
 	return fo_pg_query(conn, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, params,
 			   NULL, err);
 }
+
+void
+fo_pg_disconnect(PGconn *conn)
+{
+	if (!conn)
+		return;
+	/*
+	 * The server ends a session a moment after the client leaves: a run
+	 * started right after this one (cron, a retry, an operator) must not
+	 * find this one's advisory locks still held.
+	 */
+	if (PQstatus(conn) == CONNECTION_OK) {
+		fo_pg_rollback(conn);
+		PQclear(PQexec(conn, "SELECT pg_advisory_unlock_all()"));
+	}
+	PQfinish(conn);
+}
+
+int
+fo_pg_client_version(void)
+{
+	return PQlibVersion();
+}

@@ -168,7 +168,7 @@ static void
 print_version(const struct fo_job *job)
 {
 	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
-	int pq = PQlibVersion();
+	int pq = fo_pg_client_version();
 
 	printf("%s (finops-pipeline) %s\n", job->name, FO_VERSION);
 	printf("libpq %d.%d, libcurl %s, jansson %s, libcsv %d.%d.%d, zlib %s\n",
@@ -478,16 +478,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 			  FO_BOOL("dry_run", ctx.dry_run)),
 		"summary: %s%s%s", fo_jobrun_status(code), ctx.summary.len ? "; " : "",
 		fo_buf_str(&ctx.summary));
-	/*
-	 * Release the job's advisory locks before disconnecting: the server ends
-	 * a session a moment after the client leaves, and a run started right
-	 * after this one (cron, a retry, an operator) must not find them held.
-	 */
-	if (ctx.conn && PQstatus(ctx.conn) == CONNECTION_OK) {
-		fo_pg_rollback(ctx.conn);
-		PQclear(PQexec(ctx.conn, "SELECT pg_advisory_unlock_all()"));
-	}
-	PQfinish(ctx.conn);
+	fo_pg_disconnect(ctx.conn);
 	fo_source_done();
 	fo_aws_done();
 	fo_secrets_close();
