@@ -318,9 +318,7 @@ fo_s3_open(struct fo_s3 *s, const char *bucket, const char *key, fo_http_stream 
 void
 fo_s3_free_keys(char **keys, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(keys[i]);
-	free(keys);
+	fo_free_strings(keys, n);
 }
 
 int

@@ -213,14 +213,17 @@ sql_buf(struct load *l, fo_buf *b, fo_err *err)
 	return rc;
 }
 
-/* "(3, 7, 12)": a partition's list of source ids. */
+/*
+ * Source ids between brackets: "()" a partition's list, "(3, 7, 12)"; "{}"
+ * an int[] parameter, "{3, 7, 12}".
+ */
 static void
-id_list(fo_buf *b, const int *ids, size_t n)
+id_list(fo_buf *b, const int *ids, size_t n, const char *brackets)
 {
-	fo_buf_putc(b, '(');
+	fo_buf_putc(b, brackets[0]);
 	for (size_t i = 0; i < n; i++)
 		fo_buf_printf(b, "%s%d", i ? ", " : "", ids[i]);
-	fo_buf_putc(b, ')');
+	fo_buf_putc(b, brackets[1]);
 }
 
 static int
@@ -255,16 +258,6 @@ ensure_period_table(struct load *l, const char *period, fo_err *err)
 		table, period) < 0)
 		return -1;
 	return 0;
-}
-
-/* "{3,7,12}": source ids as an int[] parameter. */
-static void
-id_array(fo_buf *b, const int *ids, size_t n)
-{
-	fo_buf_putc(b, '{');
-	for (size_t i = 0; i < n; i++)
-		fo_buf_printf(b, "%s%d", i ? "," : "", ids[i]);
-	fo_buf_putc(b, '}');
 }
 
 /*
@@ -311,7 +304,7 @@ clear_sources(struct load *l, const char *period, const int *ids, size_t n, char
 	if (rc == 0 && dflt[0]) {
 		char q[256];
 
-		id_array(&arr, ids, n);
+		id_list(&arr, ids, n, "{}");
 		params[0] = arr.data;
 		snprintf(q, sizeof(q), "DELETE FROM finops.%s WHERE source_id = ANY($1::int[])", dflt);
 		rc = arr.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
@@ -334,7 +327,7 @@ attach_leaf(struct load *l, const char *period, const char *table, const char *l
 		return -1;
 	fo_buf_printf(&q, "ALTER TABLE finops.%s ATTACH PARTITION finops.%s FOR VALUES IN ",
 		      ptable, leaf);
-	id_list(&q, ids, n);
+	id_list(&q, ids, n, "()");
 	return sql_buf(l, &q, err);
 }
 

@@ -15,6 +15,9 @@ int fo_backoff_ms(int attempt, int base_ms, int cap_ms);
 /* Sleeps ms milliseconds; wakes early when a stop signal arrives. */
 void fo_sleep_ms(int ms);
 
+/* Frees n strings and the array holding them (either may be NULL). */
+void fo_free_strings(char **v, size_t n);
+
 /* qsort comparison of two char * (strcmp order). */
 int fo_cmp_str(const void *a, const void *b);
 

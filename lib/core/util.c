@@ -99,6 +99,14 @@ fo_read_secret_file(const char *what, const char *path, char **out, fo_err *err)
 	return 0;
 }
 
+void
+fo_free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int
 fo_cmp_str(const void *a, const void *b)
 {

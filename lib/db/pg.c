@@ -343,20 +343,28 @@ statement_label(const char *sql, char *out, size_t len)
 			*p = ' ';
 }
 
+/* 0 when res of sql succeeded; else -1 with err naming the statement, res cleared. */
+static int
+result_ok(PGconn *conn, const char *sql, PGresult *res, fo_err *err)
+{
+	ExecStatusType st = PQresultStatus(res);
+	char what[80];
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return 0;
+	statement_label(sql, what, sizeof(what));
+	fo_pg_fail(conn, res, what, err);
+	PQclear(res);
+	return -1;
+}
+
 int
 fo_pg_exec(PGconn *conn, const char *sql, fo_err *err)
 {
 	PGresult *res = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(res);
 
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		char what[80];
-
-		statement_label(sql, what, sizeof(what));
-		fo_pg_fail(conn, res, what, err);
-		PQclear(res);
+	if (result_ok(conn, sql, res, err) < 0)
 		return -1;
-	}
 	PQclear(res);
 	return 0;
 }
@@ -366,18 +374,11 @@ fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *param
 	    PGresult **out, fo_err *err)
 {
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
 
 	if (out)
 		*out = NULL;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		char what[80];
-
-		statement_label(sql, what, sizeof(what));
-		fo_pg_fail(conn, res, what, err);
-		PQclear(res);
+	if (result_ok(conn, sql, res, err) < 0)
 		return -1;
-	}
 	if (out)
 		*out = res;
 	else

@@ -208,9 +208,7 @@ fo_source_list(const char *name, enum fo_source_depth depth, char ***names, size
 void
 fo_source_free_list(char **names, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	fo_free_strings(names, n);
 }
 
 /* Splits an s3:// name for the client; *bucket and *key are the caller's. */
