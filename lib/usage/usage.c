@@ -2,12 +2,9 @@
  * usage.c: hourly EC2 utilization from CloudWatch or Metric Streams files
  * (see usage.h).
  *
- * Both sources fill one roll-up: cells keyed by (instance, hour) holding the
- * sums, counts and maxima of each metric. Cells are flushed by COPY into a
- * temporary table as partial aggregates (when they fall OPEN_HOURS behind the
- * newest datapoint, or when too many are open), and one statement at the end
- * merges the partials of each (instance, hour) and upserts them. Memory is
- * bounded by the open cells, not by the size of the input.
+ * Both sources fill one roll-up (rollup.h); CloudWatch is asked in
+ * from_cloudwatch.c, metric-stream files are read here. One statement at the end
+ * merges the partial aggregates of each (instance, hour) and upserts them.
  */
 #include <errno.h>
 #include <math.h>
@@ -28,304 +25,12 @@
 #include "finops/source.h"
 #include "finops/usage.h"
 #include "finops/stop.h"
-#include "aws/cloudwatch.h"
+#include "usage/run.h"
 #include "core/core.h"
 
-enum metric {
-	M_CPU = FO_USAGE_CPU, M_MEM = FO_USAGE_MEMORY, M_NET_IN = FO_USAGE_NET_IN,
-	M_NET_OUT = FO_USAGE_NET_OUT, NMETRICS
-};
-
-/* ---- instances ---------------------------------------------------------- */
-
-struct instance {
-	char *id, *account, *region;
-	int seen;                    /* had a datapoint */
-};
-
-struct instances {
-	struct instance *v;
-	size_t n, cap;
-	uint32_t *slots;             /* open addressing: index + 1, 0 empty */
-	size_t nslots;
-};
-
-static uint64_t
-hash_str(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;          /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
-static void
-instances_free(struct instances *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->v[i].id);
-		free(t->v[i].account);
-		free(t->v[i].region);
-	}
-	free(t->v);
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
-}
-
-static int
-grow_slots(struct instances *t)
-{
-	size_t n = t->nslots ? t->nslots * 2 : 1024;
-	uint32_t *s = calloc(n, sizeof(*s));
-
-	if (!s)
-		return -1;
-	for (size_t i = 0; i < t->n; i++) {
-		uint64_t h = hash_str(t->v[i].id, strlen(t->v[i].id));
-
-		for (size_t k = h & (n - 1);; k = (k + 1) & (n - 1))
-			if (!s[k]) {
-				s[k] = (uint32_t)i + 1;
-				break;
-			}
-	}
-	free(t->slots);
-	t->slots = s;
-	t->nslots = n;
-	return 0;
-}
-
-/* The index of instance id (n bytes), added when new; -1 out of memory. */
-static long
-instance_of(struct instances *t, const char *id, size_t n)
-{
-	uint64_t h = hash_str(id, n);
-	size_t k;
-
-	if ((t->n + 1) * 2 > t->nslots && grow_slots(t) < 0)
-		return -1;
-	for (k = h & (t->nslots - 1); t->slots[k]; k = (k + 1) & (t->nslots - 1)) {
-		struct instance *in = &t->v[t->slots[k] - 1];
-
-		if (strlen(in->id) == n && memcmp(in->id, id, n) == 0)
-			return (long)t->slots[k] - 1;
-	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct instance *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		t->v = v;
-		t->cap = cap;
-	}
-	memset(&t->v[t->n], 0, sizeof(t->v[0]));
-	t->v[t->n].id = strndup(id, n);
-	if (!t->v[t->n].id)
-		return -1;
-	t->slots[k] = (uint32_t)t->n + 1;
-	return (long)t->n++;
-}
-
-static void
-set_text(char **dst, const char *v)
-{
-	if (v && *v && (!*dst || strcmp(*dst, v) != 0)) {
-		free(*dst);
-		*dst = strdup(v);
-	}
-}
-
-/* ---- the roll-up ---------------------------------------------------------- */
-
-struct cell {
-	uint32_t inst;               /* index + 1; 0: empty slot */
-	int32_t hour;                /* hours since the Unix epoch */
-	double sum[NMETRICS], count[NMETRICS], max[NMETRICS];
-	uint64_t minutes[NMETRICS];  /* minutes seen, to drop duplicate datapoints */
-};
-
-struct rollup {
-	struct cell *cells;
-	size_t nslots, used;         /* open addressing, at most half full */
-	int32_t newest;
-	fo_copy *copy;
-	long long duplicates, flushed;
-};
-
-static uint64_t
-cell_hash(uint32_t inst, int32_t hour)
-{
-	uint64_t h = ((uint64_t)inst << 32) ^ (uint32_t)hour;
-
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h;
-}
-
-#define ROLLUP_MIN_SLOTS (1u << 14)
-/*
- * Hours kept open behind the newest datapoint: streams arrive in time order,
- * and a record Firehose delivers twice comes again within minutes, so a
- * duplicate up to this far behind is still recognised in its open cell.
- */
-#define OPEN_HOURS 3
-#define ROLLUP_MAX_SLOTS (1u << 21)     /* ~290 MB of cells at most */
-
-static int
-rollup_init(struct rollup *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->nslots = ROLLUP_MIN_SLOTS;
-	r->cells = calloc(r->nslots, sizeof(*r->cells));
-	r->newest = INT32_MIN;
-	return r->cells ? 0 : -1;
-}
-
-static struct cell *
-cell_of(struct rollup *r, uint32_t inst, int32_t hour)
-{
-	size_t k = cell_hash(inst, hour) & (r->nslots - 1);
-
-	for (;; k = (k + 1) & (r->nslots - 1)) {
-		struct cell *c = &r->cells[k];
-
-		if (!c->inst) {
-			c->inst = inst;
-			c->hour = hour;
-			r->used++;
-			return c;
-		}
-		if (c->inst == inst && c->hour == hour)
-			return c;
-	}
-}
-
-static void
-put_num(fo_copy *copy, double v, int present)
-{
-	char num[40];
-
-	if (!present) {
-		fo_copy_put_null(copy);
-		return;
-	}
-	snprintf(num, sizeof(num), "%.17g", v);
-	fo_copy_put_str(copy, num);
-}
-
-/* Sends one cell as a partial aggregate to the staging table. */
-static int
-emit_cell(struct rollup *r, const struct instances *t, const struct cell *c, fo_err *err)
-{
-	const struct instance *in = &t->v[c->inst - 1];
-	char hour[40];
-	struct fo_ts ts = {(int64_t)c->hour * 3600, 0};
-
-	fo_ts_format(&ts, hour, sizeof(hour));
-	fo_copy_put_str(r->copy, in->id);
-	fo_copy_put_str(r->copy, hour);
-	fo_copy_put_str(r->copy, in->account);
-	fo_copy_put_str(r->copy, in->region);
-	for (int m = 0; m < NMETRICS; m++) {
-		put_num(r->copy, c->sum[m], c->count[m] > 0);
-		put_num(r->copy, c->count[m], 1);
-		put_num(r->copy, c->max[m], c->count[m] > 0);
-	}
-	r->flushed++;
-	return fo_copy_end_row(r->copy, err);
-}
-
-/*
- * Flushes the cells older than keep_from (all with INT32_MAX) and rebuilds
- * the table with nslots slots for the others.
- */
-static int
-rollup_flush(struct rollup *r, const struct instances *t, int32_t keep_from, size_t nslots,
-	     fo_err *err)
-{
-	struct cell *old = r->cells;
-	size_t n = r->nslots;
-
-	for (size_t i = 0; i < n; i++)
-		if (old[i].inst && old[i].hour < keep_from && emit_cell(r, t, &old[i], err) < 0)
-			return -1;
-	r->cells = calloc(nslots, sizeof(*r->cells));
-	if (!r->cells) {
-		r->cells = old;
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	}
-	r->nslots = nslots;
-	r->used = 0;
-	for (size_t i = 0; i < n; i++)
-		if (old[i].inst && old[i].hour >= keep_from)
-			*cell_of(r, old[i].inst, old[i].hour) = old[i];
-	free(old);
-	return 0;
-}
-
-/* Adds one datapoint (sum and count of the samples, their maximum) of minute ts_ms. */
-static int
-rollup_add(struct rollup *r, const struct instances *t, uint32_t inst, int64_t ts_ms,
-	   enum metric m, double sum, double count, double max, fo_err *err)
-{
-	int64_t minute = ts_ms / 60000;
-	int32_t hour = (int32_t)(minute / 60);
-	struct cell *c;
-	uint64_t bit = 1ull << (minute % 60);
-
-	if (hour > r->newest) {
-		/* streams come in time order: older hours are complete */
-		if (r->newest != INT32_MIN &&
-		    rollup_flush(r, t, hour - OPEN_HOURS, r->nslots, err) < 0)
-			return -1;
-		r->newest = hour;
-	}
-	if ((r->used + 1) * 2 > r->nslots) {
-		/* more open cells than slots: a larger table, or (at the largest) flush */
-		if (r->nslots < ROLLUP_MAX_SLOTS) {
-			if (rollup_flush(r, t, INT32_MIN, r->nslots * 2, err) < 0)
-				return -1;
-		} else if (rollup_flush(r, t, INT32_MAX, r->nslots, err) < 0) {
-			return -1;
-		}
-	}
-	c = cell_of(r, inst + 1, hour);
-	if (c->minutes[m] & bit) {
-		r->duplicates++;
-		return 0;
-	}
-	c->minutes[m] |= bit;
-	if (c->count[m] == 0 || max > c->max[m])
-		c->max[m] = max;
-	c->sum[m] += sum;
-	c->count[m] += count;
-	return 0;
-}
-
-static void
-rollup_free(struct rollup *r)
-{
-	free(r->cells);
-	r->cells = NULL;
-}
-
-/* ---- the run -------------------------------------------------------------- */
-
-struct run {
-	struct fo_run *ctx;
-	const struct fo_usage_opts *opts;
-	int64_t start_s, end_s;
-	struct instances inst;
-	struct rollup roll;
-	const char *source;          /* "metric_stream" or "cloudwatch" */
-	/* metric streams */
-	const char *file;
-	long long lines, used_lines, ignored, outside;
-	size_t files;
-};
+_Static_assert((int)M_CPU == FO_USAGE_CPU && (int)M_MEM == FO_USAGE_MEMORY &&
+	       (int)M_NET_IN == FO_USAGE_NET_IN && (int)M_NET_OUT == FO_USAGE_NET_OUT &&
+	       NMETRICS == 4, "rollup.h's metrics are usage.h's");
 
 static const char stage_sql[] =
 	"CREATE TEMP TABLE usage_stage (instance_id text NOT NULL, hour timestamptz NOT NULL,"
@@ -359,11 +64,9 @@ parse_time(const char *what, const char *s, int64_t *out, fo_err *err)
 
 /* ---- what CloudWatch can report ------------------------------------------- */
 
-static const char *const metric_names[NMETRICS] = {
+const char *const usage_metric_names[NMETRICS] = {
 	"CPUUtilization", "mem_used_percent", "NetworkIn", "NetworkOut",
 };
-
-enum dp_field { DP_AVG, DP_MAX, DP_MIN };
 
 /*
  * Whether one datapoint is physically possible: every value finite,
@@ -373,12 +76,12 @@ enum dp_field { DP_AVG, DP_MAX, DP_MIN };
  * not what it claims: the run refuses it (docs/operations.md). Returns 0, or
  * -1 with the field at fault and why in msg.
  */
-static int
-implausible(enum metric m, double avg, double max, double min, int has_min, enum dp_field *field,
-	    char *msg, size_t len)
+int
+usage_implausible(enum metric m, double avg, double max, double min, int has_min,
+		  enum dp_field *field, char *msg, size_t len)
 {
 	const double tol = 1e-9 * (1 + fabs(avg));
-	const char *name = metric_names[m];
+	const char *name = usage_metric_names[m];
 	int percent = m == M_CPU || m == M_MEM;
 	struct {
 		enum dp_field f;
@@ -516,7 +219,7 @@ fo_usage_parse_stream_line(const char *file, unsigned long long lineno, const ch
 		char why[160];
 
 		/* a record of no samples is a no-op, but its values must still be possible */
-		if (implausible((enum metric)m, p->count > 0 ? p->sum / p->count : p->max, p->max,
+		if (usage_implausible((enum metric)m, p->count > 0 ? p->sum / p->count : p->max, p->max,
 				json_number_value(jmin), jmin != NULL && p->count > 0, &f, why,
 				sizeof(why)) < 0) {
 			if (p->count == 0)
@@ -557,8 +260,8 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 	idx = instance_of(&r->inst, p.instance_id, strlen(p.instance_id));
 	if (idx < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	set_text(&r->inst.v[idx].account, p.account_id);
-	set_text(&r->inst.v[idx].region, p.region);
+	instance_set_text(&r->inst.v[idx].account, p.account_id);
+	instance_set_text(&r->inst.v[idx].region, p.region);
 	r->inst.v[idx].seen = 1;
 	r->used_lines++;
 	if (p.count > 0)
@@ -610,258 +313,6 @@ from_streams(struct run *r, fo_err *err)
 			return -1;
 	}
 	return 0;
-}
-
-/* ---- CloudWatch GetMetricData ---------------------------------------------- */
-
-/* Queries per instance: what each returns, in the order of query ids. */
-static const struct fo_cw_metric cw_metrics[] = {
-	{"AWS/EC2", "CPUUtilization", "Average"},
-	{"AWS/EC2", "CPUUtilization", "Maximum"},
-	{"AWS/EC2", "CPUUtilization", "SampleCount"},
-	{"CWAgent", "mem_used_percent", "Average"},
-	{"CWAgent", "mem_used_percent", "Maximum"},
-	{"AWS/EC2", "NetworkIn", "Sum"},
-	{"AWS/EC2", "NetworkOut", "Sum"},
-};
-#define NQ (sizeof(cw_metrics) / sizeof(cw_metrics[0]))
-/* which metric each query is, and which part: 0 sum (as avg * 1), 1 count, 2 max */
-static const struct {
-	enum metric m;
-	int field;
-} cw_fields[NQ] = {
-	{M_CPU, 0}, {M_CPU, 2}, {M_CPU, 1}, {M_MEM, 0}, {M_MEM, 2}, {M_NET_IN, 0}, {M_NET_OUT, 0},
-};
-
-/* Values of one instance and hour from CloudWatch, filled query by query. */
-struct cw_cell {
-	double v[NQ];
-	unsigned have;               /* bit per query */
-};
-
-/* One region's batch being filled: the cells of its instances' hours. */
-struct cw_batch {
-	struct run *r;
-	const char *region;
-	const long *idx;             /* instance table index of each id */
-	size_t hours;
-	struct cw_cell *cells;       /* n x hours of the current batch */
-	size_t first, n;
-};
-
-static int
-cw_begin(void *ctx, size_t first, size_t n, fo_err *err)
-{
-	struct cw_batch *b = ctx;
-
-	free(b->cells);
-	b->cells = calloc(n * b->hours + 1, sizeof(*b->cells));
-	if (!b->cells)
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	b->first = first;
-	b->n = n;
-	return 0;
-}
-
-static int
-cw_point(void *ctx, size_t id, size_t q, int64_t hour_s, double value, fo_err *err)
-{
-	struct cw_batch *b = ctx;
-	struct cw_cell *c = &b->cells[(id - b->first) * b->hours +
-				      (size_t)((hour_s - b->r->start_s) / 3600)];
-
-	(void)err;
-	c->v[q] = value;
-	c->have |= 1u << q;
-	return 0;
-}
-
-/* Into the roll-up: one sample per hour and metric, each checked first. */
-static int
-cw_end(void *ctx, size_t first, size_t n, int partial, fo_err *err)
-{
-	struct cw_batch *b = ctx;
-	struct run *r = b->r;
-	int rc = 0;
-
-	(void)first;
-	(void)partial;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		for (size_t h = 0; rc == 0 && h < b->hours; h++) {
-			struct cw_cell *c = &b->cells[i * b->hours + h];
-			int64_t ms = (r->start_s + (int64_t)h * 3600) * 1000;
-			long inst = b->idx[b->first + i];
-
-			if (!c->have)
-				continue;
-			r->inst.v[inst].seen = 1;
-			for (int m = 0; m < NMETRICS && rc == 0; m++) {
-				double sum = 0, max = 0, count = 0;
-				int any = 0, has_sum = 0, has_max = 0;
-
-				for (size_t q = 0; q < NQ; q++) {
-					if ((int)cw_fields[q].m != m || !(c->have & (1u << q)))
-						continue;
-					any = 1;
-					if (cw_fields[q].field == 0) {
-						sum = c->v[q];
-						has_sum = 1;
-					} else if (cw_fields[q].field == 2) {
-						max = c->v[q];
-						has_max = 1;
-					} else {
-						count = c->v[q];
-					}
-				}
-				if (!any)
-					continue;
-				/* CloudWatch gives hourly figures: one datapoint a metric and hour;
-				 * SampleCount rides on the CPU cell's count */
-				if (m != M_CPU || count == 0)
-					count = 1;
-				/* a sum of bytes is its own maximum */
-				if (m == M_NET_IN || m == M_NET_OUT)
-					max = sum;
-				{
-					static const char *const stats[] = {"Average", "Maximum",
-									    "Minimum"};
-					/* one statistic missing: check the other alone */
-					double cavg = has_sum ? sum : max, cmax = has_max ? max : cavg;
-					enum dp_field f;
-					char why[160], when[40];
-					struct fo_ts t = {ms / 1000, 0};
-
-					if (implausible((enum metric)m, cavg, cmax, 0, 0, &f, why,
-							sizeof(why)) < 0) {
-						fo_ts_format(&t, when, sizeof(when));
-						return fo_err_set(err, FO_EXIT_BAD_INPUT, "CloudWatch"
-								  " GetMetricData in %s: %s %s of %s at"
-								  " %s: %s", b->region, metric_names[m],
-								  m >= M_NET_IN ? "Sum" : stats[f],
-								  r->inst.v[inst].id, when, why);
-					}
-				}
-				rc = rollup_add(&r->roll, &r->inst, (uint32_t)inst, ms, (enum metric)m,
-						m == M_CPU ? sum * count : sum, count, max, err);
-			}
-		}
-	return rc;
-}
-
-/* The instances of one region, asked in batches; their hours go to the roll-up. */
-static int
-cw_region(struct run *r, const char *region, const long *idx, size_t n, fo_err *err)
-{
-	const char **ids = calloc(n ? n : 1, sizeof(*ids));
-	struct cw_batch b = {r, region, idx, (size_t)((r->end_s - r->start_s) / 3600), NULL, 0,
-			     0};
-	struct fo_cw_handler h = {&b, cw_begin, cw_point, cw_end};
-	int rc;
-
-	if (!ids)
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		ids[i] = r->inst.v[idx[i]].id;
-	rc = fo_cw_get_metric_data(region, ids, n, cw_metrics, NQ, r->start_s, r->end_s, &h, err);
-	free(b.cells);
-	free(ids);
-	return rc;
-}
-
-static int
-instances_from_billing(struct run *r, fo_err *err)
-{
-	char s[40], e[40];
-	struct fo_ts ts1 = {r->start_s, 0}, ts2 = {r->end_s, 0};
-	const char *params[2] = {s, e};
-	PGresult *res;
-
-	fo_ts_format(&ts1, s, sizeof(s));
-	fo_ts_format(&ts2, e, sizeof(e));
-	if (fo_pg_query(r->ctx->conn,
-			"SELECT DISTINCT resource_id, sub_account_id, region_id"
-			"  FROM finops.billing_line_items"
-			" WHERE product_code = 'AmazonEC2' AND resource_id LIKE 'i-%'"
-			"   AND usage_type ~ '(BoxUsage|DedicatedUsage|SpotUsage)'"
-			"   AND charge_period_start < $2::timestamptz"
-			"   AND coalesce(charge_period_end, charge_period_start + interval '1 hour')"
-			"       > $1::timestamptz"
-			" ORDER BY 1", 2, params, &res, err) < 0)
-		return -1;
-	for (int i = 0; i < PQntuples(res); i++) {
-		long k = instance_of(&r->inst, PQgetvalue(res, i, 0),
-				     (size_t)PQgetlength(res, i, 0));
-
-		if (k < 0) {
-			PQclear(res);
-			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-		}
-		set_text(&r->inst.v[k].account, PQgetvalue(res, i, 1));
-		set_text(&r->inst.v[k].region, PQgetvalue(res, i, 2));
-	}
-	PQclear(res);
-	return 0;
-}
-
-static const char *
-default_region(const struct run *r)
-{
-	const char *region = r->opts->region ? r->opts->region : fo_env("AWS_REGION");
-
-	if (!region)
-		region = fo_env("AWS_DEFAULT_REGION");
-	return region ? region : "us-east-1";
-}
-
-/* The instances to ask CloudWatch about (before the COPY holds the connection). */
-static int
-cw_instances(struct run *r, fo_err *err)
-{
-	if (r->opts->ninstances == 0)
-		return instances_from_billing(r, err);
-	for (size_t i = 0; i < r->opts->ninstances; i++) {
-		long k = instance_of(&r->inst, r->opts->instances[i], strlen(r->opts->instances[i]));
-
-		if (k < 0)
-			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-		set_text(&r->inst.v[k].region, default_region(r));
-	}
-	return 0;
-}
-
-static int
-from_cloudwatch(struct run *r, fo_err *err)
-{
-	const char *def_region = default_region(r);
-	long *idx;
-	int rc = 0;
-
-	if (r->inst.n == 0) {
-		fo_logf(FO_LOG_WARN, NULL, 0, "no instances: none given and no EC2 instance hours in"
-			" the billing table for the window");
-		return 0;
-	}
-	idx = calloc(r->inst.n, sizeof(*idx));
-	if (!idx)
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	/* by region: CloudWatch is regional */
-	for (size_t i = 0; i < r->inst.n && rc == 0; i++) {
-		const char *region = r->inst.v[i].region ? r->inst.v[i].region : def_region;
-		size_t n = 0;
-		int done = 0;
-
-		for (size_t j = 0; j < i && !done; j++)
-			done = strcmp(r->inst.v[j].region ? r->inst.v[j].region : def_region,
-				      region) == 0;
-		if (done)
-			continue;
-		for (size_t j = i; j < r->inst.n; j++)
-			if (strcmp(r->inst.v[j].region ? r->inst.v[j].region : def_region, region) == 0)
-				idx[n++] = (long)j;
-		rc = cw_region(r, region, idx, n, err);
-	}
-	free(idx);
-	return rc;
 }
 
 /* ---- merge ---------------------------------------------------------------- */
@@ -993,13 +444,13 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 	if (rc == 0)
 		rc = fo_pg_exec(ctx->conn, stage_sql, err);
 	if (rc == 0 && !opts->nstreams)
-		rc = cw_instances(&r, err);
+		rc = usage_cw_instances(&r, err);
 	if (rc == 0)
 		rc = fo_copy_begin(ctx->conn, "usage_stage", stage_columns,
 				   sizeof(stage_columns) / sizeof(stage_columns[0]), 0, &r.roll.copy,
 				   err);
 	if (rc == 0)
-		rc = opts->nstreams ? from_streams(&r, err) : from_cloudwatch(&r, err);
+		rc = opts->nstreams ? from_streams(&r, err) : usage_from_cloudwatch(&r, err);
 	if (rc == 0)
 		rc = rollup_flush(&r.roll, &r.inst, INT32_MAX, ROLLUP_MIN_SLOTS, err);
 	if (r.roll.copy) {
