@@ -31,10 +31,4 @@ int fo_rightsizing_check(const struct fo_rightsizing_opts *opts, fo_err *err);
 int fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *opts,
 			fo_err *err);
 
-/* Orders EC2 network performance texts ("Up to 10 Gigabit" < "10 Gigabit"): Mbit/s. */
-double fo_network_rank(const char *perf);
-
-/* percentile_cont(p) of v[0..n-1] (sorts v), as PostgreSQL computes it. */
-double fo_percentile_cont(double *v, size_t n, double p);
-
 #endif
