@@ -26,6 +26,29 @@
 #include "catalog/offer.h"
 #include "core/core.h"
 
+int
+fo_catalog_check_offer(const char *name, fo_read_fn rd, void *rdctx,
+		       struct fo_catalog_check *out, fo_err *err)
+{
+	struct offer o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(out, 0, sizeof(*out));
+	o.name = name;
+	rc = fo_csv_read(name, rd, rdctx, offer_record, &o, NULL, err);
+	if (rc == 0 && !o.header_seen)
+		rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no SKU header: not an AWS Price List"
+				" offer file, or an empty one", name);
+	out->rows = o.rows;
+	out->prices = o.kept;
+	for (int k = 0; k < NSKIPS; k++)
+		out->skipped += o.skipped[k];
+	snprintf(out->version, sizeof(out->version), "%s", o.version);
+	free(o.used);
+	return rc;
+}
+
 /* ---- one offer file, one transaction -------------------------------------- */
 
 struct source {
