@@ -191,14 +191,18 @@ new_group(struct load *l, const char *account, const char *period, fo_err *err)
 static uint64_t
 group_hash(const char *account, const char *period)
 {
-	uint64_t h = 1469598103934665603ull;          /* FNV-1a */
+	uint64_t h = fo_fnv1a(FO_FNV1A_BASIS, account, strlen(account));
 
-	for (const char *p = account; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	h = (h ^ '|') * 1099511628211ull;
-	for (const char *p = period; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return h;
+	h = fo_fnv1a(h, "|", 1);
+	return fo_fnv1a(h, period, strlen(period));
+}
+
+static uint64_t
+hash_of_group(const void *ctx, size_t i)
+{
+	const struct load *l = ctx;
+
+	return group_hash(l->groups[i].account, l->groups[i].period);
 }
 
 /* Rebuilds the group hash with room for twice the groups. */
@@ -206,19 +210,10 @@ static int
 grow_gslots(struct load *l)
 {
 	size_t n = l->ngslots ? l->ngslots * 2 : 256;
-	uint32_t *slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = fo_slots_build(n, l->ngroups, hash_of_group, l);
 
 	if (!slots)
 		return -1;
-	for (size_t i = 0; i < l->ngroups; i++) {
-		uint64_t h = group_hash(l->groups[i].account, l->groups[i].period);
-
-		for (size_t k = h & (n - 1);; k = (k + 1) & (n - 1))
-			if (!slots[k]) {
-				slots[k] = (uint32_t)i + 1;
-				break;
-			}
-	}
 	free(l->gslots);
 	l->gslots = slots;
 	l->ngslots = n;

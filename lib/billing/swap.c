@@ -147,37 +147,43 @@ leaf_name(const struct group *g, char *out, size_t len)
 		 g->period + 8, g->source_id);
 }
 
-/* Fills the new rows of group g into a table of its own (several groups in one load). */
+/*
+ * Moves the new rows of period, and of one source when source_id >= 0
+ * (with the CHECK its partition needs), into a table of their own (a load
+ * of several groups); the count moved must be the count parsed.
+ */
 static int
-split_group(struct load *l, const struct group *g, const char *table, fo_err *err)
+move_rows(struct load *l, const char *table, const char *period, int source_id,
+	  long long rows, fo_err *err)
 {
-	fo_buf cols = FO_BUF_INIT;
-	char q[4096];
+	fo_buf cols = FO_BUF_INIT, q = FO_BUF_INIT;
 	PGresult *res;
 	int rc;
 
 	for (int c = 0; c < FO_CUR_NCOLS; c++)
 		fo_buf_printf(&cols, "%s%s", c ? ", " : "", fo_cur_column_names[c]);
 	rc = billing_sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
-		 " INCLUDING CONSTRAINTS)", table);
-	if (rc == 0)
+			 " INCLUDING CONSTRAINTS)", table);
+	if (rc == 0 && source_id >= 0)
 		rc = billing_sql(l, err, "ALTER TABLE finops.%s ADD CONSTRAINT %s_bounds"
-			 " CHECK (billing_period = '%s' AND source_id = %d)", table, table, g->period,
-			 g->source_id);
+				 " CHECK (billing_period = '%s' AND source_id = %d)", table, table,
+				 period, source_id);
+	fo_buf_printf(&q, "INSERT INTO finops.%s (%s) SELECT %s FROM finops.%s"
+		      " WHERE billing_period = '%s'", table, cols.data, cols.data, l->staging,
+		      period);
+	if (source_id >= 0)
+		fo_buf_printf(&q, " AND source_id = %d", source_id);
+	if (rc == 0)
+		rc = q.oom || cols.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : fo_pg_query(l->ctx->conn, q.data, 0, NULL, &res, err);
 	if (rc == 0) {
-		snprintf(q, sizeof(q), "INSERT INTO finops.%s (%s) SELECT %s FROM finops.%s"
-			 " WHERE source_id = %d AND billing_period = '%s'", table, cols.data, cols.data,
-			 l->staging, g->source_id, g->period);
-		rc = fo_pg_query(l->ctx->conn, q, 0, NULL, &res, err);
-		if (rc == 0) {
-			if (atoll(PQcmdTuples(res)) != g->rows)
-				rc = fo_err_set(err, FO_EXIT_FAILURE,
-						"%s: %s rows of %s moved, %lld parsed", l->u->label,
-						PQcmdTuples(res), g->period, g->rows);
-			PQclear(res);
-		}
+		if (atoll(PQcmdTuples(res)) != rows)
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "%s: %s rows of %s moved, %lld parsed",
+					l->u->label, PQcmdTuples(res), period, rows);
+		PQclear(res);
 	}
 	fo_buf_free(&cols);
+	fo_buf_free(&q);
 	return rc;
 }
 
@@ -331,36 +337,6 @@ attach_leaf(struct load *l, const char *period, const char *table, const char *l
 	return sql_buf(l, &q, err);
 }
 
-/* Fills the new rows of one period into a table of their own (a load of many sources). */
-static int
-split_period(struct load *l, const char *period, long long rows, const char *table,
-	     fo_err *err)
-{
-	fo_buf cols = FO_BUF_INIT, q = FO_BUF_INIT;
-	PGresult *res;
-	int rc;
-
-	for (int c = 0; c < FO_CUR_NCOLS; c++)
-		fo_buf_printf(&cols, "%s%s", c ? ", " : "", fo_cur_column_names[c]);
-	rc = billing_sql(l, err, "CREATE TABLE finops.%s (LIKE " PARENT " INCLUDING DEFAULTS"
-		 " INCLUDING CONSTRAINTS)", table);
-	fo_buf_printf(&q, "INSERT INTO finops.%s (%s) SELECT %s FROM finops.%s"
-		      " WHERE billing_period = '%s'", table, cols.data, cols.data, l->staging,
-		      period);
-	if (rc == 0)
-		rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
-		     : fo_pg_query(l->ctx->conn, q.data, 0, NULL, &res, err);
-	if (rc == 0) {
-		if (atoll(PQcmdTuples(res)) != rows)
-			rc = fo_err_set(err, FO_EXIT_FAILURE, "%s: %s rows of %s moved, %lld parsed",
-					l->u->label, PQcmdTuples(res), period, rows);
-		PQclear(res);
-	}
-	fo_buf_free(&cols);
-	fo_buf_free(&q);
-	return rc;
-}
-
 static int record_load(struct load *l, const struct group *g, PGresult *landed, long long ms,
 		       fo_err *err);
 
@@ -382,7 +358,7 @@ into_default(struct load *l, const char *period, long long rows, const char *dfl
 		l->staging_kept = 1;
 	} else {
 		snprintf(table, sizeof(table), "%s_p%zu", l->staging, k + 1);
-		rc = split_period(l, period, rows, table, err);
+		rc = move_rows(l, table, period, -1, rows, err);
 	}
 	if (rc < 0)
 		return -1;
@@ -456,7 +432,8 @@ billing_swap(struct load *l, PGresult *landed, long long ms, fo_err *err)
 
 				if (l->multi) {
 					snprintf(table, sizeof(table), "%s_%zu", l->staging, j + 1);
-					rc = split_group(l, order[j], table, err);
+					rc = move_rows(l, table, order[j]->period, order[j]->source_id,
+						      order[j]->rows, err);
 				} else {
 					snprintf(table, sizeof(table), "%s", l->staging);
 					l->staging_kept = 1;

@@ -1,10 +1,32 @@
 /*
- * internal.h: helpers shared by the files of lib/, not part of the public API.
+ * core.h: helpers shared by the files of lib/, not part of the public API.
  */
-#ifndef FINOPS_INTERNAL_H
-#define FINOPS_INTERNAL_H
+#ifndef FINOPS_CORE_H
+#define FINOPS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "finops/error.h"
+
+/* FNV-1a over n bytes of s, from h (FO_FNV1A_BASIS to start). */
+#define FO_FNV1A_BASIS 1469598103934665603ull
+static inline uint64_t
+fo_fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/*
+ * Open addressing over the positions of an array: a table of n slots (a
+ * power of two), each 0 (empty) or an index + 1, filled by linear probing
+ * with the hashes of entries 0 .. count-1 (hash(ctx, i)). NULL when out of
+ * memory; the caller's, free().
+ */
+uint32_t *fo_slots_build(size_t n, size_t count, uint64_t (*hash)(const void *ctx, size_t i),
+			 const void *ctx);
 
 /*
  * Capped exponential backoff with full jitter: a random delay in

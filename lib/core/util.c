@@ -99,6 +99,24 @@ fo_read_secret_file(const char *what, const char *path, char **out, fo_err *err)
 	return 0;
 }
 
+uint32_t *
+fo_slots_build(size_t n, size_t count, uint64_t (*hash)(const void *ctx, size_t i),
+	       const void *ctx)
+{
+	uint32_t *slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		size_t k = hash(ctx, i) & (n - 1);
+
+		while (slots[k])
+			k = (k + 1) & (n - 1);
+		slots[k] = (uint32_t)i + 1;
+	}
+	return slots;
+}
+
 void
 fo_free_strings(char **v, size_t n)
 {

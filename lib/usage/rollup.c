@@ -9,15 +9,20 @@
 #include "finops/copy.h"
 #include "finops/datetime.h"
 #include "usage/rollup.h"
+#include "core/core.h"
 
 static uint64_t
 hash_str(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;          /* FNV-1a */
+	return fo_fnv1a(FO_FNV1A_BASIS, s, n);
+}
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
+static uint64_t
+hash_of_instance(const void *ctx, size_t i)
+{
+	const struct instances *t = ctx;
+
+	return hash_str(t->v[i].id, strlen(t->v[i].id));
 }
 
 void
@@ -37,19 +42,10 @@ static int
 grow_slots(struct instances *t)
 {
 	size_t n = t->nslots ? t->nslots * 2 : 1024;
-	uint32_t *s = calloc(n, sizeof(*s));
+	uint32_t *s = fo_slots_build(n, t->n, hash_of_instance, t);
 
 	if (!s)
 		return -1;
-	for (size_t i = 0; i < t->n; i++) {
-		uint64_t h = hash_str(t->v[i].id, strlen(t->v[i].id));
-
-		for (size_t k = h & (n - 1);; k = (k + 1) & (n - 1))
-			if (!s[k]) {
-				s[k] = (uint32_t)i + 1;
-				break;
-			}
-	}
 	free(t->slots);
 	t->slots = s;
 	t->nslots = n;
