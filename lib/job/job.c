@@ -379,6 +379,11 @@ run_job(const struct fo_job *job, struct fo_run *ctx, const char *dsn, int argc,
 	if (!dsn) {
 		if (fo_secret_dsn(&secret_dsn, &source, err) < 0)
 			return -1;
+		/* its password as libpq reads it is a secret too (any spelling) */
+		if (secret_dsn && fo_pg_protect_conninfo(secret_dsn) < 0) {
+			fo_free_wiped(secret_dsn);
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
 		copts.dsn = secret_dsn;
 		copts.nothing_configured = !secret_dsn && !fo_env("PGHOST") && !fo_env("PGHOSTADDR") &&
 					   !fo_env("PGSERVICE");

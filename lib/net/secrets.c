@@ -8,7 +8,6 @@
 
 #include "finops/buf.h"
 #include "finops/log.h"
-#include "finops/pg.h"
 #include "finops/secrets.h"
 #include "finops/vault.h"
 #include "core/core.h"
@@ -102,8 +101,6 @@ fo_secret_dsn(char **dsn, const char **source, fo_err *err)
 	} else if (from_env("FINOPS_DSN", dsn, source, err) < 0) {
 		return -1;
 	}
-	if (*dsn && fo_pg_protect_conninfo(*dsn) < 0)
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	return remember(*dsn, err);
 }
 

@@ -2,8 +2,9 @@
 """check_layers.py SOURCE_DIR: the library's includes follow lib/LAYERS.
 
 Every file of lib/ and include/finops/ may include the headers of its own
-layer and of the layers below it, never above; and no two modules (a .c file
-and its header) may include each other, directly or round a longer cycle.
+area and of the layers below it, never of a layer above nor of another area
+of its own layer; and no two modules (a .c file and its header) may include
+each other, directly or round a longer cycle.
 Exits 1 naming each file and include that breaks a rule.
 
 check_layers.py --self-test: the check fails on a small tree that breaks
@@ -30,15 +31,22 @@ def self_test():
             "lib/core/a.c": '#include "finops/a.h"\n', "lib/mid/b.c": '#include "finops/a.h"\n',
             "lib/top/c.c": '#include "finops/b.h"\n'}
     upward = dict(good, **{"lib/core/a.c": '#include "finops/c.h"\n'})
-    cycle = dict(good, **{"include/finops/d.h": "", "lib/LAYERS": layers + "2 mid2 d\n",
-                          "lib/mid2/d.c": '#include "finops/b.h"\n',
+    cycle = dict(good, **{"include/finops/d.h": "", "lib/LAYERS": layers.replace("b", "b d"),
+                          "lib/mid/d.c": '#include "finops/b.h"\n',
                           "lib/mid/b.c": '#include "finops/d.h"\n'})
-    for name, files, want in (("good", good, 0), ("upward", upward, 1), ("cycle", cycle, 1)):
-        code = subprocess.run([sys.executable, __file__, tree(files)],
-                              stdout=subprocess.DEVNULL).returncode
-        if code != want:
-            sys.exit(f"self-test: the {name} tree exits {code}, not {want}")
-    print("self-test: an upward include and a cycle fail, the mended tree passes")
+    sideways = dict(good, **{"include/finops/e.h": "", "lib/LAYERS": layers + "2 mid3 e\n",
+                             "lib/mid3/e.c": "", "lib/mid/b.c": '#include "finops/e.h"\n'})
+    for name, files, want, says in (("good", good, 0, "no include cycle"),
+                                    ("upward", upward, 1, "a layer above it"),
+                                    ("cycle", cycle, 1, "include cycle between modules"),
+                                    ("sideways", sideways, 1, "another area of its layer")):
+        r = subprocess.run([sys.executable, __file__, tree(files)], capture_output=True,
+                           text=True)
+        if r.returncode != want or says not in r.stdout:
+            sys.exit(f"self-test: the {name} tree exits {r.returncode}, not {want}, saying"
+                     f" {r.stdout.strip()!r}")
+    print("self-test: an upward include, a sideways one and a cycle fail, the mended tree"
+          " passes")
     sys.exit(0)
 
 
@@ -117,6 +125,9 @@ for path in sorted(files):
         if layers[tarea] > layers[area]:
             problems.append(f"{rel}:{n}: {area} (layer {layers[area]}) includes {m.group(1)} of"
                             f" {tarea} (layer {layers[tarea]}), a layer above it")
+        elif layers[tarea] == layers[area] and tarea != area:
+            problems.append(f"{rel}:{n}: {area} includes {m.group(1)} of {tarea}, another area"
+                            f" of its layer {layers[area]}")
         if tmodule != module:
             edges.setdefault(module, set()).add(tmodule)
 
