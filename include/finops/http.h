@@ -61,6 +61,7 @@ struct fo_http_req {
 	size_t body_len;
 	const struct fo_http_sigv4 *sigv4;  /* NULL: unsigned */
 	const char *what;           /* what the request is for, in messages ("Vault login") */
+	int hide_url;               /* the URL is a secret (a webhook): messages name its host only */
 };
 
 struct fo_http_resp {

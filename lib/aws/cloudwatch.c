@@ -37,7 +37,7 @@ post(const char *region, const char *body, struct fo_http_resp *resp, fo_err *er
 	struct fo_http_sigv4 v;
 	char url[512];
 	struct fo_http_req req = {"POST", url, headers, body, strlen(body), &v,
-				  "CloudWatch GetMetricData"};
+				  "CloudWatch GetMetricData", 0};
 
 	if (fo_aws_credentials(&creds, err) < 0)
 		return -1;

@@ -250,7 +250,7 @@ get(struct fo_s3 *s, const char *url, const char *bucket, const char *key, size_
     fo_buf *out, long long *last_modified, fo_err *err)
 {
 	struct fo_http_sigv4 v;
-	struct fo_http_req req = {"GET", url, NULL, NULL, 0, &v, "S3 GetObject"};
+	struct fo_http_req req = {"GET", url, NULL, NULL, 0, &v, "S3 GetObject", 0};
 	struct fo_http_opts o = s->http;
 	struct fo_http_resp resp;
 
@@ -289,7 +289,7 @@ fo_s3_open(struct fo_s3 *s, const char *bucket, const char *key, fo_http_stream 
 {
 	fo_buf url = FO_BUF_INIT;
 	struct fo_http_sigv4 v;
-	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, &v, "S3 GetObject"};
+	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, &v, "S3 GetObject", 0};
 	fo_err e2;
 	long status = 0;
 	int rc;

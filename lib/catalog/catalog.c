@@ -357,7 +357,7 @@ static int
 fetch_index(const char *base, json_t **regions_out, json_t **root_out, fo_err *err)
 {
 	fo_buf url = FO_BUF_INIT;
-	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, NULL, "Price List region index"};
+	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, NULL, "Price List region index", 0};
 	struct fo_http_resp resp;
 	json_error_t jerr;
 	json_t *root, *regions;
@@ -416,7 +416,7 @@ update_region(struct fo_run *ctx, const struct fo_catalog_opts *opts, const char
 	char version[64], have[64], redacted[512];
 	fo_buf url = FO_BUF_INIT;
 	fo_http_stream *stream = NULL;
-	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, NULL, "Price List offer file"};
+	struct fo_http_req req = {"GET", NULL, NULL, NULL, 0, NULL, "Price List offer file", 0};
 	struct source src;
 	fo_err err;
 	size_t n;

@@ -60,7 +60,7 @@ fo_http_request(const struct fo_http_opts *opts, const struct fo_http_req *req,
 	http_fill_opts(opts, &o);
 	memset(&x, 0, sizeof(x));
 	x.what = req->what ? req->what : "HTTP request";
-	fo_http_redact_url(req->url, x.redacted, sizeof(x.redacted));
+	http_url_label(req, x.redacted, sizeof(x.redacted));
 	resp->status = 0;
 	resp->last_modified = 0;
 	memset(&resp->body, 0, sizeof(resp->body));

@@ -220,7 +220,7 @@ fo_http_stream_open(const struct fo_http_opts *opts, const struct fo_http_req *r
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	}
 	s->x.what = s->req.what;
-	fo_http_redact_url(req->url, s->x.redacted, sizeof(s->x.redacted));
+	http_url_label(req, s->x.redacted, sizeof(s->x.redacted));
 	if (stream_connect(s, status, err) < 0) {
 		fo_http_stream_close(s);
 		return -1;

@@ -132,7 +132,7 @@ approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
 	char *secret_id = NULL, *body = NULL;
 	const char *headers[3] = {"X-Vault-Request: true", v->ns_header, NULL};
 	char url[1024], why[512];
-	struct fo_http_req req = {"POST", url, headers, NULL, 0, NULL, "Vault AppRole login"};
+	struct fo_http_req req = {"POST", url, headers, NULL, 0, NULL, "Vault AppRole login", 0};
 	struct fo_http_resp resp;
 	json_t *j, *tok;
 	int rc;
@@ -258,7 +258,7 @@ read_secret(fo_vault *v, const char *path, fo_err *err)
 {
 	const char *headers[4] = {"X-Vault-Request: true", v->token_header, v->ns_header, NULL};
 	char url[1024], why[512], where[600];
-	struct fo_http_req req = {"GET", url, headers, NULL, 0, NULL, "Vault read"};
+	struct fo_http_req req = {"GET", url, headers, NULL, 0, NULL, "Vault read", 0};
 	struct fo_http_resp resp;
 	json_t *j, *data;
 

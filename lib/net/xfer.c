@@ -305,3 +305,27 @@ http_transport_error(const struct xfer *x, CURLcode c, const char *detail, int a
 			  curl_easy_strerror(c), detail && detail[0] ? ": " : "",
 			  detail ? detail : "", attempts, attempts == 1 ? "y" : "ies");
 }
+
+void
+http_url_label(const struct fo_http_req *req, char *out, size_t len)
+{
+	const char *scheme = strstr(req->url, "://");
+	const char *host = scheme ? scheme + 3 : req->url;
+
+	if (!req->hide_url) {
+		fo_http_redact_url(req->url, out, len);
+		return;
+	}
+	/* scheme and host (without user information): nothing of the path */
+	{
+		size_t end = strcspn(host, "/?#");
+		const char *at = memchr(host, '@', end);
+
+		if (at) {
+			end -= (size_t)(at + 1 - host);
+			host = at + 1;
+		}
+		snprintf(out, len, "%.*s%.*s", scheme ? (int)(scheme + 3 - req->url) : 0, req->url,
+			 (int)end, host);
+	}
+}

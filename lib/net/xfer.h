@@ -59,6 +59,9 @@ int xfer_setup(struct xfer *x, const struct opts *o, const struct fo_http_req *r
 	       const char *range, fo_err *err);
 void xfer_free(struct xfer *x);
 
+/* The URL as messages show it: without secrets, or only its host (req->hide_url). */
+void http_url_label(const struct fo_http_req *req, char *out, size_t len);
+
 /* The one retry policy: what is worth another try, how long to wait, what to say. */
 int http_retryable_code(CURLcode c);
 int http_retryable_status(long status);

@@ -132,7 +132,7 @@ static void
 post(const struct srvtest *s, const char *path)
 {
 	char url[128];
-	struct fo_http_req req = {"POST", url, NULL, "{}", 2, NULL, "test"};
+	struct fo_http_req req = {"POST", url, NULL, "{}", 2, NULL, "test", 0};
 	struct fo_http_resp r;
 	fo_err err;
 
