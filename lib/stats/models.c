@@ -1,5 +1,5 @@
 /*
- * forecast.c: seasonal naive, Naive2, ETS and Theta, Nelder-Mead, and the
+ * models.c: seasonal naive, Naive2, ETS and Theta, Nelder-Mead, and the
  * M4 accuracy measures (see forecast.h and ../shared/notes/forecasting.md).
  */
 #include <float.h>
