@@ -1,0 +1,79 @@
+/*
+ * anomaly.h: whether a day of a daily cost series is an anomaly, the way
+ * AWS Cost Anomaly Detection decides it (see docs/anomalies.md).
+ *
+ * The expected value and its upper bound come from a forecasting model
+ * (stats: ETS with a weekly season when the series has one) fitted on the
+ * days before, made robust first: days excluded by the caller (already
+ * anomalous, or judged "no" / planned activity) are replaced by their
+ * weekday's median, and what is left is clipped at 5 robust deviations. A
+ * day is anomalous when its cost is above the bound at the chosen level and
+ * its impact (actual - expected) passes the thresholds: an absolute amount
+ * and a percentage of the expected, both (AND) or either (OR). A charge that
+ * came on the same day of the month before (a fee, tax, support) is
+ * expected, not an anomaly.
+ */
+#ifndef FINOPS_ANOMALY_H
+#define FINOPS_ANOMALY_H
+
+#include <stddef.h>
+
+struct fo_anom_params {
+	int min_history;           /* clean days before a series can alert (14) */
+	int window;                /* days of history the model sees (56) */
+	double level;              /* of the upper bound (0.99) */
+	double min_impact;         /* impact at least this much money (100) */
+	double min_pct;            /* impact at least this % of the expected (20) */
+	int join_or;               /* 0: both thresholds (AND), 1: either (OR) */
+	int shift_days;            /* an episode this long at a steady level is the new normal (7) */
+};
+
+void fo_anom_defaults(struct fo_anom_params *p);
+
+struct fo_anom_eval {
+	int evaluated;             /* 0: too little history (nothing below is set) */
+	double actual, expected, upper;
+	double impact;             /* actual - expected */
+	double impact_pct;         /* 100 * impact / expected; NAN when expected is 0 */
+	double score;              /* (actual - expected) / sigma, within 0..100 */
+	int recurring;             /* a charge this day of the month before: expected */
+	int anomalous;
+	char model[32];            /* the forecasting model that gave the expected value */
+};
+
+/*
+ * Evaluates day t of y (its history is y[0..t-1], oldest first; y[0] is
+ * Unix day first_day). excluded (may be NULL) marks days to keep out of the
+ * baseline. Returns 0, or -1 when out of memory.
+ */
+int fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, long first_day,
+		     const struct fo_anom_params *p, struct fo_anom_eval *out);
+
+/* Consecutive anomalous days: one record that grows while they last. */
+struct fo_anom_episode {
+	size_t first, last;        /* day indices */
+	double impact;             /* sum of the daily impacts */
+	double max_impact;         /* the largest daily impact */
+	double score;              /* the largest daily score */
+	int open;                  /* still anomalous on the last day scanned */
+	int level_shift;           /* closed as the series' new normal (shift_days at a steady level) */
+};
+
+/*
+ * Scans days from .. n-1 in order, as one run a day would: each day is
+ * evaluated with the days flagged before it kept out of the baseline, and
+ * consecutive anomalous days make one episode. An episode that lasts
+ * shift_days with the cost steady (within 10% of its median) is taken as
+ * the series' new normal: it closes as a level shift, and from then on the
+ * series starts where it shifted (its days count in the baseline again, the
+ * days before it no longer; min_history applies again). flags (n bytes, the caller's) get 1 for each
+ * anomalous day; *eps (the caller frees it) the episodes. -1 out of memory.
+ */
+int fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
+		 const struct fo_anom_params *p, unsigned char *flags,
+		 struct fo_anom_episode **eps, size_t *neps);
+
+/* The standard normal quantile of probability q (0 < q < 1). */
+double fo_anom_probit(double q);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * detect.c: daily cost anomalies (see anomaly.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finops/anomaly.h"
+#include "finops/forecast.h"
+
+#define SEASON 7
+#define CLIP_MADS 5.0              /* history beyond this many robust deviations is clipped */
+#define RECUR_SHARE 0.5            /* a month-ago excess this share of today's: recurring */
+
+void
+fo_anom_defaults(struct fo_anom_params *p)
+{
+	p->min_history = 14;
+	p->window = 56;
+	p->level = 0.99;
+	p->min_impact = 100;
+	p->min_pct = 20;
+	p->join_or = 0;
+	p->shift_days = 7;
+}
+
+/* Acklam's rational approximation (relative error below 1.2e-9). */
+double
+fo_anom_probit(double q)
+{
+	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+				   -2.759285104469687e+02, 1.383577518672690e+02,
+				   -3.066479806614716e+01, 2.506628277459239e+00};
+	static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+				   -1.556989798598866e+02, 6.680131188771972e+01,
+				   -1.328068155288572e+01};
+	static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+				   -2.400758277161838e+00, -2.549732539343734e+00,
+				   4.374664141464968e+00, 2.938163982698783e+00};
+	static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+				   2.445134137142996e+00, 3.754408661907416e+00};
+	double r, s;
+
+	if (q <= 0)
+		return -INFINITY;
+	if (q >= 1)
+		return INFINITY;
+	if (q < 0.02425) {
+		s = sqrt(-2 * log(q));
+		return (((((c[0] * s + c[1]) * s + c[2]) * s + c[3]) * s + c[4]) * s + c[5]) /
+		       ((((d[0] * s + d[1]) * s + d[2]) * s + d[3]) * s + 1);
+	}
+	if (q > 1 - 0.02425)
+		return -fo_anom_probit(1 - q);
+	s = q - 0.5;
+	r = s * s;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * s /
+	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n-1] (reorders v); 0 when n is 0. */
+static double
+median(double *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Year, month (1-12) and day (1-31) of a Unix day (Hinnant's civil_from_days). */
+static void
+civil(long z, int *y, int *m, int *d)
+{
+	long era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	return m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : n[m - 1];
+}
+
+/*
+ * The index of the same day of the month k months before day t (the last
+ * day of that month when it is shorter), or -1 before the series.
+ */
+static long
+same_day_months_ago(size_t t, long first_day, int k)
+{
+	int y, m, d, dd;
+	long back = 0;
+
+	civil(first_day + (long)t, &y, &m, &d);
+	/* step back a month at a time: from day d of a month to day d of the one before */
+	for (int i = 0; i < k; i++) {
+		int py = m == 1 ? y - 1 : y, pm = m == 1 ? 12 : m - 1;
+
+		dd = d <= days_in_month(py, pm) ? d : days_in_month(py, pm);
+		/* days from (py, pm, dd) to (y, m, d) */
+		back += (days_in_month(py, pm) - dd) + d;
+		y = py;
+		m = pm;
+		d = dd;
+	}
+	return (long)t - back;
+}
+
+/* The cost of day p above the median of the 7 days before it; NAN when they are not all there. */
+static double
+local_excess(const double *y, long p)
+{
+	double w[7];
+
+	if (p < 7)
+		return NAN;
+	memcpy(w, y + p - 7, sizeof(w));
+	return y[p] - median(w, 7);
+}
+
+int
+fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, long first_day,
+		 const struct fo_anom_params *p, struct fo_anom_eval *out)
+{
+	size_t start = t > (size_t)p->window ? t - (size_t)p->window : 0, n = t - start, clean = 0;
+	double *h, *tmp, wmed[SEASON], mad, sigma, point, z;
+	struct fo_fc_out fc;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->actual = y[t];
+	out->impact_pct = NAN;
+	for (size_t i = start; i < t; i++)
+		clean += !(excluded && excluded[i]);
+	if (clean < (size_t)p->min_history || clean < 2)
+		return 0;
+	h = malloc(2 * n * sizeof(double));
+	if (!h || fo_fc_out_alloc(&fc, 1) < 0) {
+		free(h);
+		return -1;
+	}
+	tmp = h + n;
+	/* each weekday's median over the clean days, the clean days' median for a weekday without one */
+	{
+		size_t k = 0;
+		double all;
+
+		for (size_t i = start; i < t; i++)
+			if (!(excluded && excluded[i]))
+				tmp[k++] = y[i];
+		all = median(tmp, k);
+		for (int w = 0; w < SEASON; w++) {
+			k = 0;
+			for (size_t i = start + (size_t)w; i < t; i += SEASON)
+				if (!(excluded && excluded[i]))
+					tmp[k++] = y[i];
+			/* the weekday of index i is (i - start) % 7 */
+			wmed[w] = k ? median(tmp, k) : all;
+		}
+	}
+	/* the robust spread of the clean days around their weekday's median */
+	{
+		size_t k = 0;
+
+		for (size_t i = start; i < t; i++)
+			if (!(excluded && excluded[i]))
+				tmp[k++] = fabs(y[i] - wmed[(i - start) % SEASON]);
+		mad = 1.4826 * median(tmp, k);
+	}
+	for (size_t i = start; i < t; i++) {
+		double base = wmed[(i - start) % SEASON], v = y[i];
+
+		if (excluded && excluded[i])
+			v = base;
+		else if (mad > 0 && fabs(v - base) > CLIP_MADS * mad)
+			v = base + copysign(CLIP_MADS * mad, v - base);
+		h[i - start] = v;
+	}
+	rc = fo_fc_ets(h, n, SEASON, 0, n >= 3 * SEASON && fo_fc_is_seasonal(h, n, SEASON), 1, &fc);
+	if (rc < 0) {
+		rc = fo_fc_seasonal_naive(h, n, SEASON, 1, &fc);
+		if (rc < 0)
+			goto done;
+	}
+	point = fc.point[0] > 0 ? fc.point[0] : 0;
+	sigma = (fc.hi95[0] - fc.point[0]) / FO_FC_Z95;
+	if (!isfinite(sigma) || sigma < 0)
+		sigma = 0;
+	z = fo_anom_probit(p->level);
+	out->evaluated = 1;
+	memcpy(out->model, fc.model, sizeof(out->model));
+	out->model[sizeof(out->model) - 1] = '\0';
+	out->expected = point;
+	out->upper = point + z * sigma;
+	out->impact = y[t] - point;
+	out->impact_pct = point > 0 ? 100 * out->impact / point : NAN;
+	out->score = sigma > 0 ? out->impact / sigma : (out->impact > 0 ? 100 : 0);
+	out->score = out->score < 0 ? 0 : out->score > 100 ? 100 : out->score;
+	{
+		int abs_ok = out->impact >= p->min_impact;
+		/* no expected cost: any increase is an infinite percentage */
+		int pct_ok = isnan(out->impact_pct) ? out->impact > 0 : out->impact_pct >= p->min_pct;
+
+		out->anomalous = y[t] > out->upper && (p->join_or ? abs_ok || pct_ok : abs_ok && pct_ok);
+	}
+	if (out->anomalous) {
+		int seen = 0, recurring = 1;
+
+		for (int k = 1; k <= 2; k++) {
+			long q = same_day_months_ago(t, first_day, k);
+			double e = q >= 0 ? local_excess(y, q) : NAN;
+
+			if (isnan(e))
+				continue;
+			seen++;
+			recurring &= e >= RECUR_SHARE * out->impact;
+		}
+		if (seen && recurring) {
+			out->recurring = 1;
+			out->anomalous = 0;
+		}
+	}
+done:
+	fo_fc_out_free(&fc);
+	free(h);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Whether the last k days up to t hold steady: their cost over the expected
+ * (or, when nothing was expected, the cost itself) within tol of its
+ * median. v[i] is that measure of day i.
+ */
+static int
+steady(const double *v, size_t t, size_t k, double tol)
+{
+	double w[64], m;
+
+	if (k > 64 || t + 1 < k)
+		return 0;
+	for (size_t i = t + 1 - k; i <= t; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	memcpy(w, v + t + 1 - k, k * sizeof(double));
+	m = median(w, k);
+	for (size_t i = t + 1 - k; i <= t; i++)
+		if (fabs(v[i] - m) > tol * fabs(m))
+			return 0;
+	return m > 0;
+}
+
+int
+fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
+	     const struct fo_anom_params *p, unsigned char *flags,
+	     struct fo_anom_episode **eps, size_t *neps)
+{
+	unsigned char *excluded = calloc(n ? n : 1, 1);
+	double *level = malloc((n ? n : 1) * sizeof(double));
+	struct fo_anom_episode *e = NULL, *cur = NULL;
+	size_t ne = 0, base = 0;
+
+	*eps = NULL;
+	*neps = 0;
+	if (!excluded || !level) {
+		free(excluded);
+		free(level);
+		return -1;
+	}
+	memset(flags, 0, n);
+	for (size_t t = from; t < n; t++) {
+		struct fo_anom_eval ev;
+
+		/* after a level shift, the series starts again where it shifted */
+		if (fo_anom_evaluate(y + base, excluded + base, t - base, first_day + (long)base, p,
+				     &ev) < 0)
+			goto oom;
+		if (!ev.anomalous) {
+			if (cur)
+				cur->open = 0;
+			cur = NULL;
+			continue;
+		}
+		flags[t] = 1;
+		excluded[t] = 1;
+		/* how far above normal: a ratio, or the cost itself when nothing was expected */
+		level[t] = ev.expected > 0 ? ev.actual / ev.expected : -ev.actual;
+		if (!cur) {
+			struct fo_anom_episode *g = realloc(e, (ne + 1) * sizeof(*e));
+
+			if (!g)
+				goto oom;
+			e = g;
+			cur = &e[ne++];
+			memset(cur, 0, sizeof(*cur));
+			cur->first = t;
+			cur->open = 1;
+		}
+		cur->last = t;
+		cur->impact += ev.impact;
+		if (ev.impact > cur->max_impact)
+			cur->max_impact = ev.impact;
+		if (ev.score > cur->score)
+			cur->score = ev.score;
+		if (p->shift_days > 0 && cur->last - cur->first + 1 >= (size_t)p->shift_days &&
+		    (level[t] >= 0 ? steady(level, t, (size_t)p->shift_days, 0.15)
+		     : steady(y, t, (size_t)p->shift_days, 0.35))) {
+			/* the new normal: its days are the baseline from here on */
+			for (size_t i = cur->first; i <= t; i++)
+				excluded[i] = 0;
+			base = cur->first;
+			cur->level_shift = 1;
+			cur->open = 0;
+			cur = NULL;
+		}
+	}
+	free(excluded);
+	free(level);
+	*eps = e;
+	*neps = ne;
+	return 0;
+oom:
+	free(excluded);
+	free(level);
+	free(e);
+	return -1;
+}

@@ -1,0 +1,243 @@
+/*
+ * Daily cost anomalies, worked by hand on series with a known shape
+ * (deterministic noise): a monthly fee is not one, a 3-day leak is one
+ * anomaly with its impact, 10 days of history cannot alert, small changes
+ * pass the bound but not the thresholds, a service that appears from
+ * nothing has no percentage, and a permanent step becomes the new normal.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "finops/anomaly.h"
+
+#define DAY0 20393                 /* 2025-11-01, a Saturday */
+#define N 150
+
+static uint64_t rng = 88172645463325252ull;
+
+/* Uniform in [-1, 1), the same sequence every run. */
+static double
+noise(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / (double)(1ull << 52) - 1;
+}
+
+/* About base a day, weekends at 70%, +-spread noise. */
+static void
+series(double *y, size_t n, double base, double spread)
+{
+	rng = 88172645463325252ull;
+	for (size_t i = 0; i < n; i++) {
+		int weekday = (int)((DAY0 + (long)i + 4) % 7);       /* 0 Sunday */
+
+		y[i] = base * (weekday == 0 || weekday == 6 ? 0.7 : 1.0) * (1 + spread * noise());
+	}
+}
+
+static void
+test_probit(void **state)
+{
+	(void)state;
+	assert_true(fabs(fo_anom_probit(0.99) - 2.326348) < 1e-5);
+	assert_true(fabs(fo_anom_probit(0.5)) < 1e-9);
+	assert_true(fabs(fo_anom_probit(0.001) + 3.090232) < 1e-5);
+}
+
+static void
+test_monthly_fee_is_not_an_anomaly(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_eval ev;
+	double y[N];
+	/* the 1st of Dec, Jan, Feb, Mar: days 30, 61, 92, 120 */
+	const size_t firsts[] = {30, 61, 92, 120};
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.05);
+	for (size_t i = 0; i < 4; i++)
+		y[firsts[i]] += 3000;          /* support, billed on the 1st */
+	/* the first time it is new: an anomaly */
+	assert_int_equal(fo_anom_evaluate(y, NULL, 30, DAY0, &p, &ev), 0);
+	assert_true(ev.evaluated);
+	assert_true(ev.anomalous);
+	/* once it came a month before, it is expected */
+	for (size_t i = 1; i < 4; i++) {
+		assert_int_equal(fo_anom_evaluate(y, NULL, firsts[i], DAY0, &p, &ev), 0);
+		assert_false(ev.anomalous);
+		assert_true(ev.recurring);
+	}
+}
+
+static void
+test_three_day_leak_is_one_anomaly(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_episode *eps;
+	unsigned char flags[N];
+	double y[N];
+	size_t n;
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.05);
+	for (size_t i = 70; i < 73; i++)
+		y[i] += 800;                   /* a NAT gateway left running */
+	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(eps[0].first, 70);
+	assert_int_equal(eps[0].last, 72);
+	assert_false(eps[0].open);
+	assert_false(eps[0].level_shift);
+	/* the impact is the leak's 2,400, give or take the noise of the expected values */
+	assert_true(fabs(eps[0].impact - 2400) < 150);
+	assert_true(eps[0].max_impact > 700 && eps[0].max_impact < 900);
+	free(eps);
+}
+
+static void
+test_short_history_does_not_alert(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_eval ev;
+	double y[N];
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.05);
+	y[10] += 5000;
+	assert_int_equal(fo_anom_evaluate(y, NULL, 10, DAY0, &p, &ev), 0);
+	assert_false(ev.evaluated);
+	assert_false(ev.anomalous);
+	/* the same spike with 14 days before it alerts */
+	y[14] += 5000;
+	assert_int_equal(fo_anom_evaluate(y, NULL, 14, DAY0, &p, &ev), 0);
+	assert_true(ev.evaluated);
+	assert_true(ev.anomalous);
+}
+
+static void
+test_thresholds(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_eval ev;
+	double y[N];
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 5000, 0.005);
+	y[80] += 400;                      /* far above the bound, but only ~8% */
+	assert_int_equal(fo_anom_evaluate(y, NULL, 80, DAY0, &p, &ev), 0);
+	assert_true(ev.actual > ev.upper);
+	assert_true(ev.impact_pct > 5 && ev.impact_pct < 10);
+	assert_false(ev.anomalous);        /* AND: 20% is not reached */
+	p.join_or = 1;
+	assert_int_equal(fo_anom_evaluate(y, NULL, 80, DAY0, &p, &ev), 0);
+	assert_true(ev.anomalous);         /* OR: $100 is */
+	/* a small series: +60% but $30 */
+	fo_anom_defaults(&p);
+	series(y, N, 50, 0.01);
+	y[80] += 30;
+	assert_int_equal(fo_anom_evaluate(y, NULL, 80, DAY0, &p, &ev), 0);
+	assert_true(ev.impact_pct > 40);
+	assert_false(ev.anomalous);
+}
+
+static void
+test_from_nothing_has_no_percentage(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_eval ev;
+	double y[40] = {0};
+
+	(void)state;
+	fo_anom_defaults(&p);
+	y[39] = 500;                       /* a GPU cluster in a new account */
+	assert_int_equal(fo_anom_evaluate(y, NULL, 39, DAY0, &p, &ev), 0);
+	assert_true(ev.evaluated);
+	assert_true(ev.anomalous);
+	assert_true(fabs(ev.expected) < 1e-9);
+	assert_true(isnan(ev.impact_pct));
+	assert_true(fabs(ev.impact - 500) < 1e-9);
+}
+
+static void
+test_step_becomes_the_new_normal(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_episode *eps;
+	unsigned char flags[N];
+	double y[N];
+	size_t n;
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.02);
+	for (size_t i = 60; i < N; i++)
+		y[i] *= 2;                     /* a new workload, here to stay */
+	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, &eps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(eps[0].first, 60);
+	assert_true(eps[0].level_shift);
+	assert_false(eps[0].open);
+	/* nothing after it */
+	for (size_t i = eps[0].last + 1; i < N; i++)
+		assert_int_equal(flags[i], 0);
+	free(eps);
+}
+
+static void
+test_excluded_days_leave_the_baseline(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_eval with, without;
+	unsigned char excluded[N] = {0};
+	double y[N];
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.05);
+	/* a month of planned load test, most of the window before day 87 */
+	for (size_t i = 55; i < 87; i++) {
+		y[i] += 1500;
+		excluded[i] = 1;
+	}
+	assert_int_equal(fo_anom_evaluate(y, NULL, 87, DAY0, &p, &with), 0);
+	assert_int_equal(fo_anom_evaluate(y, excluded, 87, DAY0, &p, &without), 0);
+	/* left in, the load test is the baseline; left out, the weeks before it are */
+	assert_true(with.expected > 1800);
+	assert_true(without.expected > 850 && without.expected < 1150);
+	/* a single week of it is clipped even when left in (5 robust deviations) */
+	series(y, N, 1000, 0.05);
+	for (size_t i = 80; i < 87; i++)
+		y[i] += 1500;
+	assert_int_equal(fo_anom_evaluate(y, NULL, 87, DAY0, &p, &with), 0);
+	assert_true(with.expected < 1250);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probit),
+		cmocka_unit_test(test_monthly_fee_is_not_an_anomaly),
+		cmocka_unit_test(test_three_day_leak_is_one_anomaly),
+		cmocka_unit_test(test_short_history_does_not_alert),
+		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_from_nothing_has_no_percentage),
+		cmocka_unit_test(test_step_becomes_the_new_normal),
+		cmocka_unit_test(test_excluded_days_leave_the_baseline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
