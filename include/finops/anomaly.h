@@ -3,10 +3,11 @@
  * AWS Cost Anomaly Detection decides it (see docs/anomalies.md).
  *
  * The expected value and its upper bound come from a forecasting model
- * (stats: ETS with a weekly season when the series has one) fitted on the
- * days before, made robust first: days excluded by the caller (already
- * anomalous, or judged "no" / planned activity) are replaced by their
- * weekday's median, and what is left is clipped at 5 robust deviations. A
+ * (stats: ETS with a damped trend, and a weekly season when the series has
+ * one) fitted on the days before, made robust first: days excluded by the
+ * caller (already anomalous, or judged "no" / planned activity) are
+ * replaced by their weekday's median, and spikes among the others are
+ * clipped at 5 robust deviations. A
  * day is anomalous when its cost is above the bound at the chosen level and
  * its impact (actual - expected) passes the thresholds: an absolute amount
  * and a percentage of the expected, both (AND) or either (OR). A charge that
@@ -21,7 +22,7 @@
 struct fo_anom_params {
 	int min_history;           /* clean days before a series can alert (14) */
 	int window;                /* days of history the model sees (56) */
-	double level;              /* of the upper bound (0.99) */
+	double level;              /* of the prediction interval, two-sided (0.99: z 2.576) */
 	double min_impact;         /* impact at least this much money (100) */
 	double min_pct;            /* impact at least this % of the expected (20) */
 	int join_or;               /* 0: both thresholds (AND), 1: either (OR) */

@@ -192,11 +192,11 @@ fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, long 
 
 		if (excluded && excluded[i])
 			v = base;
-		else if (mad > 0 && fabs(v - base) > CLIP_MADS * mad)
-			v = base + copysign(CLIP_MADS * mad, v - base);
+		else if (mad > 0 && v - base > CLIP_MADS * mad)
+			v = base + CLIP_MADS * mad;     /* spikes only: zero days stay zero */
 		h[i - start] = v;
 	}
-	rc = fo_fc_ets(h, n, SEASON, 0, n >= 3 * SEASON && fo_fc_is_seasonal(h, n, SEASON), 1, &fc);
+	rc = fo_fc_ets(h, n, SEASON, 1, n >= 3 * SEASON && fo_fc_is_seasonal(h, n, SEASON), 1, &fc);
 	if (rc < 0) {
 		rc = fo_fc_seasonal_naive(h, n, SEASON, 1, &fc);
 		if (rc < 0)
@@ -206,7 +206,22 @@ fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, long 
 	sigma = (fc.hi95[0] - fc.point[0]) / FO_FC_Z95;
 	if (!isfinite(sigma) || sigma < 0)
 		sigma = 0;
-	z = fo_anom_probit(p->level);
+	/*
+	 * The fit's own error understates a new day's: it was fitted to these
+	 * very days (its parameters and a season's worth of states), and the
+	 * history was cleaned. Take at least the spread of the clean days
+	 * around their weekday's median.
+	 */
+	{
+		double used = (double)fc.nparams + SEASON + 1;
+
+		if ((double)n > used + 2)
+			sigma *= sqrt((double)n / ((double)n - used));
+		if (mad > sigma)
+			sigma = mad;
+	}
+	/* the upper end of the two-sided interval, as the library's hi80/hi95 are */
+	z = fo_anom_probit(1 - (1 - p->level) / 2);
 	out->evaluated = 1;
 	memcpy(out->model, fc.model, sizeof(out->model));
 	out->model[sizeof(out->model) - 1] = '\0';
