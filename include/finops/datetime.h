@@ -29,4 +29,10 @@ size_t fo_ts_format(const struct fo_ts *ts, char *out, size_t len);
 /* Writes the UTC date "YYYY-MM-DD". */
 void fo_ts_date(const struct fo_ts *ts, char *out, size_t len);
 
+/* Year, month (1-12) and day (1-31) of a count of days since 1970-01-01. */
+void fo_civil_from_days(int64_t days, int *y, int *m, int *d);
+
+/* Days in month m (1-12) of year y. */
+int fo_days_in_month(int y, int m);
+
 #endif

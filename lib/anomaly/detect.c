@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "finops/anomaly.h"
+#include "finops/datetime.h"
 #include "finops/forecast.h"
+#include "core/core.h"
 
 #define SEASON 7
 #define CLIP_MADS 5.0              /* history beyond this many robust deviations is clipped */
@@ -58,47 +60,14 @@ fo_anom_probit(double q)
 	       (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The median of v[0..n-1] (reorders v); 0 when n is 0. */
 static double
 median(double *v, size_t n)
 {
 	if (n == 0)
 		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), fo_cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Year, month (1-12) and day (1-31) of a Unix day (Hinnant's civil_from_days). */
-static void
-civil(long z, int *y, int *m, int *d)
-{
-	long era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	return m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : n[m - 1];
 }
 
 /*
@@ -111,14 +80,14 @@ same_day_months_ago(size_t t, long first_day, int k)
 	int y, m, d, dd;
 	long back = 0;
 
-	civil(first_day + (long)t, &y, &m, &d);
+	fo_civil_from_days(first_day + (long)t, &y, &m, &d);
 	/* step back a month at a time: from day d of a month to day d of the one before */
 	for (int i = 0; i < k; i++) {
 		int py = m == 1 ? y - 1 : y, pm = m == 1 ? 12 : m - 1;
 
-		dd = d <= days_in_month(py, pm) ? d : days_in_month(py, pm);
+		dd = d <= fo_days_in_month(py, pm) ? d : fo_days_in_month(py, pm);
 		/* days from (py, pm, dd) to (y, m, d) */
-		back += (days_in_month(py, pm) - dd) + d;
+		back += (fo_days_in_month(py, pm) - dd) + d;
 		y = py;
 		m = pm;
 		d = dd;

@@ -40,8 +40,9 @@ void fo_sleep_ms(int ms);
 /* Frees n strings and the array holding them (either may be NULL). */
 void fo_free_strings(char **v, size_t n);
 
-/* qsort comparison of two char * (strcmp order). */
+/* qsort comparisons: two char * (strcmp order); two doubles (ascending). */
 int fo_cmp_str(const void *a, const void *b);
+int fo_cmp_double(const void *a, const void *b);
 
 /*
  * UTF-8: the length of the valid sequence at p (1-4, within avail bytes;

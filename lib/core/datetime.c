@@ -20,8 +20,8 @@ days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void
-civil_from_days(int64_t z, int *y, int *m, int *d)
+void
+fo_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
 	int64_t era, doe, yoe, doy, mp;
 
@@ -36,8 +36,8 @@ civil_from_days(int64_t z, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-static int
-days_in_month(int y, int m)
+int
+fo_days_in_month(int y, int m)
 {
 	static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
@@ -133,7 +133,7 @@ fo_ts_parse(const char *s, size_t n, struct fo_ts *out, const char **why)
 	}
 	if (p != end)
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60) {
+	if (mo < 1 || mo > 12 || d < 1 || d > fo_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60) {
 		*why = "is not a valid date or time";
 		return -1;
 	}
@@ -166,7 +166,7 @@ fo_ts_format(const struct fo_ts *ts, char *out, size_t len)
 	int y, m, d;
 	size_t n;
 
-	civil_from_days(days, &y, &m, &d);
+	fo_civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999) {
 		n = (size_t)snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d+00", y, m, d,
 				     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
@@ -204,6 +204,6 @@ fo_ts_date(const struct fo_ts *ts, char *out, size_t len)
 	int64_t days = ts->epoch_s >= 0 ? ts->epoch_s / 86400 : (ts->epoch_s - 86399) / 86400;
 	int y, m, d;
 
-	civil_from_days(days, &y, &m, &d);
+	fo_civil_from_days(days, &y, &m, &d);
 	snprintf(out, len, "%04d-%02d-%02d", y, m, d);
 }

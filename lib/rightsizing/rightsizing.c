@@ -23,6 +23,7 @@
 #include "finops/rightsizing.h"
 #include "finops/stop.h"
 #include "rightsizing/prices.h"
+#include "core/core.h"
 
 #define HOURS_PER_MONTH 730
 
@@ -38,14 +39,6 @@ fo_rightsizing_defaults(struct fo_rightsizing_opts *o)
 	o->min_hours = 30;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* percentile_cont(p) of v[0..n-1] (sorts v), as PostgreSQL computes it. */
 static double
 percentile_cont(double *v, size_t n, double p)
@@ -55,7 +48,7 @@ percentile_cont(double *v, size_t n, double p)
 
 	if (n == 0)
 		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), fo_cmp_double);
 	pos = p * (double)(n - 1);
 	lo = (size_t)floor(pos);
 	frac = pos - (double)lo;
