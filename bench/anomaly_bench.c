@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "finops/anomaly.h"
+#include "xorshift.h"
 
 #define FROM 120
 #define DAY0 19723                /* 2024-01-01 */
@@ -38,18 +39,13 @@ static uint64_t rng;
 static double
 uniform(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / (double)(1ull << 53);
+	return xs_uniform(&rng);
 }
 
 static double
 gauss(void)
 {
-	double u = uniform() + 1e-12, v = uniform();
-
-	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+	return xs_gauss(&rng);
 }
 
 struct incident {

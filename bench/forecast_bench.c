@@ -16,16 +16,14 @@
 #include <time.h>
 
 #include "finops/forecast.h"
+#include "xorshift.h"
 
 static uint64_t state = 0x9E3779B97F4A7C15ull;
 
 static double
 uniform(void)
 {
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return ((double)(state >> 11) + 0.5) / 9007199254740992.0;
+	return xs_uniform(&state);
 }
 
 int

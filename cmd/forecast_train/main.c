@@ -28,34 +28,25 @@ static int
 on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct fo_forecast_opts *o = ctx->data;
-	long v;
+	int v;
 
 	switch (id) {
 	case OPT_CUTOFF:
-		if (fo_parse_int(arg, 0, 31, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--cutoff-days %s: 0 to 31", arg);
-		o->cutoff_days = (int)v;
-		return 0;
+		return fo_opt_int("cutoff-days", arg, 0, 31, NULL, &o->cutoff_days, err);
 	case OPT_DIMS:
 		o->dimensions = arg;
 		return 0;
 	case OPT_ORIGINS:
-		if (fo_parse_int(arg, 0, 12, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--backtest-origins %s: 0 to 12", arg);
-		o->origins = (int)v;
-		return 0;
+		return fo_opt_int("backtest-origins", arg, 0, 12, NULL, &o->origins, err);
 	case OPT_BT_DAYS:
-		if (fo_parse_int(arg, 1, 120, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--backtest-days %s: 1 to 120", arg);
-		o->backtest_days = (int)v;
-		return 0;
+		return fo_opt_int("backtest-days", arg, 1, 120, NULL, &o->backtest_days, err);
 	case OPT_DRIFTED:
 		o->retrain_drifted = 1;
 		return 0;
 	case OPT_THRESHOLD:
-		if (fo_parse_int(arg, 1, 1000, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--drift-threshold %s: a percentage", arg);
-		o->drift_threshold = (double)v;
+		if (fo_opt_int("drift-threshold", arg, 1, 1000, "a percentage", &v, err) < 0)
+			return -1;
+		o->drift_threshold = v;
 		return 0;
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");

@@ -33,17 +33,14 @@ static int
 on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 {
 	struct fo_rightsizing_opts *o = ctx->data;
-	long v;
+	int v;
 
 	switch (id) {
 	case OPT_END:
 		o->end = arg;
 		return 0;
 	case OPT_LOOKBACK:
-		if (fo_parse_int(arg, 1, 93, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--lookback-days %s: 1 to 93", arg);
-		o->lookback_days = (int)v;
-		return 0;
+		return fo_opt_int("lookback-days", arg, 1, 93, NULL, &o->lookback_days, err);
 	case OPT_STAT:
 		if (strcmp(arg, "p99.5") == 0)
 			o->cpu_percentile = 0.995;
@@ -59,10 +56,9 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 		return 0;
 	case OPT_HEADROOM:
 	case OPT_MEM_HEADROOM:
-		if (fo_parse_int(arg, 0, 90, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "%s %s: a percentage, 0 to 90",
-					  id == OPT_HEADROOM ? "--cpu-headroom" : "--memory-headroom",
-					  arg);
+		if (fo_opt_int(id == OPT_HEADROOM ? "cpu-headroom" : "memory-headroom", arg, 0, 90,
+			       "a percentage, 0 to 90", &v, err) < 0)
+			return -1;
 		if (id == OPT_HEADROOM)
 			o->cpu_headroom = (double)v / 100;
 		else
@@ -72,10 +68,7 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 		o->allow_arch_change = 1;
 		return 0;
 	case OPT_MIN_HOURS:
-		if (fo_parse_int(arg, 1, 100000, &v) < 0)
-			return fo_err_set(err, FO_EXIT_USAGE, "--min-hours %s: a count of hours", arg);
-		o->min_hours = (int)v;
-		return 0;
+		return fo_opt_int("min-hours", arg, 1, 100000, "a count of hours", &o->min_hours, err);
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
 }

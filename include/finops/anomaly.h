@@ -67,8 +67,9 @@ struct fo_anom_episode {
  * shift_days with the cost steady (within 10% of its median) is taken as
  * the series' new normal: it closes as a level shift, and from then on the
  * series starts where it shifted (its days count in the baseline again, the
- * days before it no longer; min_history applies again). flags (n bytes, the caller's) get 1 for each
- * anomalous day; *eps (the caller frees it) the episodes. -1 out of memory.
+ * days before it no longer; min_history applies again). flags (n bytes,
+ * the caller's) get 1 for each anomalous day; *eps (the caller frees it)
+ * the episodes. -1 out of memory.
  */
 int fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
 		 const struct fo_anom_params *p, unsigned char *flags,

@@ -68,4 +68,12 @@ int fo_job_main(const struct fo_job *job, void *data, int argc, char **argv);
 /* Parses a whole decimal int in [min, max] for option values. */
 int fo_parse_int(const char *s, long min, long max, long *out);
 
+/*
+ * The value arg of option --name as a whole number in [min, max] into *out
+ * (min and max within int); else FO_EXIT_USAGE "--name ARG: what", or
+ * "--name ARG: MIN to MAX" when what is NULL.
+ */
+int fo_opt_int(const char *name, const char *arg, long min, long max, const char *what, int *out,
+	       fo_err *err);
+
 #endif

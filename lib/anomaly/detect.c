@@ -17,13 +17,12 @@
 void
 fo_anom_defaults(struct fo_anom_params *p)
 {
-	p->min_history = 14;
-	p->window = 56;
-	p->level = 0.99;
-	p->min_impact = 100;
-	p->min_pct = 20;
-	p->join_or = 0;
-	p->shift_days = 7;
+	static const struct fo_anom_params defaults = {
+		.min_history = 14, .window = 56, .level = 0.99, .min_impact = 100, .min_pct = 20,
+		.join_or = 0, .shift_days = 7,
+	};
+
+	*p = defaults;
 }
 
 /* Acklam's rational approximation (relative error below 1.2e-9). */

@@ -63,6 +63,21 @@ fo_parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+int
+fo_opt_int(const char *name, const char *arg, long min, long max, const char *what, int *out,
+	   fo_err *err)
+{
+	long v;
+
+	if (fo_parse_int(arg, min, max, &v) < 0) {
+		if (what)
+			return fo_err_set(err, FO_EXIT_USAGE, "--%s %s: %s", name, arg, what);
+		return fo_err_set(err, FO_EXIT_USAGE, "--%s %s: %ld to %ld", name, arg, min, max);
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static int
 has_dry_run(const struct fo_job *job)
 {

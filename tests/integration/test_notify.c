@@ -19,6 +19,7 @@
 #include "finops/http.h"
 #include "finops/migrate.h"
 #include "finops/notify.h"
+#include "notify_fixture.h"
 #include "pgtest.h"
 #include "srvtest.h"
 
@@ -72,27 +73,6 @@ channel(struct fo_notify_channel *ch, const char *name, enum fo_notify_kind kind
 	ch->webhook = name;
 }
 
-static const struct fo_notify_fact facts[] = {
-	{"Actual", "$1,250.00"}, {"Expected", "$310.40 (up to $420.00)"},
-	{"Impact", "+$939.60 (+303%)"}, {"Since", "2026-11-02 (3 days)"},
-};
-static const char *const causes[] = {
-	"AmazonEC2 / 123456789012 / us-east-1 / NatGateway-Bytes: +$812.10",
-	"AmazonS3 / 123456789012 / us-east-1 / Requests-Tier1: +$97.50",
-};
-
-static struct fo_notify_message
-message(const char *key)
-{
-	struct fo_notify_message m = {
-		"cost_anomaly", key, "Cost anomaly: AmazonEC2 in 123456789012 <prod & co>",
-		"Spend is $939.60 above the expected $310.40 a day since 2026-11-02.",
-		facts, 4, "Top root causes", causes, 2, "Open the dashboard",
-		"https://grafana.example.com/d/anomalies?var-id=17", "{\"anomaly_id\": 17}"};
-
-	return m;
-}
-
 /* The requests the stand-in got for name, as JSON (the caller decrefs). */
 static json_t *
 requests_of(const char *name)
@@ -112,6 +92,18 @@ requests_of(const char *name)
 	return j;
 }
 
+/* Sends the fixture message with key to a channel made as channel() makes it. */
+static int
+send_to(const char *name, enum fo_notify_kind kind, const char *route, const char *script,
+	const char *key, enum fo_notify_outcome *out, fo_err *err)
+{
+	struct fo_notify_channel ch;
+	struct fo_notify_message m = fixture_message(key);
+
+	channel(&ch, name, kind, route, script);
+	return fo_notify_send(conn, 0, &ch, &m, out, err);
+}
+
 static const char *
 record_of(const char *channel_name, const char *key)
 {
@@ -128,7 +120,7 @@ static void
 test_slack_sent_once(void **state)
 {
 	struct fo_notify_channel ch;
-	struct fo_notify_message m = message("anomaly:17");
+	struct fo_notify_message m = fixture_message("anomaly:17");
 	enum fo_notify_outcome out;
 	json_t *log, *body;
 	fo_err err;
@@ -156,16 +148,14 @@ test_slack_sent_once(void **state)
 static void
 test_slack_rate_limit_waits_retry_after(void **state)
 {
-	struct fo_notify_channel ch;
-	struct fo_notify_message m = message("anomaly:18");
 	enum fo_notify_outcome out;
 	double t0 = pgtest_now_s();
 	json_t *log;
 	fo_err err;
 
 	(void)state;
-	channel(&ch, "slack-busy", FO_NOTIFY_SLACK, "slack", "429,200");
-	assert_int_equal(fo_notify_send(conn, 0, &ch, &m, &out, &err), 0);
+	assert_int_equal(send_to("slack-busy", FO_NOTIFY_SLACK, "slack", "429,200", "anomaly:18",
+				 &out, &err), 0);
 	assert_int_equal(out, FO_NOTIFY_SENT);
 	assert_true(pgtest_now_s() - t0 >= 0.95);      /* Retry-After: 1 */
 	log = requests_of("slack-busy");
@@ -177,7 +167,7 @@ static void
 test_slack_down_then_retried_by_next_run(void **state)
 {
 	struct fo_notify_channel ch;
-	struct fo_notify_message m = message("anomaly:19");
+	struct fo_notify_message m = fixture_message("anomaly:19");
 	enum fo_notify_outcome out;
 	json_t *log;
 	fo_err err;
@@ -214,14 +204,12 @@ test_slack_refusals_are_final(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct fo_notify_channel ch;
-		struct fo_notify_message m = message("anomaly:20");
 		enum fo_notify_outcome out;
 		json_t *log;
 		fo_err err;
 
-		channel(&ch, cases[i].name, FO_NOTIFY_SLACK, "slack", cases[i].script);
-		assert_int_equal(fo_notify_send(conn, 0, &ch, &m, &out, &err), -1);
+		assert_int_equal(send_to(cases[i].name, FO_NOTIFY_SLACK, "slack", cases[i].script,
+					 "anomaly:20", &out, &err), -1);
 		assert_int_equal(out, FO_NOTIFY_FAILED);
 		assert_int_equal(err.code, FO_EXIT_USAGE);
 		assert_non_null(strstr(err.msg, cases[i].name));
@@ -239,7 +227,7 @@ test_slack_many_facts_fit_its_limits(void **state)
 	struct fo_notify_fact many[600];
 	char titles[600][16];
 	struct fo_notify_channel ch;
-	struct fo_notify_message m = message("anomaly:21");
+	struct fo_notify_message m = fixture_message("anomaly:21");
 	enum fo_notify_outcome out;
 	json_t *log, *body;
 	fo_err err;
@@ -277,7 +265,7 @@ static void
 test_teams_card_and_throttling(void **state)
 {
 	struct fo_notify_channel ch;
-	struct fo_notify_message m = message("anomaly:22");
+	struct fo_notify_message m = fixture_message("anomaly:22");
 	enum fo_notify_outcome out;
 	json_t *log, *card;
 	fo_err err;
@@ -305,15 +293,13 @@ test_teams_card_and_throttling(void **state)
 static void
 test_generic_webhook_carries_the_event(void **state)
 {
-	struct fo_notify_channel ch;
-	struct fo_notify_message m = message("anomaly:23");
 	enum fo_notify_outcome out;
 	json_t *log, *body;
 	fo_err err;
 
 	(void)state;
-	channel(&ch, "hook-ops", FO_NOTIFY_WEBHOOK, "hook", NULL);
-	assert_int_equal(fo_notify_send(conn, 0, &ch, &m, &out, &err), 0);
+	assert_int_equal(send_to("hook-ops", FO_NOTIFY_WEBHOOK, "hook", NULL, "anomaly:23", &out,
+				 &err), 0);
 	log = requests_of("hook-ops");
 	body = json_object_get(json_array_get(log, 0), "body");
 	assert_string_equal(json_string_value(json_object_get(body, "event")), "cost_anomaly");
@@ -327,7 +313,7 @@ static void
 test_no_webhook_and_no_url_anywhere(void **state)
 {
 	struct fo_notify_channel ch = {"nowhere", FO_NOTIFY_SLACK, "nowhere"};
-	struct fo_notify_message m = message("anomaly:24");
+	struct fo_notify_message m = fixture_message("anomaly:24");
 	enum fo_notify_outcome out;
 	fo_err err;
 

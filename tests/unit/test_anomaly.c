@@ -16,20 +16,18 @@
 #include <cmocka.h>
 
 #include "finops/anomaly.h"
+#include "xorshift.h"
 
 #define DAY0 20393                 /* 2025-11-01, a Saturday */
 #define N 150
 
-static uint64_t rng = 88172645463325252ull;
+static uint64_t rng;
 
-/* Uniform in [-1, 1), the same sequence every run. */
+/* Uniform in (-1, 1), the same sequence every run. */
 static double
 noise(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / (double)(1ull << 52) - 1;
+	return 2 * xs_uniform(&rng) - 1;
 }
 
 /* About base a day, weekends at 70%, +-spread noise. */
@@ -42,6 +40,18 @@ series(double *y, size_t n, double base, double spread)
 
 		y[i] = base * (weekday == 0 || weekday == 6 ? 0.7 : 1.0) * (1 + spread * noise());
 	}
+}
+
+/* The episodes of a scan of y from day 20 at the defaults (*eps is the caller's). */
+static size_t
+scan(const double *y, unsigned char *flags, struct fo_anom_episode **eps)
+{
+	struct fo_anom_params p;
+	size_t n;
+
+	fo_anom_defaults(&p);
+	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, eps, &n), 0);
+	return n;
 }
 
 static void
@@ -82,19 +92,15 @@ test_monthly_fee_is_not_an_anomaly(void **state)
 static void
 test_three_day_leak_is_one_anomaly(void **state)
 {
-	struct fo_anom_params p;
 	struct fo_anom_episode *eps;
 	unsigned char flags[N];
 	double y[N];
-	size_t n;
 
 	(void)state;
-	fo_anom_defaults(&p);
 	series(y, N, 1000, 0.05);
 	for (size_t i = 70; i < 73; i++)
 		y[i] += 800;                   /* a NAT gateway left running */
-	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, &eps, &n), 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(scan(y, flags, &eps), 1);
 	assert_int_equal(eps[0].first, 70);
 	assert_int_equal(eps[0].last, 72);
 	assert_false(eps[0].open);
@@ -174,19 +180,15 @@ test_from_nothing_has_no_percentage(void **state)
 static void
 test_step_becomes_the_new_normal(void **state)
 {
-	struct fo_anom_params p;
 	struct fo_anom_episode *eps;
 	unsigned char flags[N];
 	double y[N];
-	size_t n;
 
 	(void)state;
-	fo_anom_defaults(&p);
 	series(y, N, 1000, 0.02);
 	for (size_t i = 60; i < N; i++)
 		y[i] *= 2;                     /* a new workload, here to stay */
-	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, &eps, &n), 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(scan(y, flags, &eps), 1);
 	assert_int_equal(eps[0].first, 60);
 	assert_true(eps[0].level_shift);
 	assert_false(eps[0].open);

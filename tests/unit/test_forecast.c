@@ -15,22 +15,14 @@
 #include <cmocka.h>
 
 #include "finops/forecast.h"
+#include "xorshift.h"
 
 static uint64_t rng = 88172645463325252ull;
 
 static double
-uniform(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double
 normal(void)
 {
-	return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
+	return xs_gauss(&rng);
 }
 
 struct fc {

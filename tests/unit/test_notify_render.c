@@ -15,20 +15,9 @@
 #include <cmocka.h>
 
 #include "finops/notify.h"
+#include "notify_fixture.h"
 
-static const struct fo_notify_fact facts[] = {
-	{"Actual", "$1,250.00"}, {"Expected", "$310.40 (up to $420.00)"},
-	{"Impact", "+$939.60 (+303%)"}, {"Since", "2026-11-02 (3 days)"},
-};
-static const char *const causes[] = {
-	"AmazonEC2 / 123456789012 / us-east-1 / NatGateway-Bytes: +$812.10",
-	"AmazonS3 / 123456789012 / us-east-1 / Requests-Tier1: +$97.50",
-};
-static const struct fo_notify_message msg = {
-	"cost_anomaly", "anomaly:17", "Cost anomaly: AmazonEC2 in 123456789012 <prod & co>",
-	"Spend is $939.60 above the expected $310.40 a day since 2026-11-02.",
-	facts, 4, "Top root causes", causes, 2, "Open the dashboard",
-	"https://grafana.example.com/d/anomalies?var-id=17", "{\"anomaly_id\": 17}"};
+static struct fo_notify_message msg;
 
 static void
 golden(enum fo_notify_kind kind, const char *file)
@@ -113,5 +102,6 @@ main(void)
 		cmocka_unit_test(test_refusals),
 	};
 
+	msg = fixture_message("anomaly:17");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
