@@ -75,6 +75,40 @@ int fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
 		 const struct fo_anom_params *p, unsigned char *flags,
 		 struct fo_anom_episode **eps, size_t *neps);
 
+/*
+ * Root causes. An anomalous day's cost is split into leaves, one a
+ * combination of the four dimensions AWS's root-cause analysis uses
+ * (service, sub account, region, usage type), each with its cost that day
+ * and its expected cost (the caller's baseline for that leaf). A cause is a
+ * value of one dimension or a pair of values of two; its contribution is
+ * the part of the impact its leaves explain. Causes are chosen greedily,
+ * the largest first (a pair instead of its single value when the pair
+ * explains 80% of it), and share no leaf, so their contributions never sum
+ * to more than the total impact (the leaves' increases are scaled down
+ * when they exceed it, as when other leaves fell).
+ */
+enum { FO_RC_SERVICE, FO_RC_SUB_ACCOUNT, FO_RC_REGION, FO_RC_USAGE_TYPE, FO_RC_NDIMS };
+
+struct fo_rc_leaf {
+	const char *value[FO_RC_NDIMS];   /* NULL or "" counts as a value of its own */
+	double actual, expected;
+};
+
+struct fo_rc_cause {
+	int dim[2];                /* dimensions (FO_RC_*); dim[1] -1 for a single value */
+	const char *value[2];      /* pointers into the leaves */
+	double contribution;       /* money of the impact it explains, > min_contribution */
+};
+
+/*
+ * The top max causes (at most 10 is what AWS reports), each explaining more
+ * than min_contribution ($1), largest first, into out; *nout how many.
+ * -1 out of memory.
+ */
+int fo_anom_root_causes(const struct fo_rc_leaf *leaves, size_t n, double total_impact,
+			double min_contribution, struct fo_rc_cause *out, size_t max,
+			size_t *nout);
+
 /* The standard normal quantile of probability q (0 < q < 1). */
 double fo_anom_probit(double q);
 

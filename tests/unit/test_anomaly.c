@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +228,84 @@ test_excluded_days_leave_the_baseline(void **state)
 	assert_true(with.expected < 1250);
 }
 
+/* The cause's values joined with " / ", for assertions. */
+static const char *
+cause_text(const struct fo_rc_cause *c)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s%s%s", c->value[0], c->dim[1] >= 0 ? " / " : "",
+		 c->dim[1] >= 0 ? c->value[1] : "");
+	return buf;
+}
+
+static void
+test_root_causes_rank_and_refine(void **state)
+{
+	const struct fo_rc_leaf leaves[] = {
+		{{"AmazonEC2", "111111111111", "us-east-1", "NatGateway-Bytes"}, 840, 40},
+		{{"AmazonEC2", "111111111111", "us-east-1", "BoxUsage:m5.large"}, 500, 500},
+		{{"AmazonS3", "111111111111", "us-east-1", "Requests-Tier1"}, 130, 30},
+		{{"AWSLambda", "222222222222", "eu-west-1", "Request"}, 20.5, 20},
+	};
+	struct fo_rc_cause out[10];
+	size_t n;
+	double sum = 0;
+
+	(void)state;
+	assert_int_equal(fo_anom_root_causes(leaves, 4, 900.5, 1, out, 10, &n), 0);
+	/* the NAT gateway first, in its most specific pair; then S3; Lambda's 0.50 is below $1 */
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(cause_text(&out[0]), "NatGateway-Bytes"));
+	assert_true(fabs(out[0].contribution - 800) < 1e-9);
+	assert_non_null(strstr(cause_text(&out[1]), "AmazonS3") ?
+			strstr(cause_text(&out[1]), "AmazonS3") : strstr(cause_text(&out[1]),
+									 "Requests-Tier1"));
+	assert_true(fabs(out[1].contribution - 100) < 1e-9);
+	for (size_t i = 0; i < n; i++)
+		sum += out[i].contribution;
+	assert_true(sum <= 900.5);
+}
+
+static void
+test_root_causes_never_exceed_the_impact(void **state)
+{
+	/* EC2 rose 1,000 while S3 fell 600: the day is 400 up */
+	const struct fo_rc_leaf leaves[] = {
+		{{"AmazonEC2", "111111111111", "us-east-1", "BoxUsage:p3.2xlarge"}, 1500, 500},
+		{{"AmazonS3", "111111111111", "us-east-1", "TimedStorage"}, 400, 1000},
+	};
+	struct fo_rc_cause out[10];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(fo_anom_root_causes(leaves, 2, 400, 1, out, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(fabs(out[0].contribution - 400) < 1e-9);
+}
+
+static void
+test_root_causes_spread_thin_name_the_common_value(void **state)
+{
+	struct fo_rc_leaf leaves[15];
+	char types[15][32];
+	struct fo_rc_cause out[10];
+	size_t n;
+
+	(void)state;
+	/* 15 usage types of one account each up $50: the account is the cause */
+	for (int i = 0; i < 15; i++) {
+		snprintf(types[i], sizeof(types[i]), "Usage-%d", i);
+		leaves[i] = (struct fo_rc_leaf){{i % 2 ? "AmazonEC2" : "AmazonRDS", "333333333333",
+						 "us-west-2", types[i]}, 150, 100};
+	}
+	assert_int_equal(fo_anom_root_causes(leaves, 15, 750, 1, out, 10, &n), 0);
+	assert_true(n >= 1);
+	assert_int_equal(out[0].dim[1], -1);
+	assert_true(fabs(out[0].contribution - 750) < 1e-9);
+	assert_int_equal(n, 1);
+}
+
 int
 main(void)
 {
@@ -239,6 +318,9 @@ main(void)
 		cmocka_unit_test(test_from_nothing_has_no_percentage),
 		cmocka_unit_test(test_step_becomes_the_new_normal),
 		cmocka_unit_test(test_excluded_days_leave_the_baseline),
+		cmocka_unit_test(test_root_causes_rank_and_refine),
+		cmocka_unit_test(test_root_causes_never_exceed_the_impact),
+		cmocka_unit_test(test_root_causes_spread_thin_name_the_common_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
