@@ -41,6 +41,13 @@ int fo_secret_dsn(char **dsn, const char **source, fo_err *err);
 int fo_secret_aws(struct fo_aws_creds *c, fo_err *err);
 void fo_aws_creds_free(struct fo_aws_creds *c);
 
+/*
+ * The environment variable of webhook name: FINOPS_WEBHOOK_ and the name
+ * upper-cased, with anything but letters and digits as "_"
+ * ("finops-alerts": FINOPS_WEBHOOK_FINOPS_ALERTS; its _FILE twin beside it).
+ */
+void fo_secret_webhook_env(const char *name, char *out, size_t len);
+
 /* A notification webhook URL by name ("slack"), or *url NULL when none is set. */
 int fo_secret_webhook(const char *name, char **url, fo_err *err);
 

@@ -156,6 +156,19 @@ fo_secret_aws(struct fo_aws_creds *c, fo_err *err)
 	return 0;
 }
 
+void
+fo_secret_webhook_env(const char *name, char *out, size_t len)
+{
+	size_t o;
+
+	snprintf(out, len, "FINOPS_WEBHOOK_");
+	o = strlen(out);
+	/* a name a shell can export: letters and digits upper-cased, anything else "_" */
+	for (size_t i = 0; name[i] && o + 1 < len; i++, o++)
+		out[o] = isalnum((unsigned char)name[i]) ? (char)toupper((unsigned char)name[i]) : '_';
+	out[o < len ? o : len - 1] = '\0';
+}
+
 int
 fo_secret_webhook(const char *name, char **url, fo_err *err)
 {
@@ -170,11 +183,7 @@ fo_secret_webhook(const char *name, char **url, fo_err *err)
 		char var[128];
 		const char *source;
 
-		snprintf(var, sizeof(var), "FINOPS_WEBHOOK_");
-		for (size_t i = 0, o = strlen(var); name[i] && o + 1 < sizeof(var); i++, o++) {
-			var[o] = (char)toupper((unsigned char)name[i]);
-			var[o + 1] = '\0';
-		}
+		fo_secret_webhook_env(name, var, sizeof(var));
 		if (from_env(var, url, &source, err) < 0)
 			return -1;
 	}

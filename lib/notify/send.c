@@ -133,10 +133,13 @@ fo_notify_send(PGconn *conn, long long run_id, const struct fo_notify_channel *c
 		return fo_err_prefix(err, "channel %s: ", ch->name);
 	}
 	if (!url) {
+		char var[128];
+
+		fo_secret_webhook_env(ch->webhook, var, sizeof(var));
 		fo_buf_free(&body);
 		return fo_err_set(err, FO_EXIT_USAGE, "channel %s: no webhook URL for %s (Vault field"
-				  " %s, or FINOPS_WEBHOOK_%s; docs/secrets.md)", ch->name, ch->webhook,
-				  ch->webhook, ch->webhook);
+				  " %s, or %s or %s_FILE; docs/secrets.md)", ch->name, ch->webhook,
+				  ch->webhook, var, var);
 	}
 	snprintf(what, sizeof(what), "%s channel %s", fo_notify_kind_name(ch->kind), ch->name);
 	if (ch->kind == FO_NOTIFY_TEAMS)

@@ -181,10 +181,14 @@ def test_killed_connection_mid_load_leaves_the_previous_month(fdb, tmp_path):
                                    mtime=1_700_100_000)
     # Hold the audit table: the load parses and copies everything, then waits
     # for it, with its new month built but not committed.
-    blocker = subprocess.Popen(["psql", "-X", "-q", "-d", fdb], stdin=subprocess.PIPE, text=True)
+    # (held before the load starts: on a busy machine psql may start after it)
+    blocker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-d", fdb], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
     blocker.stdin.write("BEGIN; LOCK TABLE finops.billing_loads IN ACCESS EXCLUSIVE MODE;\n"
-                        "SELECT pg_sleep(60);\n")
+                        "\\echo locked\n")
     blocker.stdin.flush()
+    while blocker.stdout.readline().strip() != "locked":
+        assert blocker.poll() is None, "psql ended before taking the lock"
     try:
         proc = start("billing_ingest", "--dsn", f"dbname={fdb}", second)
         # this test's database only: other tests run in the same cluster at the same time

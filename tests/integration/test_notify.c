@@ -19,6 +19,7 @@
 #include "finops/http.h"
 #include "finops/migrate.h"
 #include "finops/notify.h"
+#include "finops/secrets.h"
 #include "notify_fixture.h"
 #include "pgtest.h"
 #include "srvtest.h"
@@ -63,10 +64,7 @@ channel(struct fo_notify_channel *ch, const char *name, enum fo_notify_kind kind
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s/%s/T01/B02/%s%s%s", srv.port, route, name,
 		 SECRET, script ? "?script=" : "", script ? script : "");
-	snprintf(var, sizeof(var), "FINOPS_WEBHOOK_%s", name);
-	for (char *p = var; *p; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
+	fo_secret_webhook_env(name, var, sizeof(var));
 	setenv(var, url, 1);
 	ch->name = name;
 	ch->kind = kind;
@@ -319,9 +317,10 @@ test_no_webhook_and_no_url_anywhere(void **state)
 
 	(void)state;
 	unsetenv("FINOPS_WEBHOOK_NOWHERE");
+	unsetenv("FINOPS_WEBHOOK_NOWHERE_FILE");
 	assert_int_equal(fo_notify_send(conn, 0, &ch, &m, &out, &err), -1);
 	assert_int_equal(err.code, FO_EXIT_USAGE);
-	assert_non_null(strstr(err.msg, "FINOPS_WEBHOOK_nowhere"));
+	assert_non_null(strstr(err.msg, "FINOPS_WEBHOOK_NOWHERE"));
 	/* nothing the earlier tests recorded names a webhook URL */
 	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM finops.notifications n"
 					 " WHERE n::text LIKE '%" SECRET "%'"), "0");
