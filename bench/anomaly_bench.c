@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "finops/anomaly.h"
+#include "finops/datetime.h"
 #include "xorshift.h"
 
 #define FROM 120
@@ -81,13 +82,12 @@ make_series(double *y, size_t n, struct incident *inc)
 		v *= 1 + spread * gauss();
 		if (intermittent && uniform() < 0.3)
 			v = 0;
-		/* the 1st of each month (the days of 2024-2025 on which a month starts) */
-		{
-			time_t t = (time_t)day * 86400;
-			struct tm tm;
+		/* a fee on the 1st of each month */
+		if (fee) {
+			int yy, mm, dd;
 
-			gmtime_r(&t, &tm);
-			if (fee && tm.tm_mday == 1)
+			fo_civil_from_days(day, &yy, &mm, &dd);
+			if (dd == 1)
 				v += fee_by * level;
 		}
 		y[i] = v > 0 ? v : 0;

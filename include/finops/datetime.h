@@ -29,6 +29,9 @@ size_t fo_ts_format(const struct fo_ts *ts, char *out, size_t len);
 /* Writes the UTC date "YYYY-MM-DD". */
 void fo_ts_date(const struct fo_ts *ts, char *out, size_t len);
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's method). */
+int64_t fo_days_from_civil(int64_t y, int m, int d);
+
 /* Year, month (1-12) and day (1-31) of a count of days since 1970-01-01. */
 void fo_civil_from_days(int64_t days, int *y, int *m, int *d);
 

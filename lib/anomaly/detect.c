@@ -76,22 +76,14 @@ median(double *v, size_t n)
 static long
 same_day_months_ago(size_t t, long first_day, int k)
 {
-	int y, m, d, dd;
-	long back = 0;
+	int y, m, d, dim;
 
 	fo_civil_from_days(first_day + (long)t, &y, &m, &d);
-	/* step back a month at a time: from day d of a month to day d of the one before */
-	for (int i = 0; i < k; i++) {
-		int py = m == 1 ? y - 1 : y, pm = m == 1 ? 12 : m - 1;
-
-		dd = d <= fo_days_in_month(py, pm) ? d : fo_days_in_month(py, pm);
-		/* days from (py, pm, dd) to (y, m, d) */
-		back += (fo_days_in_month(py, pm) - dd) + d;
-		y = py;
-		m = pm;
-		d = dd;
-	}
-	return (long)t - back;
+	m -= k;
+	for (; m < 1; m += 12)
+		y--;
+	dim = fo_days_in_month(y, m);
+	return (long)(fo_days_from_civil(y, m, d <= dim ? d : dim) - first_day);
 }
 
 /* The cost of day p above the median of the 7 days before it; NAN when they are not all there. */

@@ -6,9 +6,8 @@
 
 #include "finops/datetime.h"
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's method). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+int64_t
+fo_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -142,7 +141,7 @@ fo_ts_parse(const char *s, size_t n, struct fo_ts *out, const char **why)
 		*why = "is before 1970";
 		return -1;
 	}
-	out->epoch_s = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+	out->epoch_s = fo_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
 	out->micros = micros;
 	return 0;
 }

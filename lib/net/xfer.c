@@ -309,23 +309,13 @@ http_transport_error(const struct xfer *x, CURLcode c, const char *detail, int a
 void
 http_url_label(const struct fo_http_req *req, char *out, size_t len)
 {
-	const char *scheme = strstr(req->url, "://");
-	const char *host = scheme ? scheme + 3 : req->url;
+	char *host;
 
-	if (!req->hide_url) {
-		fo_http_redact_url(req->url, out, len);
+	fo_http_redact_url(req->url, out, len);
+	if (!req->hide_url)
 		return;
-	}
-	/* scheme and host (without user information): nothing of the path */
-	{
-		size_t end = strcspn(host, "/?#");
-		const char *at = memchr(host, '@', end);
-
-		if (at) {
-			end -= (size_t)(at + 1 - host);
-			host = at + 1;
-		}
-		snprintf(out, len, "%.*s%.*s", scheme ? (int)(scheme + 3 - req->url) : 0, req->url,
-			 (int)end, host);
-	}
+	/* scheme and host only: nothing of the path */
+	host = strstr(out, "://");
+	host = host ? host + 3 : out;
+	host[strcspn(host, "/")] = '\0';
 }

@@ -36,20 +36,15 @@ fo_notify_kind_name(enum fo_notify_kind kind)
 	return kind == FO_NOTIFY_SLACK ? "slack" : kind == FO_NOTIFY_TEAMS ? "teams" : "webhook";
 }
 
-/* Appends n bytes of s, cut to max bytes (never inside a UTF-8 sequence) with "...". */
+/* Appends s, cut to max bytes (never inside a UTF-8 sequence) with "..." when longer. */
 static void
 put_cut(fo_buf *b, const char *s, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n <= max) {
+	if (strlen(s) <= max) {
 		fo_buf_puts(b, s);
 		return;
 	}
-	n = max > 3 ? max - 3 : 0;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	fo_buf_append(b, s, n);
+	fo_utf8_clean(b, s, max > 3 ? max - 3 : 0);
 	fo_buf_puts(b, "...");
 }
 
