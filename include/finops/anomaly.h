@@ -27,16 +27,17 @@ struct fo_anom_params {
 	double min_pct;            /* impact at least this % of the expected (20) */
 	int join_or;               /* 0: both thresholds (AND), 1: either (OR) */
 	int shift_days;            /* an episode this long at a steady level is the new normal (7) */
+	int drops;                 /* 1: watch for falls below the lower bound instead of rises */
 };
 
 void fo_anom_defaults(struct fo_anom_params *p);
 
 struct fo_anom_eval {
 	int evaluated;             /* 0: too little history (nothing below is set) */
-	double actual, expected, upper;
-	double impact;             /* actual - expected */
+	double actual, expected, upper, lower;
+	double impact;             /* actual - expected (negative for a drop) */
 	double impact_pct;         /* 100 * impact / expected; NAN when expected is 0 */
-	double score;              /* (actual - expected) / sigma, within 0..100 */
+	double score;              /* |actual - expected| / sigma in the direction watched, 0..100 */
 	int recurring;             /* a charge this day of the month before: expected */
 	int anomalous;
 	char model[32];            /* the forecasting model that gave the expected value */
@@ -54,7 +55,7 @@ int fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, l
 struct fo_anom_episode {
 	size_t first, last;        /* day indices */
 	double impact;             /* sum of the daily impacts */
-	double max_impact;         /* the largest daily impact */
+	double max_impact;         /* the largest daily impact (the most negative for drops) */
 	double score;              /* the largest daily score */
 	int open;                  /* still anomalous on the last day scanned */
 	int level_shift;           /* closed as the series' new normal (shift_days at a steady level) */
@@ -74,6 +75,22 @@ struct fo_anom_episode {
 int fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
 		 const struct fo_anom_params *p, unsigned char *flags,
 		 struct fo_anom_episode **eps, size_t *neps);
+
+/*
+ * fo_anom_scan as a daily job runs it, over days judged by earlier runs:
+ * ev (n entries) holds for days before from what those runs found (only
+ * anomalous, actual, expected, impact and score are read) and gets the
+ * evaluations of days from .. n-1. *base is where the series starts (0, or
+ * the first day of its last level shift) and moves when a new one happens.
+ * held (n bytes, or NULL) marks days people kept out of the baseline
+ * (feedback "no" or "planned_activity"): they stay out even when their
+ * episode lasts, and an episode holding one is never taken as the new
+ * normal. An episode open on day from - 1 continues (its first is then
+ * before from). *eps holds every episode with a day at or after from.
+ */
+int fo_anom_scan_days(const double *y, size_t n, long first_day, size_t from, size_t *base,
+		      const unsigned char *held, const struct fo_anom_params *p,
+		      struct fo_anom_eval *ev, struct fo_anom_episode **eps, size_t *neps);
 
 /*
  * Root causes. An anomalous day's cost is split into leaves, one a

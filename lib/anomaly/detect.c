@@ -154,6 +154,8 @@ fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, long 
 			v = base;
 		else if (mad > 0 && v - base > CLIP_MADS * mad)
 			v = base + CLIP_MADS * mad;     /* spikes only: zero days stay zero */
+		else if (p->drops && mad > 0 && base - v > CLIP_MADS * mad)
+			v = base - CLIP_MADS * mad;     /* watching drops: earlier dips too */
 		h[i - start] = v;
 	}
 	rc = fo_fc_ets(h, n, SEASON, 1, n >= 3 * SEASON && fo_fc_is_seasonal(h, n, SEASON), 1, &fc);
@@ -187,18 +189,23 @@ fo_anom_evaluate(const double *y, const unsigned char *excluded, size_t t, long 
 	out->model[sizeof(out->model) - 1] = '\0';
 	out->expected = point;
 	out->upper = point + z * sigma;
+	out->lower = point - z * sigma;
 	out->impact = y[t] - point;
 	out->impact_pct = point > 0 ? 100 * out->impact / point : NAN;
-	out->score = sigma > 0 ? out->impact / sigma : (out->impact > 0 ? 100 : 0);
-	out->score = out->score < 0 ? 0 : out->score > 100 ? 100 : out->score;
 	{
-		int abs_ok = out->impact >= p->min_impact;
-		/* no expected cost: any increase is an infinite percentage */
-		int pct_ok = isnan(out->impact_pct) ? out->impact > 0 : out->impact_pct >= p->min_pct;
+		/* how far beyond the expected, in the direction watched */
+		double beyond = p->drops ? -out->impact : out->impact;
+		int abs_ok = beyond >= p->min_impact;
+		/* no expected cost: any increase is an infinite percentage (a drop is impossible) */
+		int pct_ok = isnan(out->impact_pct) ? beyond > 0
+			     : (p->drops ? -out->impact_pct : out->impact_pct) >= p->min_pct;
 
-		out->anomalous = y[t] > out->upper && (p->join_or ? abs_ok || pct_ok : abs_ok && pct_ok);
+		out->score = sigma > 0 ? beyond / sigma : (beyond > 0 ? 100 : 0);
+		out->score = out->score < 0 ? 0 : out->score > 100 ? 100 : out->score;
+		out->anomalous = (p->drops ? y[t] < out->lower : y[t] > out->upper) &&
+				 (p->join_or ? abs_ok || pct_ok : abs_ok && pct_ok);
 	}
-	if (out->anomalous) {
+	if (out->anomalous && !p->drops) {
 		int seen = 0, recurring = 1;
 
 		for (int k = 1; k <= 2; k++) {
@@ -224,10 +231,11 @@ done:
 /*
  * Whether the last k days up to t hold steady: their cost over the expected
  * (or, when nothing was expected, the cost itself) within tol of its
- * median. v[i] is that measure of day i.
+ * median. v[i] is that measure of day i. A level of zero counts only when
+ * zero_ok (a service that stopped: a drop to nothing is a new normal too).
  */
 static int
-steady(const double *v, size_t t, size_t k, double tol)
+steady(const double *v, size_t t, size_t k, double tol, int zero_ok)
 {
 	double w[64], m;
 
@@ -241,18 +249,61 @@ steady(const double *v, size_t t, size_t k, double tol)
 	for (size_t i = t + 1 - k; i <= t; i++)
 		if (fabs(v[i] - m) > tol * fabs(m))
 			return 0;
-	return m > 0;
+	return m > 0 || (zero_ok && m == 0);
+}
+
+/* How far from normal day t is: its cost over the expected, or minus the cost when none was. */
+static double
+level_of(const struct fo_anom_eval *ev)
+{
+	return ev->expected > 0 ? ev->actual / ev->expected : -ev->actual;
+}
+
+/* Whether a person held any of days a..b out of the baseline (planned, not an anomaly). */
+static int
+any_held(const unsigned char *held, size_t a, size_t b)
+{
+	for (size_t i = a; held && i <= b; i++)
+		if (held[i])
+			return 1;
+	return 0;
+}
+
+static struct fo_anom_episode *
+new_episode(struct fo_anom_episode **e, size_t *ne, size_t first)
+{
+	struct fo_anom_episode *g = realloc(*e, (*ne + 1) * sizeof(**e)), *cur;
+
+	if (!g)
+		return NULL;
+	*e = g;
+	cur = &g[(*ne)++];
+	memset(cur, 0, sizeof(*cur));
+	cur->first = first;
+	cur->open = 1;
+	return cur;
+}
+
+static void
+grow(struct fo_anom_episode *cur, size_t t, const struct fo_anom_eval *ev)
+{
+	cur->last = t;
+	cur->impact += ev->impact;
+	if (fabs(ev->impact) > fabs(cur->max_impact))
+		cur->max_impact = ev->impact;
+	if (ev->score > cur->score)
+		cur->score = ev->score;
 }
 
 int
-fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
-	     const struct fo_anom_params *p, unsigned char *flags,
-	     struct fo_anom_episode **eps, size_t *neps)
+fo_anom_scan_days(const double *y, size_t n, long first_day, size_t from, size_t *base,
+		  const unsigned char *held, const struct fo_anom_params *p,
+		  struct fo_anom_eval *ev, struct fo_anom_episode **eps, size_t *neps)
 {
 	unsigned char *excluded = calloc(n ? n : 1, 1);
 	double *level = malloc((n ? n : 1) * sizeof(double));
 	struct fo_anom_episode *e = NULL, *cur = NULL;
-	size_t ne = 0, base = 0;
+	size_t ne = 0;
 
 	*eps = NULL;
 	*neps = 0;
@@ -261,48 +312,44 @@ fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
 		free(level);
 		return -1;
 	}
-	memset(flags, 0, n);
-	for (size_t t = from; t < n; t++) {
-		struct fo_anom_eval ev;
+	for (size_t t = 0; t < n; t++) {
+		excluded[t] = (held && held[t]) || (t < from && ev[t].anomalous);
+		level[t] = t < from && ev[t].anomalous ? level_of(&ev[t]) : NAN;
+	}
+	/* an episode still open the day before: it goes on */
+	if (from > *base && from <= n && ev[from - 1].anomalous) {
+		size_t f = from - 1;
 
-		/* after a level shift, the series starts again where it shifted */
-		if (fo_anom_evaluate(y + base, excluded + base, t - base, first_day + (long)base, p,
-				     &ev) < 0)
+		while (f > *base && ev[f - 1].anomalous)
+			f--;
+		if (!(cur = new_episode(&e, &ne, f)))
 			goto oom;
-		if (!ev.anomalous) {
+		for (size_t t = f; t < from; t++)
+			grow(cur, t, &ev[t]);
+	}
+	for (size_t t = from; t < n; t++) {
+		/* after a level shift, the series starts again where it shifted */
+		if (fo_anom_evaluate(y + *base, excluded + *base, t - *base,
+				     first_day + (long)*base, p, &ev[t]) < 0)
+			goto oom;
+		if (!ev[t].anomalous) {
 			if (cur)
 				cur->open = 0;
 			cur = NULL;
 			continue;
 		}
-		flags[t] = 1;
 		excluded[t] = 1;
-		/* how far above normal: a ratio, or the cost itself when nothing was expected */
-		level[t] = ev.expected > 0 ? ev.actual / ev.expected : -ev.actual;
-		if (!cur) {
-			struct fo_anom_episode *g = realloc(e, (ne + 1) * sizeof(*e));
-
-			if (!g)
-				goto oom;
-			e = g;
-			cur = &e[ne++];
-			memset(cur, 0, sizeof(*cur));
-			cur->first = t;
-			cur->open = 1;
-		}
-		cur->last = t;
-		cur->impact += ev.impact;
-		if (ev.impact > cur->max_impact)
-			cur->max_impact = ev.impact;
-		if (ev.score > cur->score)
-			cur->score = ev.score;
+		level[t] = level_of(&ev[t]);
+		if (!cur && !(cur = new_episode(&e, &ne, t)))
+			goto oom;
+		grow(cur, t, &ev[t]);
 		if (p->shift_days > 0 && cur->last - cur->first + 1 >= (size_t)p->shift_days &&
-		    (level[t] >= 0 ? steady(level, t, (size_t)p->shift_days, 0.15)
-		     : steady(y, t, (size_t)p->shift_days, 0.35))) {
+		    !any_held(held, cur->first, t) &&
+		    (level[t] >= 0 ? steady(level, t, (size_t)p->shift_days, 0.15, p->drops)
+		     : steady(y, t, (size_t)p->shift_days, 0.35, p->drops))) {
 			/* the new normal: its days are the baseline from here on */
-			for (size_t i = cur->first; i <= t; i++)
-				excluded[i] = 0;
-			base = cur->first;
+			memset(excluded + cur->first, 0, t + 1 - cur->first);
+			*base = cur->first;
 			cur->level_shift = 1;
 			cur->open = 0;
 			cur = NULL;
@@ -318,4 +365,22 @@ oom:
 	free(level);
 	free(e);
 	return -1;
+}
+
+int
+fo_anom_scan(const double *y, size_t n, long first_day, size_t from,
+	     const struct fo_anom_params *p, unsigned char *flags,
+	     struct fo_anom_episode **eps, size_t *neps)
+{
+	struct fo_anom_eval *ev = calloc(n ? n : 1, sizeof(*ev));
+	size_t base = 0;
+	int rc;
+
+	if (!ev)
+		return -1;
+	rc = fo_anom_scan_days(y, n, first_day, from, &base, NULL, p, ev, eps, neps);
+	for (size_t t = 0; t < n; t++)
+		flags[t] = rc == 0 && ev[t].anomalous;
+	free(ev);
+	return rc;
 }
