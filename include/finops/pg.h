@@ -82,6 +82,11 @@ int fo_pg_begin(PGconn *conn, fo_err *err);
  * to the role every job shares. Rolls back on failure.
  */
 int fo_pg_begin_writer(PGconn *conn, fo_err *err);
+/*
+ * As fo_pg_begin_writer, REPEATABLE READ: every statement sees one snapshot,
+ * so what a run reads and what it records as read are the same data.
+ */
+int fo_pg_begin_writer_snapshot(PGconn *conn, fo_err *err);
 int fo_pg_commit(PGconn *conn, fo_err *err);
 /* Rolls back if a transaction is open; safe to call on a failed connection. */
 void fo_pg_rollback(PGconn *conn);

@@ -73,13 +73,18 @@ consider(const struct fo_rc_leaf *leaves, const double *left, size_t n,
 	}
 }
 
-/* The single value that explains most of what is left; 0 when nothing is. */
+/*
+ * The single value that says most: of those explaining at least PAIR_SHARE
+ * of what the best explains, the one on the fewest leaves (the NAT
+ * gateway's usage type, not the account that holds it and a little noise
+ * besides). What it explains, 0 when nothing is.
+ */
 static double
 best_value(const struct fo_rc_leaf *leaves, const double *left, size_t n,
 	   struct fo_rc_cause *out)
 {
-	double most = 0;
-	size_t w = 0;
+	double most = 0, chosen = 0;
+	size_t w = 0, fewest = 0;
 
 	for (size_t i = 0; i < n; i++)
 		for (int a = 0; left[i] > 0 && a < FO_RC_NDIMS; a++) {
@@ -87,7 +92,26 @@ best_value(const struct fo_rc_leaf *leaves, const double *left, size_t n,
 
 			consider(leaves, left, n, &c, out, &most, &w);
 		}
-	return most;
+	if (most <= 0)
+		return 0;
+	chosen = most;
+	fewest = w;
+	for (size_t i = 0; i < n; i++)
+		for (int a = 0; left[i] > 0 && a < FO_RC_NDIMS; a++) {
+			struct fo_rc_cause c = {{a, -1}, {val(&leaves[i], a), NULL}, 0};
+			double e = explains(leaves, left, n, &c);
+			size_t k;
+
+			if (e < PAIR_SHARE * most)
+				continue;
+			k = width(leaves, n, &c);
+			if (k < fewest || (k == fewest && e > chosen)) {
+				*out = c;
+				chosen = e;
+				fewest = k;
+			}
+		}
+	return chosen;
 }
 
 /*

@@ -392,10 +392,10 @@ fo_pg_begin(PGconn *conn, fo_err *err)
 	return fo_pg_exec(conn, "BEGIN", err);
 }
 
-int
-fo_pg_begin_writer(PGconn *conn, fo_err *err)
+static int
+begin_writer(PGconn *conn, const char *begin, fo_err *err)
 {
-	if (fo_pg_begin(conn, err) < 0)
+	if (fo_pg_exec(conn, begin, err) < 0)
 		return -1;
 	if (fo_pg_exec(conn, "DO $$ BEGIN IF pg_has_role(current_user, 'finops_writer', 'MEMBER')"
 		       " THEN SET LOCAL ROLE finops_writer; END IF; END $$", err) < 0) {
@@ -403,6 +403,18 @@ fo_pg_begin_writer(PGconn *conn, fo_err *err)
 		return -1;
 	}
 	return 0;
+}
+
+int
+fo_pg_begin_writer(PGconn *conn, fo_err *err)
+{
+	return begin_writer(conn, "BEGIN", err);
+}
+
+int
+fo_pg_begin_writer_snapshot(PGconn *conn, fo_err *err)
+{
+	return begin_writer(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err);
 }
 
 int

@@ -1,0 +1,1058 @@
+/*
+ * watch.c: the anomaly job: each newly closed day of each monitored series
+ * judged, the anomalies recorded and grown in one transaction, restated
+ * periods judged again, feedback recorded (anomaly_detect.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finops/buf.h"
+#include "finops/datetime.h"
+#include "finops/log.h"
+#include "finops/pg.h"
+#include "ad.h"
+
+#define MAX_CATCHUP 93       /* days a series catches up at most after a pause */
+#define RECUR_BACK 70        /* days before the window the recurring-charge check reads */
+#define TOP_SPEND_DAYS 30    /* days whose spend ranks a monitor's values */
+#define RC_BASE_DAYS 14      /* days before an anomaly whose leaves give the expected cost */
+
+void
+fo_ad_defaults(struct fo_ad_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cutoff_days = 2;
+	o->backfill_days = 30;
+	o->notify_days = 7;
+}
+
+void
+fo_ad_free(struct fo_ad_opts *o)
+{
+	fo_ad_config_free(&o->config);
+	free(o->feedback);
+	o->feedback = NULL;
+	o->nfeedback = 0;
+}
+
+long
+fo_ad_day(const char *s)
+{
+	int y, m, d;
+
+	if (sscanf(s, "%d-%d-%d", &y, &m, &d) != 3)
+		return 0;
+	return (long)fo_days_from_civil(y, m, d);
+}
+
+void
+fo_ad_day_text(long day, char out[16])
+{
+	int y, m, d;
+
+	fo_civil_from_days(day, &y, &m, &d);
+	snprintf(out, 16, "%04d-%02d-%02d", y % 10000, m, d);
+}
+
+int
+fo_ad_add_feedback(struct fo_ad_opts *o, const char *arg, fo_err *err)
+{
+	static const char *const names[] = {"yes", "no", "planned_activity"};
+	const char *eq = strchr(arg, '=');
+	struct fo_ad_feedback *g, f;
+	char id[24], *end;
+	long long v;
+	int k;
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(id))
+		return fo_err_set(err, FO_EXIT_USAGE, "--feedback %s: must be ID=yes, ID=no or"
+				  " ID=planned_activity", arg);
+	memcpy(id, arg, (size_t)(eq - arg));
+	id[eq - arg] = '\0';
+	errno = 0;
+	v = strtoll(id, &end, 10);
+	if (errno || *end || v <= 0 || !isdigit((unsigned char)id[0]))
+		return fo_err_set(err, FO_EXIT_USAGE, "--feedback %s: '%s' is not an anomaly id"
+				  " (a whole number, as finops.anomalies.anomaly_id)", arg, id);
+	for (k = 0; k < 3 && strcmp(eq + 1, names[k]) != 0; k++)
+		;
+	if (k == 3)
+		return fo_err_set(err, FO_EXIT_USAGE, "--feedback %s: '%s' is not yes, no or"
+				  " planned_activity", arg, eq + 1);
+	f.anomaly_id = v;
+	f.verdict = (enum fo_ad_verdict)k;
+	g = realloc(o->feedback, (o->nfeedback + 1) * sizeof(*g));
+	if (!g)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	o->feedback = g;
+	o->feedback[o->nfeedback++] = f;
+	return 0;
+}
+
+int
+fo_ad_check(struct fo_ad_opts *o, fo_err *err)
+{
+	int rc = o->monitors_path ? fo_ad_config_load(&o->config, o->monitors_path, err)
+		 : fo_ad_config_defaults(&o->config, err);
+
+	if (rc == 0 && o->metric_set)
+		o->config.billed = o->billed;
+	return rc;
+}
+
+static const char *const verdicts[] = {"yes", "no", "planned_activity"};
+
+/* --feedback: recorded in one transaction; an unknown id changes nothing. */
+static int
+record_feedback(struct fo_run *ctx, const struct fo_ad_opts *o, fo_err *err)
+{
+	int rc = fo_pg_begin_writer(ctx->conn, err);
+
+	for (size_t i = 0; rc == 0 && i < o->nfeedback; i++) {
+		char id[24], run[24];
+		const char *p[3] = {id, verdicts[o->feedback[i].verdict], run};
+		PGresult *res = NULL;
+
+		snprintf(id, sizeof(id), "%lld", o->feedback[i].anomaly_id);
+		snprintf(run, sizeof(run), "%lld", ctx->run_id);
+		rc = fo_pg_query(ctx->conn, "UPDATE finops.anomalies SET feedback = $2,"
+				 " feedback_at = now(), updated_run_id = $3, updated_at = now()"
+				 " WHERE anomaly_id = $1 RETURNING anomaly_id", 3, p, &res, err);
+		if (rc == 0 && PQntuples(res) == 0)
+			rc = fo_err_set(err, FO_EXIT_USAGE, "--feedback %s=%s: there is no anomaly %s"
+					" (see finops.anomalies_current); no feedback was recorded",
+					id, p[1], id);
+		if (rc == 0)
+			fo_logf(FO_LOG_INFO, FO_FIELDS(FO_INT("anomaly_id", o->feedback[i].anomaly_id),
+						       FO_STR("feedback", p[1])),
+				"anomaly %s: feedback %s%s", id, p[1],
+				o->feedback[i].verdict == FO_AD_YES ? ""
+				: " (its days stay out of the baseline)");
+		if (res)
+			PQclear(res);
+		res = NULL;
+	}
+	if (rc < 0 || ctx->dry_run) {
+		fo_pg_rollback(ctx->conn);
+	} else {
+		rc = fo_pg_commit(ctx->conn, err);
+	}
+	if (rc == 0) {
+		ctx->rows_written += ctx->dry_run ? 0 : (long long)o->nfeedback;
+		fo_buf_printf(&ctx->summary, "feedback %s on %zu anomal%s", ctx->dry_run ?
+			      "checked" : "recorded", o->nfeedback, o->nfeedback == 1 ? "y" : "ies");
+	}
+	return rc;
+}
+
+/* A billing account's closed days in one currency. */
+struct acct {
+	char *account, *currency;
+	long cutoff, first;          /* the last closed day (0: none yet), the first day of data */
+	long restated;               /* the first day of a restated period (0: none) */
+	char note[200];
+};
+
+/* A series already evaluated. */
+struct state {
+	long long series_id;
+	char *monitor, *dimension, *value, *currency, *direction;
+	long through;
+	int has_open;
+	int seen;
+};
+
+/* One day of a recorded anomaly, as the evaluation reads it back. */
+struct past {
+	long long series_id, anomaly_id;
+	long first, last, day;
+	int level_shift, held;
+	double actual, expected, impact, score;
+};
+
+struct job {
+	struct fo_run *ctx;
+	const struct fo_ad_opts *o;
+	const char *metric;          /* "effective_cost" or "billed_cost" */
+	struct fo_ad_counts *n;
+	char run[24];
+};
+
+static int
+dup_into(char **out, const char *s, fo_err *err)
+{
+	*out = strdup(s);
+	return *out ? 0 : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+}
+
+static int
+load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
+{
+	char cut[16];
+	const char *p[1] = {cut};
+	PGresult *res;
+	struct acct *a;
+	size_t n;
+
+	*out = NULL;
+	*nout = 0;
+	snprintf(cut, sizeof(cut), "%d", j->o->cutoff_days);
+	/*
+	 * Each account's last closed day: the last day of data of the sources
+	 * that feed it, the earliest of them, less the cut-off; a source that
+	 * ended more than 31 days before the account's newest does not hold it
+	 * back (finops.forecast_series_last_day's rule, per account).
+	 */
+	if (fo_pg_query(j->ctx->conn,
+		"WITH by_source AS ("
+		"  SELECT billing_account_id, billing_currency AS currency, source_id,"
+		"         max((charge_period_start AT TIME ZONE 'UTC')::date) AS last_day,"
+		"         min((charge_period_start AT TIME ZONE 'UTC')::date) AS first_day"
+		"    FROM finops.billing_line_items GROUP BY 1, 2, 3),"
+		" src AS (SELECT source_id, max(last_day) AS last_day FROM by_source GROUP BY 1),"
+		" fed AS (SELECT b.billing_account_id, b.currency, s.last_day, b.first_day,"
+		"                max(s.last_day) OVER (PARTITION BY b.billing_account_id,"
+		"                                      b.currency) AS newest"
+		"           FROM by_source b JOIN src s USING (source_id))"
+		" SELECT billing_account_id, currency,"
+		"        (min(last_day) FILTER (WHERE last_day >= newest - 31) - $1::int)::text,"
+		"        min(first_day)::text"
+		"   FROM fed GROUP BY 1, 2 ORDER BY 1, 2", 1, p, &res, err) < 0)
+		return -1;
+	n = (size_t)PQntuples(res);
+	a = calloc(n + 1, sizeof(*a));
+	if (!a) {
+		PQclear(res);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	*out = a;
+	for (size_t i = 0; i < n; i++) {
+		if (dup_into(&a[i].account, PQgetvalue(res, (int)i, 0), err) < 0 ||
+		    dup_into(&a[i].currency, PQgetvalue(res, (int)i, 1), err) < 0) {
+			*nout = i + 1;
+			PQclear(res);
+			return -1;
+		}
+		a[i].cutoff = fo_ad_day(PQgetvalue(res, (int)i, 2));
+		a[i].first = fo_ad_day(PQgetvalue(res, (int)i, 3));
+		if (a[i].cutoff < a[i].first)
+			a[i].cutoff = 0;     /* nothing closed yet */
+	}
+	*nout = n;
+	PQclear(res);
+	/* periods reloaded since the last evaluation saw them: judged again from their start */
+	if (fo_pg_query(j->ctx->conn,
+		"SELECT DISTINCT i.billing_account_id, l.billing_period::text, l.source_id, l.load_id"
+		"  FROM finops.billing_loads l"
+		"  JOIN finops.anomaly_loads_seen s USING (source_id, billing_period)"
+		"  JOIN LATERAL (SELECT DISTINCT b.billing_account_id FROM finops.billing_line_items b"
+		"                 WHERE b.source_id = l.source_id"
+		"                   AND b.billing_period = l.billing_period) i ON true"
+		" WHERE l.status = 'current' AND l.load_id <> s.load_id"
+		" ORDER BY 2 DESC", 0, NULL, &res, err) < 0)
+		return -1;
+	for (int r = 0; r < PQntuples(res); r++)
+		for (size_t i = 0; i < n; i++) {
+			long from = fo_ad_day(PQgetvalue(res, r, 1));
+
+			if (strcmp(a[i].account, PQgetvalue(res, r, 0)) != 0 ||
+			    (a[i].restated && a[i].restated <= from))
+				continue;
+			a[i].restated = from;
+			snprintf(a[i].note, sizeof(a[i].note), "billing period %.7s of source %s was"
+				 " restated (load %s)", PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+				 PQgetvalue(res, r, 3));
+		}
+	PQclear(res);
+	return 0;
+}
+
+static void
+free_accounts(struct acct *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++) {
+		free(a[i].account);
+		free(a[i].currency);
+	}
+	free(a);
+}
+
+static int
+load_states(struct job *j, const char *account, struct state **out, size_t *nout, fo_err *err)
+{
+	const char *p[2] = {account, j->metric};
+	PGresult *res;
+	struct state *s;
+	size_t n;
+
+	*out = NULL;
+	*nout = 0;
+	if (fo_pg_query(j->ctx->conn,
+		"SELECT s.series_id, s.monitor, s.dimension, s.value, s.currency, s.direction,"
+		"       s.evaluated_through::text,"
+		"       EXISTS (SELECT 1 FROM finops.anomalies a WHERE a.series_id = s.series_id"
+		"                  AND a.status = 'open')"
+		"  FROM finops.anomaly_series s WHERE s.billing_account_id = $1 AND s.metric = $2",
+		2, p, &res, err) < 0)
+		return -1;
+	n = (size_t)PQntuples(res);
+	s = calloc(n + 1, sizeof(*s));
+	if (!s) {
+		PQclear(res);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = (int)i;
+
+		s[i].series_id = atoll(PQgetvalue(res, r, 0));
+		s[i].monitor = strdup(PQgetvalue(res, r, 1));
+		s[i].dimension = strdup(PQgetvalue(res, r, 2));
+		s[i].value = strdup(PQgetvalue(res, r, 3));
+		s[i].currency = strdup(PQgetvalue(res, r, 4));
+		s[i].direction = strdup(PQgetvalue(res, r, 5));
+		s[i].through = fo_ad_day(PQgetvalue(res, r, 6));
+		s[i].has_open = PQgetvalue(res, r, 7)[0] == 't';
+		*nout = i + 1;
+		if (!s[i].monitor || !s[i].dimension || !s[i].value || !s[i].currency ||
+		    !s[i].direction) {
+			*out = s;
+			PQclear(res);
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
+	}
+	*out = s;
+	PQclear(res);
+	return 0;
+}
+
+static void
+free_states(struct state *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++) {
+		free(s[i].monitor);
+		free(s[i].dimension);
+		free(s[i].value);
+		free(s[i].currency);
+		free(s[i].direction);
+	}
+	free(s);
+}
+
+static int
+load_past(struct job *j, const char *account, long since, struct past **out, size_t *nout,
+	  fo_err *err)
+{
+	char day[16];
+	const char *p[3] = {account, j->metric, day};
+	PGresult *res;
+	struct past *v;
+	size_t n;
+
+	fo_ad_day_text(since, day);
+	*out = NULL;
+	*nout = 0;
+	if (fo_pg_query(j->ctx->conn,
+		"SELECT a.series_id, a.anomaly_id, a.first_day::text, a.last_day::text,"
+		"       coalesce(a.close_reason = 'level_shift', false),"
+		"       coalesce(a.feedback IN ('no', 'planned_activity'), false), d.day::text,"
+		"       d.actual::float8, d.expected::float8, d.impact::float8, d.score"
+		"  FROM finops.anomalies a JOIN finops.anomaly_series s USING (series_id)"
+		"  JOIN finops.anomaly_days d USING (anomaly_id)"
+		" WHERE s.billing_account_id = $1 AND s.metric = $2 AND a.last_day >= $3::date"
+		"   AND a.close_reason IS DISTINCT FROM 'restated'"
+		" ORDER BY a.series_id, a.first_day, d.day", 3, p, &res, err) < 0)
+		return -1;
+	n = (size_t)PQntuples(res);
+	v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		PQclear(res);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = (int)i;
+
+		v[i].series_id = atoll(PQgetvalue(res, r, 0));
+		v[i].anomaly_id = atoll(PQgetvalue(res, r, 1));
+		v[i].first = fo_ad_day(PQgetvalue(res, r, 2));
+		v[i].last = fo_ad_day(PQgetvalue(res, r, 3));
+		v[i].level_shift = PQgetvalue(res, r, 4)[0] == 't';
+		v[i].held = PQgetvalue(res, r, 5)[0] == 't';
+		v[i].day = fo_ad_day(PQgetvalue(res, r, 6));
+		v[i].actual = atof(PQgetvalue(res, r, 7));
+		v[i].expected = atof(PQgetvalue(res, r, 8));
+		v[i].impact = atof(PQgetvalue(res, r, 9));
+		v[i].score = atof(PQgetvalue(res, r, 10));
+	}
+	*out = v;
+	*nout = n;
+	PQclear(res);
+	return 0;
+}
+
+/* The SQL of a monitor's value for one line item, with its parameter number for a key. */
+static void
+value_sql(fo_buf *q, const struct fo_ad_monitor *m, int *param)
+{
+	switch (m->dim) {
+	case FO_AD_ACCOUNT:
+		fo_buf_puts(q, "billing_account_id");
+		break;
+	case FO_AD_SERVICE:
+		fo_buf_puts(q, "coalesce(service_name, '')");
+		break;
+	case FO_AD_SUB_ACCOUNT:
+		fo_buf_puts(q, "coalesce(sub_account_id, '')");
+		break;
+	case FO_AD_REGION:
+		fo_buf_puts(q, "coalesce(region_id, '')");
+		break;
+	case FO_AD_USAGE_TYPE:
+		fo_buf_puts(q, "coalesce(usage_type, '')");
+		break;
+	case FO_AD_TAG:
+		fo_buf_printf(q, "coalesce(tags ->> $%d, '')", (*param)++);
+		break;
+	case FO_AD_COST_CATEGORY:
+		fo_buf_printf(q, "coalesce(cost_categories ->> $%d, '')", (*param)++);
+		break;
+	}
+}
+
+/* Line items of one account between two days (by charge day, UTC). */
+static void
+window_sql(fo_buf *q, const char *metric)
+{
+	fo_buf_printf(q, " FROM (SELECT billing_currency AS currency,"
+		      " (charge_period_start AT TIME ZONE 'UTC')::date AS day, %s AS cost,"
+		      " billing_account_id, service_name, sub_account_id, region_id, usage_type,"
+		      " tags, cost_categories FROM finops.billing_line_items"
+		      " WHERE billing_account_id = $1"
+		      "   AND billing_period >= (date_trunc('month', $2::date) - interval '1 month')::date"
+		      "   AND charge_period_start >= ($2::date)::timestamp AT TIME ZONE 'UTC'"
+		      "   AND charge_period_start < ($3::date + 1)::timestamp AT TIME ZONE 'UTC') d",
+		      metric);
+}
+
+/* A group of rows: one value of one monitor in one currency, day by day. */
+struct grp {
+	size_t mon;
+	const char *currency, *value;
+	int r0, r1;
+	double spend;
+};
+
+static int
+by_spend(const void *a, const void *b)
+{
+	const struct grp *x = a, *y = b;
+
+	return x->spend < y->spend ? 1 : x->spend > y->spend ? -1 : strcmp(x->value, y->value);
+}
+
+static struct state *
+find_state(struct state *s, size_t n, const char *monitor, const char *dim, const char *value,
+	   const char *currency, const char *direction)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s[i].monitor, monitor) == 0 && strcmp(s[i].dimension, dim) == 0 &&
+		    strcmp(s[i].value, value) == 0 && strcmp(s[i].currency, currency) == 0 &&
+		    strcmp(s[i].direction, direction) == 0)
+			return &s[i];
+	return NULL;
+}
+
+static void
+money_text(double v, char out[40])
+{
+	snprintf(out, 40, "%.6f", isfinite(v) ? v : 0.0);
+}
+
+/* The leaves of a series' anomaly and their expected cost, for its root causes. */
+static int
+root_causes(struct job *j, const struct acct *a, const struct fo_ad_monitor *m,
+	    const char *value, long long anomaly_id, long first, long last, double impact,
+	    double expected_total, int drop, const unsigned char *out_of_base, long start,
+	    fo_err *err)
+{
+	char d0[16], d1[16], id[24];
+	const char *p[5];
+	struct fo_rc_leaf *leaves = NULL;
+	struct fo_rc_cause causes[10];
+	size_t nleaves = 0, ncauses = 0, base_days = 0;
+	long b0 = first - RC_BASE_DAYS;
+	fo_buf q = FO_BUF_INIT;
+	PGresult *res;
+	int np = 3, rc;
+
+	for (long d = b0 < start ? start : b0; d < first; d++)
+		base_days += !out_of_base[d - start];
+	fo_ad_day_text(b0, d0);
+	fo_ad_day_text(last, d1);
+	p[0] = a->account;
+	p[1] = d0;
+	p[2] = d1;
+	fo_buf_puts(&q, "SELECT coalesce(service_name, ''), coalesce(sub_account_id, ''),"
+		    " coalesce(region_id, ''), coalesce(usage_type, ''), day::text,"
+		    " sum(cost)::float8");
+	window_sql(&q, j->metric);
+	fo_buf_puts(&q, " WHERE currency = $4");
+	p[np++] = a->currency;
+	if (m->dim != FO_AD_ACCOUNT) {
+		int kp = np + 1;
+
+		fo_buf_puts(&q, " AND ");
+		value_sql(&q, m, &kp);
+		fo_buf_printf(&q, " = $%d", np + 1 + (m->key != NULL));
+		if (m->key)
+			p[np++] = m->key;
+		p[np++] = value;
+	}
+	fo_buf_puts(&q, " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5");
+	rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+	     : fo_pg_query(j->ctx->conn, q.data, np, p, &res, err);
+	fo_buf_free(&q);
+	if (rc < 0)
+		return -1;
+	leaves = calloc((size_t)PQntuples(res) + 1, sizeof(*leaves));
+	if (!leaves) {
+		PQclear(res);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		long day = fo_ad_day(PQgetvalue(res, r, 4));
+		double cost = atof(PQgetvalue(res, r, 5));
+		struct fo_rc_leaf *l;
+		int same = nleaves > 0;
+
+		for (int k = 0; same && k < FO_RC_NDIMS; k++)
+			same = strcmp(leaves[nleaves - 1].value[k], PQgetvalue(res, r, k)) == 0;
+		if (!same) {
+			l = &leaves[nleaves++];
+			for (int k = 0; k < FO_RC_NDIMS; k++)
+				l->value[k] = PQgetvalue(res, r, k);
+		}
+		l = &leaves[nleaves - 1];
+		if (day >= first)
+			l->actual += cost;
+		else if (day >= start && !out_of_base[day - start] && base_days)
+			l->expected += cost / (double)base_days * (double)(last - first + 1);
+	}
+	/*
+	 * The leaves' baseline is their mean of the days before; the model's
+	 * expected cost also knows the weekday and the trend: scaled to it, the
+	 * leaves' increases add up to the anomaly's impact.
+	 */
+	{
+		double sum = 0;
+
+		for (size_t i = 0; i < nleaves; i++)
+			sum += leaves[i].expected;
+		for (size_t i = 0; sum > 0 && expected_total > 0 && i < nleaves; i++)
+			leaves[i].expected *= expected_total / sum;
+	}
+	if (drop)       /* what fell: the same search on the fall */
+		for (size_t i = 0; i < nleaves; i++) {
+			double t = leaves[i].actual;
+
+			leaves[i].actual = leaves[i].expected;
+			leaves[i].expected = t;
+		}
+	rc = fo_anom_root_causes(leaves, nleaves, fabs(impact), 1.0, causes, 10, &ncauses);
+	if (rc < 0)
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	snprintf(id, sizeof(id), "%lld", anomaly_id);
+	p[0] = id;
+	if (rc == 0)
+		rc = fo_pg_query(j->ctx->conn, "DELETE FROM finops.anomaly_root_causes"
+				 " WHERE anomaly_id = $1", 1, p, NULL, err);
+	for (size_t i = 0; rc == 0 && i < ncauses; i++) {
+		static const char *const names[] = {"service", "sub_account", "region", "usage_type"};
+		char rank[8], contrib[40];
+		const char *ip[7] = {id, rank, names[causes[i].dim[0]], causes[i].value[0],
+				     causes[i].dim[1] >= 0 ? names[causes[i].dim[1]] : NULL,
+				     causes[i].dim[1] >= 0 ? causes[i].value[1] : NULL, contrib};
+
+		snprintf(rank, sizeof(rank), "%zu", i + 1);
+		money_text(drop ? -causes[i].contribution : causes[i].contribution, contrib);
+		rc = fo_pg_query(j->ctx->conn, "INSERT INTO finops.anomaly_root_causes (anomaly_id,"
+				 " rank, dimension, value, dimension2, value2, contribution)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, ip, NULL, err);
+	}
+	free(leaves);
+	PQclear(res);
+	return rc;
+}
+
+/* Writes the days from `from` of one episode of a series (and the episode's record). */
+static int
+record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const char *value,
+       long long series_id, long start, long from, const struct fo_anom_eval *ev,
+       const struct fo_anom_episode *e, long long anomaly_id, int drop,
+       const unsigned char *out_of_base, fo_err *err)
+{
+	char sid[24], id[24], f[16], l[16], days[16], act[40], exp[40], imp[40], pct[40],
+	     mx[40], score[40], run_s[24];
+	const char *status = e->open ? "open" : "closed";
+	const char *reason = e->open ? NULL : e->level_shift ? "level_shift" : "returned";
+	double actual = 0, expected = 0;
+	fo_buf q = FO_BUF_INIT;
+	int rc;
+
+	for (size_t t = e->first; t <= e->last; t++) {
+		actual += ev[t].actual;
+		expected += ev[t].expected;
+	}
+	snprintf(sid, sizeof(sid), "%lld", series_id);
+	fo_ad_day_text(start + (long)e->first, f);
+	fo_ad_day_text(start + (long)e->last, l);
+	snprintf(days, sizeof(days), "%zu", e->last - e->first + 1);
+	money_text(actual, act);
+	money_text(expected, exp);
+	money_text(e->impact, imp);
+	if (expected > 0)
+		snprintf(pct, sizeof(pct), "%.4f", 100 * e->impact / expected);
+	money_text(e->max_impact, mx);
+	snprintf(score, sizeof(score), "%.4f", e->score);
+	snprintf(run_s, sizeof(run_s), "%s", j->run);
+	{
+		const char *p[12] = {sid, f, l, status, reason, days, act, exp, imp,
+				     expected > 0 ? pct : NULL, mx, score};
+		const char *p2[13];
+		PGresult *res;
+
+		if (anomaly_id) {
+			snprintf(id, sizeof(id), "%lld", anomaly_id);
+			memcpy(p2, p, sizeof(p));
+			p2[0] = id;
+			p2[12] = run_s;
+			rc = fo_pg_query(j->ctx->conn, "UPDATE finops.anomalies SET first_day = $2,"
+					 " last_day = $3, status = $4, close_reason = $5,"
+					 " close_note = CASE WHEN $5::text IS NULL THEN NULL"
+					 " ELSE close_note END, days = $6,"
+					 " actual_cost = $7, expected_cost = $8, total_impact = $9,"
+					 " impact_percent = $10, max_daily_impact = $11, score = $12,"
+					 " updated_run_id = $13, updated_at = now() WHERE anomaly_id = $1",
+					 13, p2, NULL, err);
+		} else {
+			memcpy(p2, p, sizeof(p));
+			p2[12] = run_s;
+			rc = fo_pg_query(j->ctx->conn, "INSERT INTO finops.anomalies (series_id,"
+					 " first_day, last_day, status, close_reason, days, actual_cost,"
+					 " expected_cost, total_impact, impact_percent, max_daily_impact,"
+					 " score, created_run_id, updated_run_id) VALUES ($1, $2, $3, $4,"
+					 " $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
+					 " RETURNING anomaly_id", 13, p2, &res, err);
+			if (rc == 0) {
+				anomaly_id = atoll(PQgetvalue(res, 0, 0));
+				PQclear(res);
+			}
+			snprintf(id, sizeof(id), "%lld", anomaly_id);
+		}
+	}
+	if (rc == 0) {
+		char fr[16];
+		const char *p[2] = {id, fr};
+
+		fo_ad_day_text(from, fr);
+		rc = fo_pg_query(j->ctx->conn, "DELETE FROM finops.anomaly_days WHERE anomaly_id = $1"
+				 " AND day >= $2", 2, p, NULL, err);
+	}
+	/* its days from `from`: numbers and dates only, written in one statement */
+	fo_buf_puts(&q, "INSERT INTO finops.anomaly_days (anomaly_id, day, actual, expected,"
+		    " upper_bound, lower_bound, impact, impact_percent, score, model) VALUES ");
+	{
+		int any = 0;
+
+		for (size_t t = e->first; t <= e->last; t++) {
+			char d[16];
+
+			if (start + (long)t < from)
+				continue;
+			fo_ad_day_text(start + (long)t, d);
+			fo_buf_printf(&q, "%s(%s, '%s', %.6f, %.6f, %.6f, %.6f, %.6f, ", any ? ", " : "",
+				      id, d, ev[t].actual, ev[t].expected, ev[t].upper, ev[t].lower,
+				      ev[t].impact);
+			if (isnan(ev[t].impact_pct))
+				fo_buf_puts(&q, "NULL");
+			else
+				fo_buf_printf(&q, "%.4f", ev[t].impact_pct);
+			fo_buf_printf(&q, ", %.4f, '", ev[t].score);
+			/* the model's name is the library's own ("ETS(A,Ad,A)"): kept to its letters */
+			for (const char *c = ev[t].model; *c; c++)
+				if (isalnum((unsigned char)*c) || strchr("(),_ -", *c))
+					fo_buf_putc(&q, *c);
+			fo_buf_puts(&q, "')");
+			any = 1;
+		}
+		if (q.oom)
+			rc = rc ? rc : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		if (rc == 0 && any)
+			rc = fo_pg_exec(j->ctx->conn, q.data, err);
+	}
+	fo_buf_free(&q);
+	if (rc == 0)
+		rc = root_causes(j, a, m, value, anomaly_id, start + (long)e->first,
+				 start + (long)e->last, e->impact, expected, drop, out_of_base, start,
+				 err);
+	return rc;
+}
+
+/* One series: its new days judged, its anomalies recorded. */
+static int
+judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const char *value,
+      const double *yall, long start, struct state *st, size_t nst, const struct past *past,
+      size_t npast, int drop, fo_err *err)
+{
+	const char *direction = drop ? "down" : "up";
+	const struct fo_anom_params *p = drop ? &m->down : &m->up;
+	struct state *s = find_state(st, nst, m->name, fo_ad_dim_name(m->dim), value, a->currency,
+				     direction);
+	long cutoff = a->cutoff, from;
+	size_t n = (size_t)(cutoff - start + 1), base = 0, neps = 0;
+	struct fo_anom_eval *ev = NULL;
+	struct fo_anom_episode *eps = NULL;
+	unsigned char *held = NULL, *out_of_base = NULL;
+	long long series_id = 0;
+	const char *note = NULL;
+	int rc = 0;
+
+	if (s) {
+		s->seen = 1;
+		from = s->through + 1;
+		if (a->restated && a->restated <= s->through) {
+			from = a->restated;
+			note = a->note;
+		}
+		if (from < cutoff - MAX_CATCHUP + 1)
+			from = cutoff - MAX_CATCHUP + 1;
+		series_id = s->series_id;
+	} else {
+		from = cutoff - j->o->backfill_days + 1;
+	}
+	if (from < start)
+		from = start;
+	if (from > cutoff)
+		return 0;
+	ev = calloc(n, sizeof(*ev));
+	held = calloc(n, 1);
+	out_of_base = calloc(n, 1);
+	if (!ev || !held || !out_of_base) {
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	/* what earlier runs found before `from`, and where the series starts */
+	for (size_t i = 0; s && i < npast; i++) {
+		const struct past *v = &past[i];
+		long t = v->day - start;
+
+		if (v->series_id != s->series_id || t < 0 || v->day >= from)
+			continue;
+		if (v->level_shift) {
+			/* the new normal: the series starts there, its days are the baseline */
+			if (v->last < from && v->first >= start && (size_t)(v->first - start) > base)
+				base = (size_t)(v->first - start);
+			continue;
+		}
+		ev[t].anomalous = 1;
+		ev[t].actual = v->actual;
+		ev[t].expected = v->expected;
+		ev[t].impact = v->impact;
+		ev[t].score = v->score;
+		held[t] = (unsigned char)v->held;
+	}
+	/* days of a level shift before the base are no longer anomalous to the baseline */
+	for (size_t t = 0; t < base; t++)
+		ev[t].anomalous = 0;
+	if (fo_anom_scan_days(yall, n, start, (size_t)(from - start), &base, held, p, ev, &eps,
+			      &neps) < 0) {
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	for (size_t t = 0; t < n; t++)
+		out_of_base[t] = ev[t].anomalous || held[t];
+	j->n->series++;
+	j->n->series_days += cutoff - from + 1;
+	if (cutoff > j->n->newest)
+		j->n->newest = cutoff;
+	/* the series' record first: its anomalies refer to it */
+	{
+		char through[16];
+		const char *q[9] = {m->name, a->account, fo_ad_dim_name(m->dim), value, a->currency,
+				    j->metric, direction, through, j->run};
+		PGresult *res;
+
+		fo_ad_day_text(cutoff, through);
+		rc = fo_pg_query(j->ctx->conn, "INSERT INTO finops.anomaly_series (monitor,"
+				 " billing_account_id, dimension, value, currency, metric, direction,"
+				 " evaluated_through, first_evaluated, run_id)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
+				 " ON CONFLICT (monitor, billing_account_id, dimension, value, currency,"
+				 " metric, direction) DO UPDATE SET evaluated_through ="
+				 " EXCLUDED.evaluated_through, run_id = EXCLUDED.run_id,"
+				 " updated_at = now() RETURNING series_id", 9, q, &res, err);
+		if (rc < 0)
+			goto out;
+		series_id = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	/* each episode with a day from `from`: the record it continues, or a new one */
+	for (size_t k = 0; rc == 0 && k < neps; k++) {
+		const struct fo_anom_episode *e = &eps[k];
+		long first = start + (long)e->first;
+		long long id = 0;
+		int grew = 0;
+
+		for (size_t i = 0; i < npast; i++)
+			if (past[i].series_id == series_id && past[i].first == first) {
+				id = past[i].anomaly_id;
+				grew = past[i].last < start + (long)e->last;
+			}
+		rc = record(j, a, m, value, series_id, start, from, ev, e, id, drop, out_of_base,
+			    err);
+		if (!id)
+			j->n->opened++;
+		else if (grew)
+			j->n->grown++;
+		/* an episode this scan found closed closed in it (the day after, or as a shift) */
+		j->n->closed += !e->open;
+	}
+	/* recorded anomalies with days from `from` that the evaluation no longer finds */
+	for (size_t i = 0; rc == 0 && s && i < npast; i++) {
+		const struct past *v = &past[i];
+		int found = 0;
+
+		if (v->series_id != series_id || v->last < from || (i && past[i - 1].anomaly_id ==
+								      v->anomaly_id))
+			continue;
+		for (size_t k = 0; k < neps && !found; k++)
+			found = start + (long)eps[k].first == v->first;
+		if (!found && v->first >= from) {
+			char id[24];
+			const char *q[3] = {id, note ? note : "judged again",
+					    j->run};
+
+			snprintf(id, sizeof(id), "%lld", v->anomaly_id);
+			rc = fo_pg_query(j->ctx->conn, "UPDATE finops.anomalies SET status = 'closed',"
+					 " close_reason = 'restated', close_note = $2 || ': no longer"
+					 " anomalous', updated_run_id = $3, updated_at = now()"
+					 " WHERE anomaly_id = $1", 3, q, NULL, err);
+			j->n->restated++;
+			fo_logf(FO_LOG_INFO, FO_FIELDS(FO_INT("anomaly_id", v->anomaly_id),
+						       FO_STR("monitor", m->name), FO_STR("value", value)),
+				"anomaly %lld (%s %s) closed: %s", v->anomaly_id, m->name, value, q[1]);
+		}
+	}
+out:
+	free(ev);
+	free(held);
+	free(out_of_base);
+	free(eps);
+	return rc;
+}
+
+/* One account and currency: every monitor's values, their series, judged. */
+static int
+watch_account(struct job *j, const struct acct *a, fo_err *err)
+{
+	const struct fo_ad_config *c = &j->o->config;
+	struct state *st = NULL;
+	struct past *past = NULL;
+	size_t nst = 0, npast = 0, ngrp = 0;
+	struct grp *g = NULL;
+	long from_min = a->cutoff - j->o->backfill_days + 1, start;
+	char d0[16], d1[16];
+	const char *p[8 + 100];
+	fo_buf q = FO_BUF_INIT;
+	PGresult *res = NULL;
+	double *y = NULL;
+	int rc, np = 3;
+
+	if (a->cutoff == 0)
+		return 0;
+	rc = load_states(j, a->account, &st, &nst, err);
+	for (size_t i = 0; rc == 0 && i < nst; i++) {
+		long f = st[i].through + 1;
+
+		if (strcmp(st[i].currency, a->currency) != 0)
+			continue;
+		if (a->restated && a->restated < f)
+			f = a->restated;
+		if (f < from_min)
+			from_min = f;
+	}
+	if (from_min < a->cutoff - MAX_CATCHUP + 1)
+		from_min = a->cutoff - MAX_CATCHUP + 1;
+	start = from_min - c->monitors[0].up.window - RECUR_BACK;
+	for (size_t i = 1; i < c->nmonitors; i++)
+		if (from_min - c->monitors[i].up.window - RECUR_BACK < start)
+			start = from_min - c->monitors[i].up.window - RECUR_BACK;
+	if (start < a->first)
+		start = a->first;
+	if (rc == 0)
+		rc = load_past(j, a->account, start, &past, &npast, err);
+	if (rc < 0)
+		goto out;
+	/* every monitor's values day by day, in one pass over the account's line items */
+	fo_ad_day_text(start, d0);
+	fo_ad_day_text(a->cutoff, d1);
+	p[0] = a->account;
+	p[1] = d0;
+	p[2] = d1;
+	fo_buf_puts(&q, "SELECT m.i, m.v, d.day::text, sum(d.cost)::float8");
+	window_sql(&q, j->metric);
+	fo_buf_puts(&q, " CROSS JOIN LATERAL (VALUES ");
+	{
+		int kp = 5;
+
+		p[np++] = a->currency;
+		for (size_t i = 0; i < c->nmonitors; i++) {
+			fo_buf_printf(&q, "%s(%zu, ", i ? ", " : "", i);
+			value_sql(&q, &c->monitors[i], &kp);
+			fo_buf_putc(&q, ')');
+			if (c->monitors[i].key)
+				p[np++] = c->monitors[i].key;
+		}
+	}
+	fo_buf_puts(&q, ") m(i, v) WHERE d.currency = $4 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+	rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+	     : fo_pg_query(j->ctx->conn, q.data, np, p, &res, err);
+	fo_buf_free(&q);
+	if (rc < 0)
+		goto out;
+	j->ctx->rows_read += PQntuples(res);
+	g = calloc((size_t)PQntuples(res) + 1, sizeof(*g));
+	y = malloc((size_t)(a->cutoff - start + 1) * sizeof(double));
+	if (!g || !y) {
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	for (int r = 0; r < PQntuples(res);) {
+		struct grp *x = &g[ngrp++];
+		int e = r;
+
+		x->mon = (size_t)atoi(PQgetvalue(res, r, 0));
+		x->currency = a->currency;
+		x->value = PQgetvalue(res, r, 1);
+		x->r0 = r;
+		for (; e < PQntuples(res) && (size_t)atoi(PQgetvalue(res, e, 0)) == x->mon &&
+		       strcmp(PQgetvalue(res, e, 1), x->value) == 0; e++)
+			if (fo_ad_day(PQgetvalue(res, e, 2)) > a->cutoff - TOP_SPEND_DAYS)
+				x->spend += atof(PQgetvalue(res, e, 3));
+		x->r1 = e;
+		r = e;
+	}
+	/* each monitor's top values by spend, and any value with an anomaly still open */
+	for (size_t i = 0; i < ngrp && rc == 0;) {
+		size_t e = i;
+
+		while (e < ngrp && g[e].mon == g[i].mon)
+			e++;
+		qsort(g + i, e - i, sizeof(*g), by_spend);
+		for (size_t k = i; k < e && rc == 0; k++) {
+			const struct fo_ad_monitor *m = &c->monitors[g[k].mon];
+			int top = m->dim == FO_AD_ACCOUNT || k - i < (size_t)m->top_n;
+
+			for (int drop = 0; drop <= m->watch_drops && rc == 0; drop++) {
+				struct state *s = find_state(st, nst, m->name, fo_ad_dim_name(m->dim),
+							     g[k].value, a->currency,
+							     drop ? "down" : "up");
+
+				if (!top && !(s && s->has_open))
+					continue;
+				/*
+				 * The series starts on its first day with a line item (a new
+				 * service has no history of zeros); after that a day without
+				 * a line cost nothing.
+				 */
+				long s0 = fo_ad_day(PQgetvalue(res, g[k].r0, 2));
+
+				for (long d = s0; d <= a->cutoff; d++)
+					y[d - s0] = 0;
+				for (int r = g[k].r0; r < g[k].r1; r++) {
+					long d = fo_ad_day(PQgetvalue(res, r, 2));
+
+					if (d >= s0 && d <= a->cutoff)
+						y[d - s0] += atof(PQgetvalue(res, r, 3));
+				}
+				rc = judge(j, a, m, g[k].value, y, s0, st, nst, past, npast, drop, err);
+			}
+		}
+		i = e;
+	}
+out:
+	if (res)
+		PQclear(res);
+	free(g);
+	free(y);
+	free(past);
+	free_states(st, nst);
+	return rc;
+}
+
+int
+fo_ad_run(struct fo_run *ctx, struct fo_ad_opts *o, fo_err *err)
+{
+	struct fo_ad_counts n;
+	struct job j = {ctx, o, o->config.billed ? "billed_cost" : "effective_cost", &n, ""};
+	struct acct *a = NULL;
+	size_t na = 0;
+	int rc;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(j.run, sizeof(j.run), "%lld", ctx->run_id);
+	if (fo_run_lock(ctx, "anomaly", err) < 0)
+		return -1;
+	if (o->nfeedback)
+		return record_feedback(ctx, o, err);
+	/* one snapshot: the loads marked seen at the end are the ones judged */
+	rc = fo_pg_begin_writer_snapshot(ctx->conn, err);
+	if (rc == 0)
+		rc = load_accounts(&j, &a, &na, err);
+	for (size_t i = 0; rc == 0 && i < na; i++)
+		rc = watch_account(&j, &a[i], err);
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn,
+				"INSERT INTO finops.anomaly_loads_seen (source_id, billing_period, load_id)"
+				" SELECT source_id, billing_period, load_id FROM finops.billing_loads"
+				"  WHERE status = 'current'"
+				" ON CONFLICT (source_id, billing_period)"
+				" DO UPDATE SET load_id = EXCLUDED.load_id", err);
+	if (rc < 0 || ctx->dry_run)
+		fo_pg_rollback(ctx->conn);
+	else
+		rc = fo_pg_commit(ctx->conn, err);
+	free_accounts(a, na);
+	if (rc < 0)
+		return -1;
+	ctx->rows_written += ctx->dry_run ? 0 : n.opened + n.grown + n.restated;
+	if (!ctx->dry_run && !o->no_notify)
+		rc = fo_ad_tell(ctx, o, &n, err);
+	{
+		char newest[16] = "";
+
+		if (n.newest)
+			fo_ad_day_text(n.newest, newest);
+		if (n.series_days == 0)
+			fo_buf_printf(&ctx->summary, "no newly closed day to evaluate");
+		else
+			fo_buf_printf(&ctx->summary, "%lld series %s over %lld series-days to %s:"
+				      " %lld new anomal%s, %lld growing, %lld closed, %lld removed by"
+				      " a restatement", n.series, ctx->dry_run ? "would be evaluated"
+				      : "evaluated", n.series_days, newest, n.opened,
+				      n.opened == 1 ? "y" : "ies", n.grown, n.closed, n.restated);
+		if (!ctx->dry_run && !o->no_notify)
+			fo_buf_printf(&ctx->summary, "; %lld message%s sent, %lld failed",
+				      n.sent, n.sent == 1 ? "" : "s", n.failed);
+		fo_buf_printf(&ctx->details, "{\"series\":%lld,\"series_days\":%lld,"
+			      "\"new\":%lld,\"growing\":%lld,\"closed\":%lld,\"restated\":%lld,"
+			      "\"sent\":%lld,\"failed\":%lld}", n.series, n.series_days, n.opened,
+			      n.grown, n.closed, n.restated, n.sent, n.failed);
+	}
+	if (rc == 0 && n.series_days == 0 && n.sent == 0)
+		ctx->nothing_new = 1;
+	return rc;
+}
