@@ -249,7 +249,8 @@ add_monitor(struct fo_ad_config *c, const char *name, enum fo_ad_dim dim, const 
 	c->nmonitors++;
 	if (!m->name || (key && !m->key) || !m->channels)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	memcpy(m->channels, cm->channels, cm->nchannels * sizeof(size_t));
+	if (cm->nchannels)
+		memcpy(m->channels, cm->channels, cm->nchannels * sizeof(size_t));
 	m->nchannels = cm->nchannels;
 	return 0;
 }

@@ -45,7 +45,18 @@ struct item {
 	int has_pct;
 	char *causes;              /* one line a cause, '\n'-separated */
 	long long monitor_index;   /* in the configuration; -1: no longer configured */
+	struct item *lead;         /* in one channel's round: the anomaly whose message tells of it */
+	char also[600];            /* the other monitors' series the lead's message names */
 };
+
+/* Whether b is the same event as a seen by another monitor: same account, currency, direction, days overlapping. */
+static int
+same_event(const struct item *a, const struct item *b)
+{
+	return strcmp(a->account, b->account) == 0 && strcmp(a->currency, b->currency) == 0 &&
+	       strcmp(a->direction, b->direction) == 0 && strcmp(a->first, b->last) <= 0 &&
+	       strcmp(b->first, a->last) <= 0;
+}
 
 static char *
 col(PGresult *res, int r, int c)
@@ -123,9 +134,10 @@ tell_one(struct fo_run *ctx, const struct fo_ad_opts *o, const struct fo_ad_chan
 	 const struct item *it, enum fo_notify_outcome *outcome, fo_err *err)
 {
 	char title[400], summary[800], who[300], act[48], exp[48], imp[48], pct[48], mx[48],
-	     bound[48], key[64], days[64], score[32], id[24];
+	     bound[48], key[64], days[64], score[32], id[24], on[40];
 	const char *drop = strcmp(it->direction, "down") == 0 ? "1" : NULL;
-	struct fo_notify_fact facts[8];
+	struct fo_notify_fact facts[9];
+	size_t nfacts = 7;
 	const char *items[10];
 	size_t nitems = 0;
 	char *causes = strdup(it->causes ? it->causes : "");
@@ -168,13 +180,16 @@ tell_one(struct fo_run *ctx, const struct fo_ad_opts *o, const struct fo_ad_chan
 
 		snprintf(expb, sizeof(expb), "%s (%s %s)", exp, drop ? "down to" : "up to", bound);
 		snprintf(impb, sizeof(impb), "%s (%s), largest day %s", imp, pct, mx);
-		facts[0] = (struct fo_notify_fact){"Actual", act};
-		facts[1] = (struct fo_notify_fact){"Expected", expb};
+		snprintf(on, sizeof(on), "Cost on %s", it->last);
+		facts[0] = (struct fo_notify_fact){on, act};
+		facts[1] = (struct fo_notify_fact){"Expected that day", expb};
 		facts[2] = (struct fo_notify_fact){"Impact", impb};
 		facts[3] = (struct fo_notify_fact){"Days", days};
 		facts[4] = (struct fo_notify_fact){"Monitor", it->monitor};
 		facts[5] = (struct fo_notify_fact){"Score", score};
 		facts[6] = (struct fo_notify_fact){"Anomaly", id};
+		if (it->also[0])
+			facts[nfacts++] = (struct fo_notify_fact){"Also seen in", it->also};
 		if (o->config.dashboard_url)
 			link_url(o->config.dashboard_url, it, &link);
 		fo_buf_printf(&data, "{\"anomaly_id\":%lld,\"monitor\":", it->id);
@@ -197,7 +212,7 @@ tell_one(struct fo_run *ctx, const struct fo_ad_opts *o, const struct fo_ad_chan
 		snprintf(key, sizeof(key), "anomaly:%lld", it->id);
 		m = (struct fo_notify_message){
 			.event = drop ? "cost_drop" : "cost_anomaly", .dedup_key = key,
-			.title = title, .summary = summary, .facts = facts, .nfacts = 7,
+			.title = title, .summary = summary, .facts = facts, .nfacts = nfacts,
 			.items_title = nitems ? "Top root causes" : NULL, .items = items,
 			.nitems = nitems,
 			.link_text = link.len ? "Open the dashboard" : NULL,
@@ -306,7 +321,13 @@ keep_worst(fo_err *worst, const fo_err *e)
 		*worst = *e;
 }
 
-static const char *const dim_cols[] = {"service", "sub_account", "region", "usage_type"};
+/* A root cause's dimension in words: "usage type". */
+static const char *
+dim_words(const char *dim)
+{
+	return strcmp(dim, "sub_account") == 0 ? "sub account"
+	       : strcmp(dim, "usage_type") == 0 ? "usage type" : dim;
+}
 
 int
 fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *n, fo_err *err)
@@ -404,13 +425,10 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 			if (atoll(col(cres, q, 0)) != it->id)
 				continue;
 			fo_ad_money(atof(col(cres, q, 5)), col(cres, q, 6), money, sizeof(money));
-			for (int k = 0; k < 4; k++)
-				if (strcmp(col(cres, q, 1), dim_cols[k]) == 0)
-					break;
-			fo_buf_printf(&cb, "%s%s %s", cb.len ? "\n" : "", col(cres, q, 1),
+			fo_buf_printf(&cb, "%s%s %s", cb.len ? "\n" : "", dim_words(col(cres, q, 1)),
 				      *col(cres, q, 2) ? col(cres, q, 2) : "(none)");
 			if (*col(cres, q, 3))
-				fo_buf_printf(&cb, ", %s %s", col(cres, q, 3),
+				fo_buf_printf(&cb, ", %s %s", dim_words(col(cres, q, 3)),
 					      *col(cres, q, 4) ? col(cres, q, 4) : "(none)");
 			fo_buf_printf(&cb, ": %s%s", atof(col(cres, q, 5)) > 0 ? "+" : "", money);
 		}
@@ -423,7 +441,7 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 	}
 	for (size_t k = 0; k < c->nchannels; k++) {
 		const struct fo_ad_channel *ch = &c->channels[k];
-		size_t npick = 0;
+		size_t npick = 0, nlead = 0;
 
 		for (size_t i = 0; i < nits; i++) {
 			const struct fo_ad_monitor *m;
@@ -442,6 +460,42 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 		}
 		if (npick == 0)
 			continue;
+		/*
+		 * One event seen by several monitors (the account's total, its
+		 * service, its usage type) is one message: the largest impact
+		 * leads (the list is in that order, the account's total first on
+		 * a tie) and names the others.
+		 */
+		{
+			size_t lead = 0;
+
+			for (size_t i = 0; i < nits; i++) {
+				its[i].lead = NULL;
+				its[i].also[0] = '\0';
+			}
+			for (size_t i = 0; i < npick; i++) {
+				if (pick[i]->lead)
+					continue;
+				pick[i]->lead = pick[i];
+				for (size_t q = i + 1; q < npick; q++) {
+					char who[300];
+					size_t len = strlen(pick[i]->also);
+
+					if (pick[q]->lead || !same_event(pick[i], pick[q]))
+						continue;
+					pick[q]->lead = pick[i];
+					series_name(pick[q], who, sizeof(who));
+					snprintf(pick[i]->also + len, sizeof(pick[i]->also) - len, "%s%s",
+						 len ? "; " : "", who);
+				}
+				pick[lead++] = pick[i];
+			}
+			/* the followers go after the leads, told by their lead's message */
+			for (size_t i = 0, f = lead; i < nits; i++)
+				if (its[i].lead && its[i].lead != &its[i] && f < npick)
+					pick[f++] = &its[i];
+			nlead = lead;
+		}
 		if (ch->digest) {
 			char day[16];
 			enum fo_notify_outcome out;
@@ -449,7 +503,7 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 
 			fo_ad_day_text(n->newest ? n->newest : fo_ad_day(pick[0]->last), day);
 			fo_err_clear(&e);
-			if (tell_digest(ctx, o, ch, pick, npick, day, &out, &e) < 0) {
+			if (tell_digest(ctx, o, ch, pick, nlead, day, &out, &e) < 0) {
 				n->failed++;
 				keep_worst(&worst, &e);
 				continue;
@@ -476,7 +530,7 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 			}
 			continue;
 		}
-		for (size_t i = 0; i < npick; i++) {
+		for (size_t i = 0; i < nlead; i++) {
 			enum fo_notify_outcome out;
 			char key[64];
 			fo_err e;
@@ -493,10 +547,12 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 			n->sent += out == FO_NOTIFY_SENT;
 			n->sent_before += out == FO_NOTIFY_SENT_BEFORE;
 			snprintf(key, sizeof(key), "anomaly:%lld", pick[i]->id);
-			if (noticed(ctx, pick[i]->id, ch->ch.name, key, err) < 0) {
-				rc = -1;
-				goto out;
-			}
+			for (size_t q = 0; q < npick; q++)
+				if (pick[q]->lead == pick[i] &&
+				    noticed(ctx, pick[q]->id, ch->ch.name, key, err) < 0) {
+					rc = -1;
+					goto out;
+				}
 		}
 	}
 	if (worst.code != FO_EXIT_OK) {

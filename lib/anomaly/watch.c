@@ -479,7 +479,7 @@ root_causes(struct job *j, const struct acct *a, const struct fo_ad_monitor *m,
 	    fo_err *err)
 {
 	char d0[16], d1[16], id[24];
-	const char *p[5];
+	const char *p[6];
 	struct fo_rc_leaf *leaves = NULL;
 	struct fo_rc_cause causes[10];
 	size_t nleaves = 0, ncauses = 0, base_days = 0;
@@ -749,7 +749,11 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 		const struct past *v = &past[i];
 		long t = v->day - start;
 
-		if (v->series_id != s->series_id || t < 0 || v->day >= from)
+		if (v->series_id != s->series_id || t < 0 || t >= (long)n)
+			continue;
+		/* a person's verdict holds whatever the days are judged again */
+		held[t] = (unsigned char)v->held;
+		if (v->day >= from)
 			continue;
 		if (v->level_shift) {
 			/* the new normal: the series starts there, its days are the baseline */
@@ -762,7 +766,6 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 		ev[t].expected = v->expected;
 		ev[t].impact = v->impact;
 		ev[t].score = v->score;
-		held[t] = (unsigned char)v->held;
 	}
 	/* days of a level shift before the base are no longer anomalous to the baseline */
 	for (size_t t = 0; t < base; t++)
