@@ -56,7 +56,7 @@ def dagbag(airflow_home):
 
 def test_every_dag_file_loads(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == ["billing_ingest", "forecast_train",
+    assert sorted(dagbag.dag_ids) == ["anomaly_detect", "billing_ingest", "forecast_train",
                                       "instance_catalog_updater", "rightsizing_calc",
                                       "usage_ingest"]
 
@@ -130,6 +130,18 @@ def test_forecast_is_scheduled_on_new_billing(dagbag):
     billing = {o.uri for o in dagbag.get_dag("billing_ingest").tasks[0].outlets}
     assert {a.uri for a in dag.timetable.asset_condition.objects} == billing
     assert dag.tasks[0].bash_command.endswith("/forecast_train --log-format json")
+
+
+def test_anomalies_are_judged_on_new_billing_with_the_monitors_variable(dagbag):
+    dag = dagbag.get_dag("anomaly_detect")
+    billing = {o.uri for o in dagbag.get_dag("billing_ingest").tasks[0].outlets}
+    assert {a.uri for a in dag.timetable.asset_condition.objects} == billing
+    task = dag.tasks[0]
+    assert task.skip_on_exit_code in (99, [99]) and task.retries == 3
+    when = datetime(2026, 11, 3, 6, tzinfo=timezone.utc)
+    assert render(dag, when, {}) == BIN + "/anomaly_detect --log-format json"
+    assert render(dag, when, {"finops_anomaly_monitors": "/etc/finops/monitors.json"}) == \
+        BIN + '/anomaly_detect --log-format json --monitors "/etc/finops/monitors.json"'
 
 
 def test_usage_runs_have_hourly_data_intervals(dagbag):
