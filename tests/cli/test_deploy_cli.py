@@ -80,6 +80,14 @@ def test_cron_wrapper_runs_jobs_as_the_dags_would(mdb, site):
     assert psql(mdb, "SELECT min(hour) || ' ' || max(hour) || ' ' || count(*) FROM"
                      " finops.instance_usage_hourly") == \
         "2026-10-05 01:00:00+00 2026-10-05 01:00:00+00 3"
+    # anomalies after the load, as the DAG on the billing asset would (the monitors file
+    # from FINOPS_ANOMALY_MONITORS; a bad one is exit 2, as from Airflow)
+    r = cron("anomaly_detect", mdb, site, "2026-10-20T18:30:00Z")
+    assert r.returncode in (0, 99), r.stderr
+    bad = site["tmp"] / "bad-monitors.json"
+    bad.write_text('{"top_n": 0}')
+    assert cron("anomaly_detect", mdb, site, "2026-10-20T18:30:00Z",
+                FINOPS_ANOMALY_MONITORS=str(bad)).returncode == 2
     # JSON lines for Promtail, one summary per run
     lines = [json.loads(line) for line in
              (site["tmp"] / "log" / "billing_ingest.log").read_text().splitlines()]
