@@ -405,6 +405,14 @@ def cur_rows(instances):
             cur.add(d, PROD, "Usage", product, code, utype, op, amount, rate, amount * rate,
                     desc, family="Data Transfer" if "Bytes" in utype else "",
                     unit="GB" if "Bytes" in utype else "Hrs")
+        # the incident: from 10-28 to 10-30 a misconfigured nightly sync copied the data
+        # lake to a partner through the production NAT gateways, 9 TB a day at $0.045
+        # a GB (an S3 gateway endpoint would have made it free); found and fixed on 10-31
+        if date(2026, 10, 28) <= d <= date(2026, 10, 30):
+            cur.add(d, PROD, "Usage", "Amazon Elastic Compute Cloud", "AmazonEC2",
+                    "NatGateway-Bytes", "NatGateway", 9000, 0.045, 9000 * 0.045,
+                    "$0.045 per GB Data Processed by NAT Gateways", family="Data Transfer",
+                    unit="GB")
         # Business support: a month's charge on the first of the month
         if d.day == 1:
             cur.add(d, PAYER, "Usage", "AWS Support (Business)", "AWSSupportBusiness",

@@ -53,6 +53,8 @@ stage usage_ingest "$bin/usage_ingest" --start 2026-10-23T00:00:00Z \
 	--end 2026-11-06T00:00:00Z "$work/inputs/metrics"
 stage rightsizing_calc "$bin/rightsizing_calc" --end 2026-11-06T00:00:00Z
 stage forecast_train "$bin/forecast_train"
+# the default monitors, no channel: anomalies are recorded, nothing is sent
+stage anomaly_detect "$bin/anomaly_detect"
 
 q() {
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
@@ -188,6 +190,28 @@ $(q "SELECT string_agg(format('  %s: October %s %s, run rate %s a month (the las
                 AND m.currency = a.currency
                 AND m.run_id = (SELECT max(run_id) FROM finops.forecast_runs)
               GROUP BY 1) t")
+
+Cost anomalies (finops.anomalies_current). Each closed day of each account's
+total and of its top 10 services, sub accounts, regions and usage types is
+judged against a forecast of the days before it: anomalous above its 99%
+bound when the impact is at least \$100 and 20%. Consecutive days are one
+anomaly; one event seen by several monitors is one message to Slack or Teams.
+$(q "SELECT coalesce(string_agg(format('  %s to %s (%s day%s, %s)  %-44s %s %s more than expected (%s)',
+                                       first_day, last_day, days, CASE days WHEN 1 THEN '' ELSE 's' END,
+                                       CASE status WHEN 'open' THEN 'ongoing' ELSE 'over' END,
+                                       CASE dimension WHEN 'billing_account' THEN 'account ' || value || ', total'
+                                            ELSE replace(dimension, '_', ' ') || ' ' || value END,
+                                       currency, to_char(total_impact, $m),
+                                       coalesce(to_char(impact_percent, 'FM+99990') || '%', 'nothing expected')),
+                                E'\n' ORDER BY first_day, anomaly_id), '  none')
+       FROM finops.anomalies_current")
+$(q "SELECT string_agg(format('  Root cause %s: %s %s%s, %s %s of the account''s %s %s', r.rank,
+                              replace(r.dimension, '_', ' '), r.value,
+                              coalesce(', ' || replace(r.dimension2, '_', ' ') || ' ' || r.value2, ''),
+                              a.currency, to_char(r.contribution, $m), a.currency, to_char(a.total_impact, $m)),
+                       E'\n' ORDER BY a.anomaly_id, r.rank)
+       FROM finops.anomalies_current a JOIN finops.anomaly_root_causes r USING (anomaly_id)
+      WHERE a.dimension = 'billing_account' AND r.rank <= 2")
 
 Job runs (finops.job_runs): what operators and dashboards read
 $(q "SELECT string_agg(format('  %-26s %-12s exit %-3s %9s %s', job, status, exit_code,

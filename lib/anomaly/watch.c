@@ -561,7 +561,9 @@ root_causes(struct job *j, const struct acct *a, const struct fo_ad_monitor *m,
 			leaves[i].actual = leaves[i].expected;
 			leaves[i].expected = t;
 		}
-	rc = fo_anom_root_causes(leaves, nleaves, fabs(impact), 1.0, causes, 10, &ncauses);
+	/* causes of at least $1 and 2% of the impact: not the other leaves' noise */
+	rc = fo_anom_root_causes(leaves, nleaves, fabs(impact), fmax(1.0, 0.02 * fabs(impact)),
+				 causes, 10, &ncauses);
 	if (rc < 0)
 		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	snprintf(id, sizeof(id), "%lld", anomaly_id);

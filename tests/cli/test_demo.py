@@ -51,7 +51,7 @@ def test_every_stage_ran_and_every_job_is_listed(demo):
     stages = section(report, "Stages")
     assert [line.split()[0] for line in stages] == [
         "finops_migrate", "instance_catalog_updater", "billing_ingest", "usage_ingest",
-        "rightsizing_calc", "forecast_train"]
+        "rightsizing_calc", "forecast_train", "anomaly_detect"]
     assert all(line.split()[1] == "done" for line in stages)
     runs = section(report, "Job runs")
     assert [line.split()[0] for line in runs] == [line.split()[0] for line in stages]
@@ -146,3 +146,26 @@ def test_the_report_reads_well(demo):
     for words in ("Billed: what the invoice says", "Effective: amortized",
                   "The 80% interval", "over the hours the instance is\nexpected to run"):
         assert words in report
+
+
+def test_the_nat_gateway_incident_is_the_one_anomaly(demo):
+    """make_inputs.py injects 9 TB a day through the production NAT gateways from
+    10-28 to 10-30: $405.00 a day, $1,215.00 in all. Nothing else is anomalous: not
+    Business support on the 1st, not the data lake's growth, not the weekends."""
+    db, report = demo
+    rows = psql(db, "SELECT dimension, first_day, last_day, status, total_impact"
+                    " FROM finops.anomalies_current ORDER BY anomaly_id").splitlines()
+    assert sorted(r.split("|")[0] for r in rows) == ["billing_account", "region", "service",
+                                                     "sub_account", "usage_type"], rows
+    for r in rows:
+        dim, first, last, status, impact = r.split("|")
+        assert (first, last, status) == ("2026-10-28", "2026-10-30", "closed"), r
+        assert abs(Decimal(impact) - Decimal("1215")) <= Decimal("0.05") * 1215, r
+    top = psql(db, "SELECT r.dimension || ' ' || r.value || ' ' || r.contribution"
+                   " FROM finops.anomaly_root_causes r JOIN finops.anomalies_current a"
+                   " USING (anomaly_id) WHERE a.dimension = 'billing_account' AND rank = 1")
+    dim, value, contribution = top.split()
+    assert (dim, value) == ("usage_type", "NatGateway-Bytes")
+    assert Decimal(contribution) <= Decimal(rows[0].split("|")[4])
+    assert "Root cause 1: usage type NatGateway-Bytes" in report
+    assert "2026-10-28 to 2026-10-30 (3 days, over)" in report
