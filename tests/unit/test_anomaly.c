@@ -228,6 +228,120 @@ test_excluded_days_leave_the_baseline(void **state)
 	assert_true(with.expected < 1250);
 }
 
+/*
+ * A daily job scans one day at a time, reading back what the runs before
+ * it found: it must find exactly what one scan of the whole series finds,
+ * episodes that span runs and the level shift included.
+ */
+static void
+test_day_by_day_is_one_scan(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_episode *eps, *one;
+	struct fo_anom_eval ev[N];
+	unsigned char flags[N];
+	size_t n_one, neps, base = 0;
+	double y[N];
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.03);
+	/*
+	 * A spike on 12-09. On 12-11 (day 40) it would, with the leak over
+	 * 01-11, make the step's 02-11 (day 102) read as a monthly charge: a
+	 * rise on the same day of each of the two months before is one.
+	 */
+	y[38] += 900;
+	for (size_t i = 70; i < 73; i++)      /* a leak over three runs */
+		y[i] += 700;
+	for (size_t i = 100; i < N; i++)      /* a step that stays */
+		y[i] *= 1.8;
+	n_one = scan(y, flags, &one);
+	assert_int_equal(n_one, 3);
+	memset(ev, 0, sizeof(ev));
+	for (size_t t = 20; t < N; t++) {
+		assert_int_equal(fo_anom_scan_days(y, t + 1, DAY0, t, &base, NULL, &p, ev, &eps,
+						   &neps), 0);
+		/* the run of day t reports the episode it extends or starts, whole */
+		if (neps) {
+			assert_int_equal(neps, 1);
+			for (size_t k = 0; k < n_one; k++)
+				if (one[k].first == eps[0].first && one[k].last == t) {
+					assert_true(fabs(one[k].impact - eps[0].impact) < 1e-6);
+					assert_int_equal(one[k].level_shift, eps[0].level_shift);
+				}
+		}
+		free(eps);
+	}
+	for (size_t t = 20; t < N; t++)
+		assert_int_equal(ev[t].anomalous, flags[t]);
+	assert_int_equal(base, one[2].first);
+	free(one);
+}
+
+/* Days a person held out (planned activity) never become the new normal. */
+static void
+test_held_days_never_become_the_baseline(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_episode *eps;
+	struct fo_anom_eval ev[N];
+	unsigned char held[N] = {0};
+	size_t neps, base = 0;
+	double y[N];
+
+	(void)state;
+	fo_anom_defaults(&p);
+	series(y, N, 1000, 0.02);
+	for (size_t i = 60; i < 90; i++) {   /* a month of migration at twice the cost */
+		y[i] *= 2;
+		held[i] = 1;
+	}
+	memset(ev, 0, sizeof(ev));
+	assert_int_equal(fo_anom_scan_days(y, N, DAY0, 20, &base, held, &p, ev, &eps, &neps), 0);
+	assert_int_equal(neps, 1);
+	assert_int_equal(eps[0].first, 60);
+	assert_int_equal(eps[0].last, 89);        /* the whole migration, one anomaly */
+	assert_false(eps[0].level_shift);
+	assert_int_equal(base, 0);
+	for (size_t t = 90; t < N; t++)           /* and back to normal is normal */
+		assert_false(ev[t].anomalous);
+	free(eps);
+}
+
+/* Watching drops: a fall below the lower bound, its impact negative; a stop is a new normal. */
+static void
+test_drops(void **state)
+{
+	struct fo_anom_params p;
+	struct fo_anom_episode *eps;
+	unsigned char flags[N];
+	size_t neps;
+	double y[N];
+
+	(void)state;
+	fo_anom_defaults(&p);
+	p.drops = 1;
+	series(y, N, 1000, 0.02);
+	y[50] *= 0.3;                              /* a day of failed jobs */
+	for (size_t i = 100; i < N; i++)           /* the service switched off */
+		y[i] = 0;
+	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, &eps, &neps), 0);
+	assert_int_equal(neps, 2);
+	assert_int_equal(eps[0].first, 50);
+	assert_int_equal(eps[0].last, 50);
+	assert_true(eps[0].impact < -400 && eps[0].impact > -600);   /* a Sunday: 70% of 1,000 */
+	assert_int_equal(eps[1].first, 100);
+	assert_true(eps[1].level_shift);
+	/* rises are not watched then */
+	series(y, N, 1000, 0.02);
+	y[50] += 2000;
+	free(eps);
+	assert_int_equal(fo_anom_scan(y, N, DAY0, 20, &p, flags, &eps, &neps), 0);
+	assert_int_equal(neps, 0);
+	free(eps);
+}
+
 /* The cause's values joined with " / ", for assertions. */
 static const char *
 cause_text(const struct fo_rc_cause *c)
@@ -318,6 +432,9 @@ main(void)
 		cmocka_unit_test(test_from_nothing_has_no_percentage),
 		cmocka_unit_test(test_step_becomes_the_new_normal),
 		cmocka_unit_test(test_excluded_days_leave_the_baseline),
+		cmocka_unit_test(test_day_by_day_is_one_scan),
+		cmocka_unit_test(test_held_days_never_become_the_baseline),
+		cmocka_unit_test(test_drops),
 		cmocka_unit_test(test_root_causes_rank_and_refine),
 		cmocka_unit_test(test_root_causes_never_exceed_the_impact),
 		cmocka_unit_test(test_root_causes_spread_thin_name_the_common_value),
