@@ -593,7 +593,7 @@ root_causes(struct job *j, const struct acct *a, const struct fo_ad_monitor *m,
 static int
 record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const char *value,
        long long series_id, long start, long from, const struct fo_anom_eval *ev,
-       const struct fo_anom_episode *e, long long anomaly_id, int drop,
+       const struct fo_anom_episode *e, long long anomaly_id, long first_day, int drop,
        const unsigned char *out_of_base, fo_err *err)
 {
 	char sid[24], id[24], f[16], l[16], days[16], act[40], exp[40], imp[40], pct[40],
@@ -609,7 +609,7 @@ record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const
 		expected += ev[t].expected;
 	}
 	snprintf(sid, sizeof(sid), "%lld", series_id);
-	fo_ad_day_text(start + (long)e->first, f);
+	fo_ad_day_text(first_day ? first_day : start + (long)e->first, f);
 	fo_ad_day_text(start + (long)e->last, l);
 	snprintf(days, sizeof(days), "%zu", e->last - e->first + 1);
 	money_text(actual, act);
@@ -696,6 +696,20 @@ record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const
 			rc = fo_pg_exec(j->ctx->conn, q.data, err);
 	}
 	fo_buf_free(&q);
+	/* its totals over all its days, those of earlier runs included */
+	if (rc == 0) {
+		const char *p[2] = {id, drop ? "t" : "f"};
+
+		rc = fo_pg_query(j->ctx->conn, "UPDATE finops.anomalies a SET days = d.n,"
+				 " actual_cost = d.act, expected_cost = d.exp, total_impact = d.imp,"
+				 " impact_percent = CASE WHEN d.exp > 0 THEN 100 * d.imp / d.exp END,"
+				 " max_daily_impact = d.mx"
+				 " FROM (SELECT count(*) AS n, sum(actual) AS act, sum(expected) AS exp,"
+				 "              sum(impact) AS imp, CASE WHEN $2::boolean THEN min(impact)"
+				 "              ELSE max(impact) END AS mx"
+				 "         FROM finops.anomaly_days WHERE anomaly_id = $1) d"
+				 " WHERE a.anomaly_id = $1 AND d.n > 0", 2, p, NULL, err);
+	}
 	if (rc == 0)
 		rc = root_causes(j, a, m, value, anomaly_id, start + (long)e->first,
 				 start + (long)e->last, e->impact, expected, drop, out_of_base, start,
@@ -809,15 +823,20 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 		const struct fo_anom_episode *e = &eps[k];
 		long first = start + (long)e->first;
 		long long id = 0;
+		long id_first = 0;
 		int grew = 0;
 
 		for (size_t i = 0; i < npast; i++)
-			if (past[i].series_id == series_id && past[i].first == first) {
+			/* (one open since before the days read starts where they start) */
+			if (past[i].series_id == series_id &&
+			    (past[i].first == first || (e->first == 0 && past[i].first < start &&
+							past[i].last >= start))) {
 				id = past[i].anomaly_id;
+				id_first = past[i].first;
 				grew = past[i].last < start + (long)e->last;
 			}
-		rc = record(j, a, m, value, series_id, start, from, ev, e, id, drop, out_of_base,
-			    err);
+		rc = record(j, a, m, value, series_id, start, from, ev, e, id, id_first, drop,
+			    out_of_base, err);
 		if (!id)
 			j->n->opened++;
 		else if (grew)
