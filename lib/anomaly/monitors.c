@@ -301,6 +301,25 @@ valid_name(const char *s)
 	return 1;
 }
 
+/*
+ * A channel's or monitor's name at path: there, fit for logs and URLs, not
+ * taken (dup: the index of an earlier one of that name in list, or -1).
+ */
+static int
+check_name(struct ctx *x, const char *path, const char *name, const char *list, long dup)
+{
+	char p[300];
+
+	sub(p, sizeof(p), path, "name");
+	if (!name)
+		return bad(x, p, "missing");
+	if (!valid_name(name))
+		return bad(x, p, "'%s': letters, digits, '.', '_' and '-' only", name);
+	if (dup >= 0)
+		return bad(x, p, "'%s' is also %s[%ld]", name, list, dup);
+	return 0;
+}
+
 static int
 parse_channels(struct ctx *x, json_t *arr)
 {
@@ -327,14 +346,15 @@ parse_channels(struct ctx *x, json_t *arr)
 		    get_string(x, e, "webhook", path, &ch->ch.webhook) < 0 ||
 		    get_string(x, e, "delivery", path, &delivery) < 0)
 			return -1;
-		sub(p, sizeof(p), path, "name");
-		if (!name)
-			return bad(x, p, "missing");
-		if (!valid_name(name))
-			return bad(x, p, "'%s': letters, digits, '.', '_' and '-' only", name);
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(c->channels[k].ch.name, name) == 0)
-				return bad(x, p, "'%s' is also channels[%zu]", name, k);
+		{
+			long dup = -1;
+
+			for (size_t k = 0; name && k < i && dup < 0; k++)
+				if (strcmp(c->channels[k].ch.name, name) == 0)
+					dup = (long)k;
+			if (check_name(x, path, name, "channels", dup) < 0)
+				return -1;
+		}
 		sub(p, sizeof(p), path, "kind");
 		if (!kind || fo_notify_kind_parse(kind, &ch->ch.kind) < 0)
 			return bad(x, p, "must be \"slack\", \"teams\" or \"webhook\"");
@@ -370,14 +390,15 @@ parse_monitor(struct ctx *x, json_t *e, size_t i, const struct common *top)
 	    get_string(x, e, "dimension", path, &dim) < 0 || get_string(x, e, "tag", path, &tag) < 0 ||
 	    get_string(x, e, "cost_category", path, &cc) < 0)
 		return -1;
-	sub(p, sizeof(p), path, "name");
-	if (!name)
-		return bad(x, p, "missing");
-	if (!valid_name(name))
-		return bad(x, p, "'%s': letters, digits, '.', '_' and '-' only", name);
-	for (size_t k = 0; k < x->c->nmonitors; k++)
-		if (strcmp(x->c->monitors[k].name, name) == 0)
-			return bad(x, p, "'%s' is also monitors[%zu]", name, k);
+	{
+		long dup = -1;
+
+		for (size_t k = 0; name && k < x->c->nmonitors && dup < 0; k++)
+			if (strcmp(x->c->monitors[k].name, name) == 0)
+				dup = (long)k;
+		if (check_name(x, path, name, "monitors", dup) < 0)
+			return -1;
+	}
 	if (!!dim + !!tag + !!cc != 1)
 		return bad(x, path, "needs exactly one of dimension, tag and cost_category");
 	if (dim) {
