@@ -163,7 +163,6 @@ struct state {
 	char *monitor, *dimension, *value, *currency, *direction;
 	long through;
 	int has_open;
-	int seen;
 };
 
 /* One day of a recorded anomaly, as the evaluation reads it back. */
@@ -737,7 +736,6 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 	int rc = 0;
 
 	if (s) {
-		s->seen = 1;
 		from = s->through + 1;
 		if (a->restated && a->restated <= s->through) {
 			from = a->restated;
