@@ -20,6 +20,7 @@
 #define RECUR_BACK 70        /* days before the window the recurring-charge check reads */
 #define TOP_SPEND_DAYS 30    /* days whose spend ranks a monitor's values */
 #define RC_BASE_DAYS 14      /* days before an anomaly whose leaves give the expected cost */
+#define TOTALS_DAYS 130      /* days kept to tell a restatement: more than a series catches up */
 
 void
 fo_ad_defaults(struct fo_ad_opts *o)
@@ -188,6 +189,27 @@ dup_into(char **out, const char *s, fo_err *err)
 	return *out ? 0 : fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 }
 
+/*
+ * Each day's effective and billed cost of each (source, period) in the CTE
+ * `set`, per account and currency, from $1 on, with a fingerprint of how it
+ * splits over services and usage types (each line weighted by a hash of
+ * them): what finops.anomaly_day_totals keeps to tell a restatement.
+ */
+static void
+day_totals_sql(fo_buf *q, const char *set)
+{
+	fo_buf_printf(q, "SELECT b.source_id, b.billing_period, b.billing_account_id,"
+		      " b.billing_currency AS currency,"
+		      " (b.charge_period_start AT TIME ZONE 'UTC')::date AS day,"
+		      " sum(b.effective_cost) AS effective_cost, sum(b.billed_cost) AS billed_cost,"
+		      " sum((b.effective_cost + b.billed_cost) * (1 + ('x' || substr(md5("
+		      "   coalesce(b.service_name, '') || '|' || coalesce(b.usage_type, '')), 1, 6))"
+		      "   ::bit(24)::int / 16777216.0)) AS fingerprint"
+		      " FROM finops.billing_line_items b JOIN %s USING (source_id, billing_period)"
+		      " WHERE b.charge_period_start >= ($1::date)::timestamp AT TIME ZONE 'UTC'"
+		      " GROUP BY 1, 2, 3, 4, 5", set);
+}
+
 static int
 load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 {
@@ -243,31 +265,110 @@ load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 	}
 	*nout = n;
 	PQclear(res);
-	/* periods reloaded since the last evaluation saw them: judged again from their start */
-	if (fo_pg_query(j->ctx->conn,
-		"SELECT DISTINCT i.billing_account_id, l.billing_period::text, l.source_id, l.load_id"
-		"  FROM finops.billing_loads l"
-		"  JOIN finops.anomaly_loads_seen s USING (source_id, billing_period)"
-		"  JOIN LATERAL (SELECT DISTINCT b.billing_account_id FROM finops.billing_line_items b"
-		"                 WHERE b.source_id = l.source_id"
-		"                   AND b.billing_period = l.billing_period) i ON true"
-		" WHERE l.status = 'current' AND l.load_id <> s.load_id"
-		" ORDER BY 2 DESC", 0, NULL, &res, err) < 0)
-		return -1;
+	/*
+	 * Restatements: of the periods with a new load since the last
+	 * evaluation, the days it had seen that changed; the period's days from
+	 * the first of them are judged again.
+	 */
+	{
+		long newest = 0;
+		char since[16];
+		const char *q[1] = {since};
+		fo_buf sql = FO_BUF_INIT;
+		int rc;
+
+		for (size_t i = 0; i < n; i++)
+			if (a[i].cutoff > newest)
+				newest = a[i].cutoff;
+		fo_ad_day_text(newest - TOTALS_DAYS, since);
+		fo_buf_puts(&sql, "WITH changed AS (SELECT l.source_id, l.billing_period, l.load_id"
+			    "   FROM finops.billing_loads l"
+			    "   JOIN finops.anomaly_loads_seen s USING (source_id, billing_period)"
+			    "  WHERE l.status = 'current' AND l.load_id <> s.load_id),"
+			    " now AS (");
+		day_totals_sql(&sql, "changed");
+		fo_buf_puts(&sql, "),"
+			    " seen AS (SELECT t.* FROM finops.anomaly_day_totals t"
+			    "   JOIN changed USING (source_id, billing_period)),"
+			    " seen_last AS (SELECT source_id, billing_period, billing_account_id, currency,"
+			    "   max(day) AS last_day FROM seen GROUP BY 1, 2, 3, 4),"
+			    " diff AS (SELECT source_id, billing_period, billing_account_id, currency, day"
+			    "   FROM now n FULL JOIN seen s"
+			    "        USING (source_id, billing_period, billing_account_id, currency, day)"
+			    "  WHERE n.effective_cost IS DISTINCT FROM s.effective_cost"
+			    "     OR n.billed_cost IS DISTINCT FROM s.billed_cost"
+			    "     OR n.fingerprint IS DISTINCT FROM s.fingerprint)"
+			    " SELECT d.billing_account_id, d.currency, min(d.day)::text,"
+			    "        to_char(d.billing_period, 'YYYY-MM'), d.source_id, c.load_id"
+			    "   FROM diff d JOIN seen_last g"
+			    "        USING (source_id, billing_period, billing_account_id, currency)"
+			    "   JOIN changed c USING (source_id, billing_period)"
+			    "  WHERE d.day <= g.last_day"
+			    "  GROUP BY 1, 2, 4, 5, 6 ORDER BY 3");
+		rc = sql.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : fo_pg_query(j->ctx->conn, sql.data, 1, q, &res, err);
+		fo_buf_free(&sql);
+		if (rc < 0)
+			return -1;
+	}
 	for (int r = 0; r < PQntuples(res); r++)
 		for (size_t i = 0; i < n; i++) {
-			long from = fo_ad_day(PQgetvalue(res, r, 1));
+			long from = fo_ad_day(PQgetvalue(res, r, 2));
 
 			if (strcmp(a[i].account, PQgetvalue(res, r, 0)) != 0 ||
+			    strcmp(a[i].currency, PQgetvalue(res, r, 1)) != 0 ||
 			    (a[i].restated && a[i].restated <= from))
 				continue;
 			a[i].restated = from;
-			snprintf(a[i].note, sizeof(a[i].note), "billing period %.7s of source %s was"
-				 " restated (load %s)", PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
-				 PQgetvalue(res, r, 3));
+			snprintf(a[i].note, sizeof(a[i].note), "billing period %s of source %s was"
+				 " restated (load %s) from %s", PQgetvalue(res, r, 3),
+				 PQgetvalue(res, r, 4), PQgetvalue(res, r, 5), PQgetvalue(res, r, 2));
+			fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("billing_account_id", a[i].account),
+						       FO_STR("currency", a[i].currency),
+						       FO_STR("from", PQgetvalue(res, r, 2))),
+				"account %s (%s): %s; its days from then are judged again",
+				a[i].account, a[i].currency, a[i].note);
 		}
 	PQclear(res);
 	return 0;
+}
+
+/*
+ * What this evaluation saw: the day totals of every (source, period) whose
+ * load it had not seen, and the loads. Older days are dropped.
+ */
+static int
+record_seen(struct job *j, long newest, fo_err *err)
+{
+	char since[16];
+	const char *p[1] = {since};
+	fo_buf q = FO_BUF_INIT;
+	int rc;
+
+	fo_ad_day_text(newest - TOTALS_DAYS, since);
+#define FRESH "WITH fresh AS (SELECT l.source_id, l.billing_period" \
+		"   FROM finops.billing_loads l" \
+		"   LEFT JOIN finops.anomaly_loads_seen s USING (source_id, billing_period)" \
+		"  WHERE l.status = 'current' AND s.load_id IS DISTINCT FROM l.load_id)"
+	rc = fo_pg_query(j->ctx->conn, FRESH " DELETE FROM finops.anomaly_day_totals t USING fresh f"
+			 " WHERE (t.source_id = f.source_id AND t.billing_period = f.billing_period)"
+			 "    OR t.day < $1::date", 1, p, NULL, err);
+	fo_buf_puts(&q, FRESH " INSERT INTO finops.anomaly_day_totals (source_id, billing_period,"
+		    " billing_account_id, currency, day, effective_cost, billed_cost, fingerprint) ");
+#undef FRESH
+	day_totals_sql(&q, "fresh");
+	if (rc == 0)
+		rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : fo_pg_query(j->ctx->conn, q.data, 1, p, NULL, err);
+	fo_buf_free(&q);
+	if (rc == 0)
+		rc = fo_pg_exec(j->ctx->conn,
+				"INSERT INTO finops.anomaly_loads_seen (source_id, billing_period, load_id)"
+				" SELECT source_id, billing_period, load_id FROM finops.billing_loads"
+				"  WHERE status = 'current'"
+				" ON CONFLICT (source_id, billing_period)"
+				" DO UPDATE SET load_id = EXCLUDED.load_id", err);
+	return rc;
 }
 
 static void
@@ -1036,13 +1137,14 @@ fo_ad_run(struct fo_run *ctx, struct fo_ad_opts *o, fo_err *err)
 		rc = load_accounts(&j, &a, &na, err);
 	for (size_t i = 0; rc == 0 && i < na; i++)
 		rc = watch_account(&j, &a[i], err);
-	if (rc == 0)
-		rc = fo_pg_exec(ctx->conn,
-				"INSERT INTO finops.anomaly_loads_seen (source_id, billing_period, load_id)"
-				" SELECT source_id, billing_period, load_id FROM finops.billing_loads"
-				"  WHERE status = 'current'"
-				" ON CONFLICT (source_id, billing_period)"
-				" DO UPDATE SET load_id = EXCLUDED.load_id", err);
+	if (rc == 0) {
+		long newest = 0;
+
+		for (size_t i = 0; i < na; i++)
+			if (a[i].cutoff > newest)
+				newest = a[i].cutoff;
+		rc = record_seen(&j, newest, err);
+	}
 	if (rc < 0 || ctx->dry_run)
 		fo_pg_rollback(ctx->conn);
 	else

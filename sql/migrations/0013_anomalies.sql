@@ -84,14 +84,33 @@ COMMENT ON TABLE finops.anomaly_root_causes IS
 	'Up to 10 causes an anomaly, ranked by the money of its impact they explain (never more'
 	' than the impact in total): a value of service, sub account, region or usage type, or a pair';
 
--- The billing loads the last evaluation saw: a (source, period) whose current
--- load differs has been restated and its days are evaluated again.
+-- The billing loads the last evaluation saw, and what their recent days
+-- held: when a (source, period) has a new load (CUR rewrites the month up to
+-- three times a day), the days it held before are compared with what it
+-- holds now, and only a day that changed (its effective or billed cost, or
+-- a fingerprint of how they split over services and usage types) makes the
+-- period's days from there be judged again: a restatement. A delivery that
+-- only adds new days re-judges nothing.
 CREATE TABLE finops.anomaly_loads_seen (
 	source_id      integer NOT NULL,
 	billing_period date NOT NULL,
 	load_id        bigint NOT NULL,
 	PRIMARY KEY (source_id, billing_period)
 );
+CREATE TABLE finops.anomaly_day_totals (
+	source_id          integer NOT NULL,
+	billing_period     date NOT NULL,
+	billing_account_id text NOT NULL,
+	currency           text NOT NULL,
+	day                date NOT NULL,
+	effective_cost     numeric NOT NULL,
+	billed_cost        numeric NOT NULL,
+	fingerprint        numeric NOT NULL,
+	PRIMARY KEY (source_id, billing_period, billing_account_id, currency, day)
+);
+COMMENT ON COLUMN finops.anomaly_day_totals.fingerprint IS
+	'The day''s effective plus billed cost, each line weighted by a hash of its service and'
+	' usage type: a cost that moved between them changes it';
 
 -- Which channel was told about which anomaly, by which message (a digest tells of several).
 CREATE TABLE finops.anomaly_notices (
@@ -116,8 +135,9 @@ SELECT n.anomaly_id, n.channel, n.dedup_key, x.kind, x.status, x.http_status, x.
   JOIN finops.notifications x USING (channel, dedup_key);
 
 GRANT SELECT ON finops.anomaly_series, finops.anomalies, finops.anomaly_days,
-	finops.anomaly_root_causes, finops.anomaly_loads_seen, finops.anomaly_notices,
-	finops.anomalies_current, finops.anomaly_notifications TO finops_reader, finops_writer;
+	finops.anomaly_root_causes, finops.anomaly_loads_seen, finops.anomaly_day_totals,
+	finops.anomaly_notices, finops.anomalies_current, finops.anomaly_notifications
+	TO finops_reader, finops_writer;
 GRANT INSERT, UPDATE, DELETE ON finops.anomaly_series, finops.anomalies, finops.anomaly_days,
-	finops.anomaly_root_causes, finops.anomaly_loads_seen, finops.anomaly_notices
-	TO finops_writer;
+	finops.anomaly_root_causes, finops.anomaly_loads_seen, finops.anomaly_day_totals,
+	finops.anomaly_notices TO finops_writer;

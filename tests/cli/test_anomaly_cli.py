@@ -213,9 +213,44 @@ def test_a_restatement_that_removes_the_leak_closes_it(adb, tmp_path):
     assert r.code == 0, r.stderr
     assert anomalies(adb) == []
     notes = psql(adb, "SELECT DISTINCT close_reason || ': ' || close_note FROM finops.anomalies")
-    assert re.fullmatch(r"restated: billing period 2026-10 of source \d+ was restated \(load \d+\):"
-                        r" no longer anomalous", notes), notes
+    assert re.fullmatch(r"restated: billing period 2026-10 of source \d+ was restated \(load \d+\)"
+                        r" from 2026-10-20: no longer anomalous", notes), notes
     assert "5 removed by a restatement" in r.summary()["msg"]
+    # only the days from the first that changed were judged again, and only in dollars
+    assert "10 series evaluated over 100 series-days" in r.summary()["msg"], r.summary()["msg"]
+
+
+def test_a_delivery_that_adds_days_judges_only_them(db, tmp_path):
+    """CUR rewrites the month up to three times a day: a new load that keeps the
+    days judged before and adds new ones judges only the new ones; one that moves
+    cost between services on an old day, its total unchanged, is a restatement."""
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    load(db, tmp_path, rows(leak, last=date(2026, 10, 25)), "first")    # closed to 10-23
+    first = detect(db, "--no-notify")
+    assert first.code == 0, first.stderr
+    series = int(psql(db, "SELECT count(*) FROM finops.anomaly_series"))
+    load(db, tmp_path, rows(leak), "more", months={"2026-10"})          # closed to 10-29
+    assert psql(db, "SELECT count(*) FROM finops.billing_loads WHERE status = 'replaced'"
+                    " AND billing_period = '2026-10-01'") == "2"         # both payers
+    r = detect(db, "--no-notify")
+    assert r.code == 0, r.stderr
+    assert f"{series} series evaluated over {series * 6} series-days" in r.summary()["msg"]
+    assert "restated" not in r.stderr
+    assert detect(db, "--no-notify").code == 99
+    adb = db
+
+    def moved(d, item):            # 10-05: $100 of S3 billed as EC2 instead, the total the same
+        if d == date(2026, 10, 5) and item[1] == "TimedStorage-ByteHrs":
+            return 0.5
+        return 1.0
+
+    def extra(d):
+        return leak(d) + ([("AmazonEC2", "BoxUsage:m5.xlarge", "111122223333", "USD", 100.0)]
+                          if d == date(2026, 10, 5) else [])
+    load(adb, tmp_path, rows(extra, scale=moved), "moved", months={"2026-10"})
+    r = detect(adb, "--no-notify")
+    assert r.code == 0, r.stderr
+    assert "from 2026-10-05" in r.stderr
 
 
 def test_planned_activity_stays_out_of_the_baseline(db, tmp_path):
