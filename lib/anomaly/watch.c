@@ -817,6 +817,16 @@ record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const
 	return rc;
 }
 
+/* Whether an episode of this scan starts on day d (the record starting then is its own). */
+static int
+taken(const struct fo_anom_episode *eps, size_t neps, long start, long d)
+{
+	for (size_t k = 0; k < neps; k++)
+		if (start + (long)eps[k].first == d)
+			return 1;
+	return 0;
+}
+
 /* One series: its new days judged, its anomalies recorded. */
 static int
 judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const char *value,
@@ -832,7 +842,8 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 	struct fo_anom_eval *ev = NULL;
 	struct fo_anom_episode *eps = NULL;
 	unsigned char *held = NULL, *out_of_base = NULL;
-	long long series_id = 0;
+	long long series_id = 0, *matched = NULL;
+	size_t nmatched = 0;
 	const char *note = NULL;
 	int rc = 0;
 
@@ -918,6 +929,11 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 		PQclear(res);
 	}
 	/* each episode with a day from `from`: the record it continues, or a new one */
+	matched = calloc(neps + 1, sizeof(*matched));
+	if (!matched) {
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
 	for (size_t k = 0; rc == 0 && k < neps; k++) {
 		const struct fo_anom_episode *e = &eps[k];
 		long first = start + (long)e->first;
@@ -934,6 +950,20 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 				id_first = past[i].first;
 				grew = past[i].last < start + (long)e->last;
 			}
+		/*
+		 * judged again (a restatement), the same event may start on
+		 * another day now: the record of days it overlaps is updated, not
+		 * closed and opened anew (nor sent again)
+		 */
+		for (size_t i = 0; !id && i < npast; i++)
+			if (past[i].series_id == series_id && past[i].first >= from &&
+			    past[i].first <= start + (long)e->last && past[i].last >= first &&
+			    !taken(eps, neps, start, past[i].first)) {
+				id = past[i].anomaly_id;
+				grew = past[i].last < start + (long)e->last;
+			}
+		if (id)
+			matched[nmatched++] = id;
 		rc = record(j, a, m, value, series_id, start, from, ev, e, id, id_first, drop,
 			    out_of_base, err);
 		if (!id)
@@ -951,8 +981,8 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 		if (v->series_id != series_id || v->last < from || (i && past[i - 1].anomaly_id ==
 								      v->anomaly_id))
 			continue;
-		for (size_t k = 0; k < neps && !found; k++)
-			found = start + (long)eps[k].first == v->first;
+		for (size_t k = 0; k < nmatched && !found; k++)
+			found = matched[k] == v->anomaly_id;
 		if (!found && v->first >= from) {
 			char id[24];
 			const char *q[3] = {id, note ? note : "judged again",
@@ -974,6 +1004,7 @@ out:
 	free(held);
 	free(out_of_base);
 	free(eps);
+	free(matched);
 	return rc;
 }
 

@@ -220,6 +220,27 @@ def test_a_restatement_that_removes_the_leak_closes_it(adb, tmp_path):
     assert "10 series evaluated over 100 series-days" in r.summary()["msg"], r.summary()["msg"]
 
 
+def test_a_restatement_that_moves_the_leak_updates_its_record(adb, tmp_path):
+    """AWS corrects the leak's dates a day later: the same anomalies, updated (first
+    day, last day, days), not closed and opened anew."""
+    assert detect(adb, "--no-notify").code == 0
+    before = psql(adb, "SELECT string_agg(anomaly_id::text, ',' ORDER BY anomaly_id)"
+                       " FROM finops.anomalies_current")
+
+    def later(d):
+        return leak(d - timedelta(days=1))
+    load(adb, tmp_path, rows(later), "later", months={"2026-10"})
+    r = detect(adb, "--no-notify")
+    assert r.code == 0, r.stderr
+    assert psql(adb, "SELECT string_agg(anomaly_id::text, ',' ORDER BY anomaly_id)"
+                     " FROM finops.anomalies_current") == before
+    assert psql(adb, "SELECT DISTINCT first_day || ' ' || last_day || ' ' || days FROM"
+                     " finops.anomalies_current") == "2026-10-21 2026-10-23 3"
+    assert psql(adb, "SELECT count(*) FROM finops.anomalies WHERE close_reason = 'restated'") \
+        == "0"
+    assert "0 new anomalies" in r.summary()["msg"]
+
+
 def test_a_delivery_that_adds_days_judges_only_them(db, tmp_path):
     """CUR rewrites the month up to three times a day: a new load that keeps the
     days judged before and adds new ones judges only the new ones; one that moves
