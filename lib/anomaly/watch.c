@@ -156,6 +156,9 @@ struct acct {
 	long cutoff, first;          /* the last closed day (0: none yet), the first day of data */
 	long restated;               /* the first day of a restated period (0: none) */
 	char note[200];
+	long start;                  /* the first day its series are read from */
+	struct state *st;            /* its series already evaluated */
+	size_t nst;
 };
 
 /* A series already evaluated. */
@@ -371,15 +374,6 @@ record_seen(struct job *j, long newest, fo_err *err)
 	return rc;
 }
 
-static void
-free_accounts(struct acct *a, size_t n)
-{
-	for (size_t i = 0; a && i < n; i++) {
-		free(a[i].account);
-		free(a[i].currency);
-	}
-	free(a);
-}
 
 static int
 load_states(struct job *j, const char *account, struct state **out, size_t *nout, fo_err *err)
@@ -440,6 +434,17 @@ free_states(struct state *s, size_t n)
 		free(s[i].direction);
 	}
 	free(s);
+}
+
+static void
+free_accounts(struct acct *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++) {
+		free(a[i].account);
+		free(a[i].currency);
+		free_states(a[i].st, a[i].nst);
+	}
+	free(a);
 }
 
 static int
@@ -1008,30 +1013,73 @@ out:
 	return rc;
 }
 
-/* One account and currency: every monitor's values, their series, judged. */
+/* One row of the cursor: a monitor's value's cost on a day. */
+struct drow {
+	size_t mon, val;             /* the monitor; the value, an index into the account's names */
+	long day;
+	double cost;
+};
+
+/* What the reader holds of one account and currency while its rows come. */
+struct rows {
+	struct drow *r;
+	size_t n, cap;
+	char **vals;                 /* the values' names, each once (rows come sorted) */
+	size_t nvals, capvals;
+};
+
+static void
+rows_reset(struct rows *x)
+{
+	for (size_t i = 0; i < x->nvals; i++)
+		free(x->vals[i]);
+	x->n = 0;
+	x->nvals = 0;
+}
+
 static int
-watch_account(struct job *j, const struct acct *a, fo_err *err)
+rows_add(struct rows *x, size_t mon, const char *val, long day, double cost)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 1024;
+		struct drow *g = realloc(x->r, cap * sizeof(*g));
+
+		if (!g)
+			return -1;
+		x->r = g;
+		x->cap = cap;
+	}
+	if (x->nvals == 0 || x->r[x->n - 1].mon != mon || strcmp(x->vals[x->nvals - 1], val) != 0) {
+		if (x->nvals == x->capvals) {
+			size_t cap = x->capvals ? 2 * x->capvals : 64;
+			char **g = realloc(x->vals, cap * sizeof(*g));
+
+			if (!g)
+				return -1;
+			x->vals = g;
+			x->capvals = cap;
+		}
+		if (!(x->vals[x->nvals] = strdup(val)))
+			return -1;
+		x->nvals++;
+	}
+	x->r[x->n++] = (struct drow){mon, x->nvals - 1, day, cost};
+	return 0;
+}
+
+/* Where an account's series are read from: back from the earliest day any of them is judged. */
+static int
+plan_account(struct job *j, struct acct *a, fo_err *err)
 {
 	const struct fo_ad_config *c = &j->o->config;
-	struct state *st = NULL;
-	struct past *past = NULL;
-	size_t nst = 0, npast = 0, ngrp = 0;
-	struct grp *g = NULL;
-	long from_min = a->cutoff - j->o->backfill_days + 1, start;
-	char d0[16], d1[16];
-	const char *p[8 + 100];
-	fo_buf q = FO_BUF_INIT;
-	PGresult *res = NULL;
-	double *y = NULL;
-	int rc, np = 3;
+	long from_min = a->cutoff - j->o->backfill_days + 1;
 
-	if (a->cutoff == 0)
-		return 0;
-	rc = load_states(j, a->account, &st, &nst, err);
-	for (size_t i = 0; rc == 0 && i < nst; i++) {
-		long f = st[i].through + 1;
+	if (load_states(j, a->account, &a->st, &a->nst, err) < 0)
+		return -1;
+	for (size_t i = 0; i < a->nst; i++) {
+		long f = a->st[i].through + 1;
 
-		if (strcmp(st[i].currency, a->currency) != 0)
+		if (strcmp(a->st[i].currency, a->currency) != 0)
 			continue;
 		if (a->restated && a->restated < f)
 			f = a->restated;
@@ -1040,63 +1088,47 @@ watch_account(struct job *j, const struct acct *a, fo_err *err)
 	}
 	if (from_min < a->cutoff - MAX_CATCHUP + 1)
 		from_min = a->cutoff - MAX_CATCHUP + 1;
-	start = from_min - c->monitors[0].up.window - RECUR_BACK;
-	for (size_t i = 1; i < c->nmonitors; i++)
-		if (from_min - c->monitors[i].up.window - RECUR_BACK < start)
-			start = from_min - c->monitors[i].up.window - RECUR_BACK;
-	if (start < a->first)
-		start = a->first;
-	if (rc == 0)
-		rc = load_past(j, a->account, start, &past, &npast, err);
-	if (rc < 0)
-		goto out;
-	/* every monitor's values day by day, in one pass over the account's line items */
-	fo_ad_day_text(start, d0);
-	fo_ad_day_text(a->cutoff, d1);
-	p[0] = a->account;
-	p[1] = d0;
-	p[2] = d1;
-	fo_buf_puts(&q, "SELECT m.i, m.v, d.day::text, sum(d.cost)::float8");
-	window_sql(&q, j->metric);
-	fo_buf_puts(&q, " CROSS JOIN LATERAL (VALUES ");
-	{
-		int kp = 5;
+	a->start = from_min;
+	for (size_t i = 0; i < c->nmonitors; i++)
+		if (from_min - c->monitors[i].up.window - RECUR_BACK < a->start)
+			a->start = from_min - c->monitors[i].up.window - RECUR_BACK;
+	if (a->start < a->first)
+		a->start = a->first;
+	return 0;
+}
 
-		p[np++] = a->currency;
-		for (size_t i = 0; i < c->nmonitors; i++) {
-			fo_buf_printf(&q, "%s(%zu, ", i ? ", " : "", i);
-			value_sql(&q, &c->monitors[i], &kp);
-			fo_buf_putc(&q, ')');
-			if (c->monitors[i].key)
-				p[np++] = c->monitors[i].key;
-		}
-	}
-	fo_buf_puts(&q, ") m(i, v) WHERE d.currency = $4 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
-	rc = q.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
-	     : fo_pg_query(j->ctx->conn, q.data, np, p, &res, err);
-	fo_buf_free(&q);
+/* One account and currency: every monitor's values, their series, judged. */
+static int
+watch_account(struct job *j, const struct acct *a, const struct rows *x, fo_err *err)
+{
+	const struct fo_ad_config *c = &j->o->config;
+	struct past *past = NULL;
+	size_t npast = 0, ngrp = 0;
+	struct grp *g = NULL;
+	double *y = NULL;
+	int rc;
+
+	rc = load_past(j, a->account, a->start, &past, &npast, err);
 	if (rc < 0)
 		goto out;
-	j->ctx->rows_read += PQntuples(res);
-	g = calloc((size_t)PQntuples(res) + 1, sizeof(*g));
-	y = malloc((size_t)(a->cutoff - start + 1) * sizeof(double));
+	g = calloc(x->nvals + 1, sizeof(*g));
+	y = malloc((size_t)(a->cutoff - a->start + 1) * sizeof(double));
 	if (!g || !y) {
 		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		goto out;
 	}
-	for (int r = 0; r < PQntuples(res);) {
-		struct grp *x = &g[ngrp++];
-		int e = r;
+	for (size_t r = 0; r < x->n;) {
+		struct grp *v = &g[ngrp++];
+		size_t e = r;
 
-		x->mon = (size_t)atoi(PQgetvalue(res, r, 0));
-		x->currency = a->currency;
-		x->value = PQgetvalue(res, r, 1);
-		x->r0 = r;
-		for (; e < PQntuples(res) && (size_t)atoi(PQgetvalue(res, e, 0)) == x->mon &&
-		       strcmp(PQgetvalue(res, e, 1), x->value) == 0; e++)
-			if (fo_ad_day(PQgetvalue(res, e, 2)) > a->cutoff - TOP_SPEND_DAYS)
-				x->spend += atof(PQgetvalue(res, e, 3));
-		x->r1 = e;
+		v->mon = x->r[r].mon;
+		v->currency = a->currency;
+		v->value = x->vals[x->r[r].val];
+		v->r0 = (int)r;
+		for (; e < x->n && x->r[e].val == x->r[r].val; e++)
+			if (x->r[e].day > a->cutoff - TOP_SPEND_DAYS)
+				v->spend += x->r[e].cost;
+		v->r1 = (int)e;
 		r = e;
 	}
 	/* each monitor's top values by spend, and any value with an anomaly still open */
@@ -1111,39 +1143,191 @@ watch_account(struct job *j, const struct acct *a, fo_err *err)
 			int top = m->dim == FO_AD_ACCOUNT || k - i < (size_t)m->top_n;
 
 			for (int drop = 0; drop <= m->watch_drops && rc == 0; drop++) {
-				struct state *s = find_state(st, nst, m->name, fo_ad_dim_name(m->dim),
-							     g[k].value, a->currency,
-							     drop ? "down" : "up");
-
-				if (!top && !(s && s->has_open))
-					continue;
+				struct state *s = find_state(a->st, a->nst, m->name,
+							     fo_ad_dim_name(m->dim), g[k].value,
+							     a->currency, drop ? "down" : "up");
 				/*
 				 * The series starts on its first day with a line item (a new
 				 * service has no history of zeros); after that a day without
 				 * a line cost nothing.
 				 */
-				long s0 = fo_ad_day(PQgetvalue(res, g[k].r0, 2));
+				long s0 = x->r[g[k].r0].day;
 
+				if (!top && !(s && s->has_open))
+					continue;
 				for (long d = s0; d <= a->cutoff; d++)
 					y[d - s0] = 0;
-				for (int r = g[k].r0; r < g[k].r1; r++) {
-					long d = fo_ad_day(PQgetvalue(res, r, 2));
-
-					if (d >= s0 && d <= a->cutoff)
-						y[d - s0] += atof(PQgetvalue(res, r, 3));
-				}
-				rc = judge(j, a, m, g[k].value, y, s0, st, nst, past, npast, drop, err);
+				for (int r = g[k].r0; r < g[k].r1; r++)
+					if (x->r[r].day >= s0 && x->r[r].day <= a->cutoff)
+						y[x->r[r].day - s0] += x->r[r].cost;
+				rc = judge(j, a, m, g[k].value, y, s0, a->st, a->nst, past, npast, drop,
+					   err);
 			}
 		}
 		i = e;
 	}
 out:
-	if (res)
-		PQclear(res);
 	free(g);
 	free(y);
 	free(past);
-	free_states(st, nst);
+	return rc;
+}
+
+/* The cursor's SQL: every account's monitors' values day by day, in one pass. */
+static int
+cursor_sql(struct job *j, fo_buf *q, const char **p, int *np)
+{
+	const struct fo_ad_config *c = &j->o->config;
+	int kp = 6;
+
+	fo_buf_printf(q, "DECLARE fo_anomaly_rows NO SCROLL CURSOR FOR"
+		      " WITH acc AS (SELECT * FROM unnest($1::text[], $2::text[], $3::date[],"
+		      "              $4::date[]) AS acc(account, currency, first_day, last_day))"
+		      " SELECT d.billing_account_id, d.currency, m.i, m.v, d.day::text,"
+		      "        sum(d.cost)::float8"
+		      "   FROM (SELECT b.billing_account_id, b.billing_currency AS currency,"
+		      "                (b.charge_period_start AT TIME ZONE 'UTC')::date AS day,"
+		      "                b.%s AS cost, b.service_name, b.sub_account_id, b.region_id,"
+		      "                b.usage_type, b.tags, b.cost_categories"
+		      "           FROM finops.billing_line_items b"
+		      "           JOIN acc ON b.billing_account_id = acc.account"
+		      "                   AND b.billing_currency = acc.currency"
+		      "          WHERE b.billing_period >= (date_trunc('month', $5::date)"
+		      "                                     - interval '1 month')::date"
+		      "            AND b.charge_period_start >= (acc.first_day)::timestamp"
+		      "                                         AT TIME ZONE 'UTC'"
+		      "            AND b.charge_period_start < (acc.last_day + 1)::timestamp"
+		      "                                        AT TIME ZONE 'UTC') d"
+		      "  CROSS JOIN LATERAL (VALUES ", j->metric);
+	for (size_t i = 0; i < c->nmonitors; i++) {
+		fo_buf_printf(q, "%s(%zu, ", i ? ", " : "", i);
+		value_sql(q, &c->monitors[i], &kp);
+		fo_buf_putc(q, ')');
+		if (c->monitors[i].key)
+			p[(*np)++] = c->monitors[i].key;
+	}
+	fo_buf_puts(q, ") m(i, v) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5");
+	return q->oom ? -1 : 0;
+}
+
+/* A PostgreSQL array literal of the strings: {"a","b"}. */
+static void
+array_of(fo_buf *b, const char *const *s, size_t n)
+{
+	fo_buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		fo_buf_puts(b, i ? ",\"" : "\"");
+		for (const char *c = s[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				fo_buf_putc(b, '\\');
+			fo_buf_putc(b, *c);
+		}
+		fo_buf_putc(b, '"');
+	}
+	fo_buf_putc(b, '}');
+}
+
+/*
+ * Every account with a closed day: its series read in one pass over the
+ * line items (a cursor, an account at a time in memory), each judged.
+ */
+static int
+watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
+{
+	const char **cols[4] = {NULL, NULL, NULL, NULL};
+	char (*days)[2][16] = calloc(na + 1, sizeof(*days));
+	fo_buf arr[4] = {FO_BUF_INIT, FO_BUF_INIT, FO_BUF_INIT, FO_BUF_INIT}, q = FO_BUF_INIT;
+	const char *p[8 + 100];
+	struct rows x = {0};
+	struct acct *cur = NULL;
+	size_t nact = 0;
+	long min_start = 0;
+	char min_s[16];
+	int rc = 0, np = 5;
+
+	for (int k = 0; k < 4; k++)
+		cols[k] = calloc(na + 1, sizeof(char *));
+	if (!days || !cols[0] || !cols[1] || !cols[2] || !cols[3]) {
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < na && rc == 0; i++) {
+		if (a[i].cutoff == 0)
+			continue;
+		rc = plan_account(j, &a[i], err);
+		fo_ad_day_text(a[i].start, days[nact][0]);
+		fo_ad_day_text(a[i].cutoff, days[nact][1]);
+		cols[0][nact] = a[i].account;
+		cols[1][nact] = a[i].currency;
+		cols[2][nact] = days[nact][0];
+		cols[3][nact] = days[nact][1];
+		if (nact == 0 || a[i].start < min_start)
+			min_start = a[i].start;
+		nact++;
+	}
+	if (rc < 0 || nact == 0)
+		goto out;
+	for (int k = 0; k < 4; k++) {
+		array_of(&arr[k], cols[k], nact);
+		p[k] = arr[k].data;
+	}
+	fo_ad_day_text(min_start, min_s);
+	p[4] = min_s;
+	if (arr[0].oom || arr[1].oom || arr[2].oom || arr[3].oom || cursor_sql(j, &q, p, &np) < 0) {
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	rc = fo_pg_query(j->ctx->conn, q.data, np, p, NULL, err);
+	while (rc == 0) {
+		PGresult *res;
+		int nr;
+
+		rc = fo_pg_query(j->ctx->conn, "FETCH FORWARD 20000 FROM fo_anomaly_rows", 0, NULL,
+				 &res, err);
+		if (rc < 0)
+			break;
+		nr = PQntuples(res);
+		j->ctx->rows_read += nr;
+		for (int r = 0; r < nr && rc == 0; r++) {
+			const char *acc = PQgetvalue(res, r, 0), *ccy = PQgetvalue(res, r, 1);
+
+			if (!cur || strcmp(cur->account, acc) != 0 || strcmp(cur->currency, ccy) != 0) {
+				if (cur && x.n)
+					rc = watch_account(j, cur, &x, err);
+				rows_reset(&x);
+				cur = NULL;
+				for (size_t i = 0; i < na && !cur; i++)
+					if (strcmp(a[i].account, acc) == 0 && strcmp(a[i].currency, ccy) == 0)
+						cur = &a[i];
+				if (!cur) {
+					rc = fo_err_set(err, FO_EXIT_FAILURE, "anomaly rows of an account"
+							" not asked for: %s %s", acc, ccy);
+					break;
+				}
+			}
+			if (rc == 0 && rows_add(&x, (size_t)atoi(PQgetvalue(res, r, 2)),
+						PQgetvalue(res, r, 3), fo_ad_day(PQgetvalue(res, r, 4)),
+						atof(PQgetvalue(res, r, 5))) < 0)
+				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
+		PQclear(res);
+		if (nr == 0)
+			break;
+	}
+	if (rc == 0 && cur && x.n)
+		rc = watch_account(j, cur, &x, err);
+	if (rc == 0)
+		rc = fo_pg_exec(j->ctx->conn, "CLOSE fo_anomaly_rows", err);
+out:
+	rows_reset(&x);
+	free(x.r);
+	free(x.vals);
+	for (int k = 0; k < 4; k++) {
+		free(cols[k]);
+		fo_buf_free(&arr[k]);
+	}
+	fo_buf_free(&q);
+	free(days);
 	return rc;
 }
 
@@ -1166,8 +1350,8 @@ fo_ad_run(struct fo_run *ctx, struct fo_ad_opts *o, fo_err *err)
 	rc = fo_pg_begin_writer_snapshot(ctx->conn, err);
 	if (rc == 0)
 		rc = load_accounts(&j, &a, &na, err);
-	for (size_t i = 0; rc == 0 && i < na; i++)
-		rc = watch_account(&j, &a[i], err);
+	if (rc == 0)
+		rc = watch_accounts(&j, a, na, err);
 	if (rc == 0) {
 		long newest = 0;
 
