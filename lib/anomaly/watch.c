@@ -205,9 +205,9 @@ day_totals_sql(fo_buf *q, const char *set)
 		      " b.billing_currency AS currency,"
 		      " (b.charge_period_start AT TIME ZONE 'UTC')::date AS day,"
 		      " sum(b.effective_cost) AS effective_cost, sum(b.billed_cost) AS billed_cost,"
-		      " sum((b.effective_cost + b.billed_cost) * (1 + ('x' || substr(md5("
-		      "   coalesce(b.service_name, '') || '|' || coalesce(b.usage_type, '')), 1, 6))"
-		      "   ::bit(24)::int / 16777216.0)) AS fingerprint"
+		      " sum((b.effective_cost + b.billed_cost) * (1 + (hashtext("
+		      "   coalesce(b.service_name, '') || '|' || coalesce(b.usage_type, '')) & 1023)"
+		      "   / 1024.0)) AS fingerprint"
 		      " FROM finops.billing_line_items b JOIN %s USING (source_id, billing_period)"
 		      " WHERE b.charge_period_start >= ($1::date)::timestamp AT TIME ZONE 'UTC'"
 		      " GROUP BY 1, 2, 3, 4, 5", set);
@@ -217,35 +217,53 @@ static int
 load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 {
 	char cut[16];
-	const char *p[1] = {cut};
-	PGresult *res;
+	const char *p[4] = {cut, NULL, NULL, NULL};
+	PGresult *res, *periods;
 	struct acct *a;
 	size_t n;
+	int rc;
 
 	*out = NULL;
 	*nout = 0;
 	snprintf(cut, sizeof(cut), "%d", j->o->cutoff_days);
+	/* each source's newest billing period (from the loads): where its last day is */
+	if (fo_pg_query(j->ctx->conn,
+		"SELECT array_agg(source_id ORDER BY source_id)::text,"
+		"       array_agg(newest ORDER BY source_id)::text, array_agg(DISTINCT newest)::text"
+		"  FROM (SELECT source_id, max(billing_period) AS newest FROM finops.billing_loads"
+		"         WHERE status = 'current' GROUP BY 1) t", 0, NULL, &periods, err) < 0)
+		return -1;
+	for (int k = 0; k < 3; k++)
+		p[k + 1] = PQgetisnull(periods, 0, k) ? NULL : PQgetvalue(periods, 0, k);
 	/*
 	 * Each account's last closed day: the last day of data of the sources
 	 * that feed it, the earliest of them, less the cut-off; a source that
 	 * ended more than 31 days before the account's newest does not hold it
-	 * back (finops.forecast_series_last_day's rule, per account).
+	 * back (finops.forecast_series_last_day's rule, per account). Only the
+	 * sources' newest periods are read; an account's first day is its
+	 * sources' first period.
 	 */
-	if (fo_pg_query(j->ctx->conn,
-		"WITH by_source AS ("
-		"  SELECT billing_account_id, billing_currency AS currency, source_id,"
-		"         max((charge_period_start AT TIME ZONE 'UTC')::date) AS last_day,"
-		"         min((charge_period_start AT TIME ZONE 'UTC')::date) AS first_day"
-		"    FROM finops.billing_line_items GROUP BY 1, 2, 3),"
+	rc = fo_pg_query(j->ctx->conn,
+		"WITH newest AS (SELECT * FROM unnest($2::int[], $3::date[]) AS n(source_id,"
+		"                                                               billing_period)),"
+		" firsts AS (SELECT source_id, min(billing_period) AS first_day"
+		"              FROM finops.billing_loads WHERE status = 'current' GROUP BY 1),"
+		" by_source AS ("
+		"  SELECT b.billing_account_id, b.billing_currency AS currency, b.source_id,"
+		"         max((b.charge_period_start AT TIME ZONE 'UTC')::date) AS last_day"
+		"    FROM finops.billing_line_items b JOIN newest USING (source_id, billing_period)"
+		"   WHERE b.billing_period = ANY ($4::date[]) GROUP BY 1, 2, 3),"
 		" src AS (SELECT source_id, max(last_day) AS last_day FROM by_source GROUP BY 1),"
-		" fed AS (SELECT b.billing_account_id, b.currency, s.last_day, b.first_day,"
+		" fed AS (SELECT b.billing_account_id, b.currency, s.last_day, f.first_day,"
 		"                max(s.last_day) OVER (PARTITION BY b.billing_account_id,"
 		"                                      b.currency) AS newest"
-		"           FROM by_source b JOIN src s USING (source_id))"
+		"           FROM by_source b JOIN src s USING (source_id) JOIN firsts f USING (source_id))"
 		" SELECT billing_account_id, currency,"
 		"        (min(last_day) FILTER (WHERE last_day >= newest - 31) - $1::int)::text,"
 		"        min(first_day)::text"
-		"   FROM fed GROUP BY 1, 2 ORDER BY 1, 2", 1, p, &res, err) < 0)
+		"   FROM fed GROUP BY 1, 2 ORDER BY 1, 2", 4, p, &res, err);
+	PQclear(periods);
+	if (rc < 0)
 		return -1;
 	n = (size_t)PQntuples(res);
 	a = calloc(n + 1, sizeof(*a));
@@ -278,7 +296,6 @@ load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 		char since[16];
 		const char *q[1] = {since};
 		fo_buf sql = FO_BUF_INIT;
-		int rc;
 
 		for (size_t i = 0; i < n; i++)
 			if (a[i].cutoff > newest)
@@ -548,6 +565,7 @@ struct grp {
 	const char *currency, *value;
 	int r0, r1;
 	double spend;
+	long first;                  /* its first day with a line item */
 };
 
 static int
@@ -1125,9 +1143,13 @@ watch_account(struct job *j, const struct acct *a, const struct rows *x, fo_err 
 		v->currency = a->currency;
 		v->value = x->vals[x->r[r].val];
 		v->r0 = (int)r;
-		for (; e < x->n && x->r[e].val == x->r[r].val; e++)
+		v->first = x->r[r].day;
+		for (; e < x->n && x->r[e].val == x->r[r].val; e++) {
 			if (x->r[e].day > a->cutoff - TOP_SPEND_DAYS)
 				v->spend += x->r[e].cost;
+			if (x->r[e].day < v->first)
+				v->first = x->r[e].day;
+		}
 		v->r1 = (int)e;
 		r = e;
 	}
@@ -1151,7 +1173,7 @@ watch_account(struct job *j, const struct acct *a, const struct rows *x, fo_err 
 				 * service has no history of zeros); after that a day without
 				 * a line cost nothing.
 				 */
-				long s0 = x->r[g[k].r0].day;
+				long s0 = g[k].first;
 
 				if (!top && !(s && s->has_open))
 					continue;
@@ -1180,14 +1202,20 @@ cursor_sql(struct job *j, fo_buf *q, const char **p, int *np)
 	const struct fo_ad_config *c = &j->o->config;
 	int kp = 6;
 
+	/*
+	 * Sorted by the account's number and the value only (in the C
+	 * collation): what the reader needs to take an account, then a value,
+	 * at a time; sorting by names or days too costs twice as much.
+	 */
 	fo_buf_printf(q, "DECLARE fo_anomaly_rows NO SCROLL CURSOR FOR"
 		      " WITH acc AS (SELECT * FROM unnest($1::text[], $2::text[], $3::date[],"
-		      "              $4::date[]) AS acc(account, currency, first_day, last_day))"
-		      " SELECT d.billing_account_id, d.currency, m.i, m.v, d.day::text,"
-		      "        sum(d.cost)::float8"
-		      "   FROM (SELECT b.billing_account_id, b.billing_currency AS currency,"
+		      "              $4::date[]) WITH ORDINALITY AS acc(account, currency, first_day,"
+		      "                                                 last_day, n))"
+		      " SELECT d.n, m.i, m.v COLLATE \"C\", d.day::text, sum(d.cost)"
+		      "   FROM (SELECT acc.n, b.billing_account_id,"
 		      "                (b.charge_period_start AT TIME ZONE 'UTC')::date AS day,"
-		      "                b.%s AS cost, b.service_name, b.sub_account_id, b.region_id,"
+		      "                b.%s::float8 AS cost, b.service_name, b.sub_account_id,"
+		      "                b.region_id,"
 		      "                b.usage_type, b.tags, b.cost_categories"
 		      "           FROM finops.billing_line_items b"
 		      "           JOIN acc ON b.billing_account_id = acc.account"
@@ -1206,7 +1234,7 @@ cursor_sql(struct job *j, fo_buf *q, const char **p, int *np)
 		if (c->monitors[i].key)
 			p[(*np)++] = c->monitors[i].key;
 	}
-	fo_buf_puts(q, ") m(i, v) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5");
+	fo_buf_puts(q, ") m(i, v) GROUP BY d.n, m.i, 3, d.day ORDER BY 1, 2, 3");
 	return q->oom ? -1 : 0;
 }
 
@@ -1239,7 +1267,7 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 	fo_buf arr[4] = {FO_BUF_INIT, FO_BUF_INIT, FO_BUF_INIT, FO_BUF_INIT}, q = FO_BUF_INIT;
 	const char *p[8 + 100];
 	struct rows x = {0};
-	struct acct *cur = NULL;
+	struct acct *cur = NULL, **active = NULL;
 	size_t nact = 0;
 	long min_start = 0;
 	char min_s[16];
@@ -1247,7 +1275,8 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 
 	for (int k = 0; k < 4; k++)
 		cols[k] = calloc(na + 1, sizeof(char *));
-	if (!days || !cols[0] || !cols[1] || !cols[2] || !cols[3]) {
+	active = calloc(na + 1, sizeof(*active));
+	if (!days || !cols[0] || !cols[1] || !cols[2] || !cols[3] || !active) {
 		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		goto out;
 	}
@@ -1261,6 +1290,7 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 		cols[1][nact] = a[i].currency;
 		cols[2][nact] = days[nact][0];
 		cols[3][nact] = days[nact][1];
+		active[nact] = &a[i];
 		if (nact == 0 || a[i].start < min_start)
 			min_start = a[i].start;
 		nact++;
@@ -1289,25 +1319,20 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 		nr = PQntuples(res);
 		j->ctx->rows_read += nr;
 		for (int r = 0; r < nr && rc == 0; r++) {
-			const char *acc = PQgetvalue(res, r, 0), *ccy = PQgetvalue(res, r, 1);
+			long k = atol(PQgetvalue(res, r, 0));     /* the account's number, from 1 */
 
-			if (!cur || strcmp(cur->account, acc) != 0 || strcmp(cur->currency, ccy) != 0) {
+			if (k < 1 || (size_t)k > nact)
+				rc = fo_err_set(err, FO_EXIT_FAILURE, "anomaly rows: account %ld of %zu",
+						k, nact);
+			else if (!cur || cur != active[k - 1]) {
 				if (cur && x.n)
 					rc = watch_account(j, cur, &x, err);
 				rows_reset(&x);
-				cur = NULL;
-				for (size_t i = 0; i < na && !cur; i++)
-					if (strcmp(a[i].account, acc) == 0 && strcmp(a[i].currency, ccy) == 0)
-						cur = &a[i];
-				if (!cur) {
-					rc = fo_err_set(err, FO_EXIT_FAILURE, "anomaly rows of an account"
-							" not asked for: %s %s", acc, ccy);
-					break;
-				}
+				cur = active[k - 1];
 			}
-			if (rc == 0 && rows_add(&x, (size_t)atoi(PQgetvalue(res, r, 2)),
-						PQgetvalue(res, r, 3), fo_ad_day(PQgetvalue(res, r, 4)),
-						atof(PQgetvalue(res, r, 5))) < 0)
+			if (rc == 0 && rows_add(&x, (size_t)atoi(PQgetvalue(res, r, 1)),
+						PQgetvalue(res, r, 2), fo_ad_day(PQgetvalue(res, r, 3)),
+						atof(PQgetvalue(res, r, 4))) < 0)
 				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		}
 		PQclear(res);
@@ -1328,6 +1353,7 @@ out:
 	}
 	fo_buf_free(&q);
 	free(days);
+	free(active);
 	return rc;
 }
 
@@ -1348,6 +1374,9 @@ fo_ad_run(struct fo_run *ctx, struct fo_ad_opts *o, fo_err *err)
 		return record_feedback(ctx, o, err);
 	/* one snapshot: the loads marked seen at the end are the ones judged */
 	rc = fo_pg_begin_writer_snapshot(ctx->conn, err);
+	/* the series' days are sorted once, an account after another: in memory, not on disk */
+	if (rc == 0)
+		rc = fo_pg_exec(ctx->conn, "SET LOCAL work_mem = '128MB'", err);
 	if (rc == 0)
 		rc = load_accounts(&j, &a, &na, err);
 	if (rc == 0)
