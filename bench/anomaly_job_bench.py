@@ -24,12 +24,12 @@ import json
 import math
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
+
+from benchlib import ThrowawayPostgres
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLS = ["BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
@@ -119,19 +119,11 @@ def main():
                                 {"name": "services", "dimension": "service",
                                  "top_n": args.services}]}, f)
 
-    pgdir = tempfile.mkdtemp(prefix="fo-bench.", dir="/tmp")
-    pgtmp = os.path.join(ROOT, "tests", "support", "pgtmp.sh")
-    env = dict(os.environ)
-    for line in sh(pgtmp, "start", pgdir, capture=True).stdout.split():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            env[k] = v
-    env["PGDATABASE"] = "bench"
+    pg = ThrowawayPostgres(args.bindir, "fo-bench.")
+    env = pg.env
     env["FINOPS_LOG_LEVEL"] = "warn"
     env.pop("FINOPS_LOG_FORMAT", None)
     try:
-        sh("createdb", "bench", env=env)
-        sh(b["finops_migrate"], env=env)
         t, _, _ = timed([b["billing_ingest"], "--report-name", "bench", hist], env)
         print(f"loaded {args.accounts * args.services * (args.days - 2):,} rows in {t:.0f} s",
               file=sys.stderr)
@@ -155,8 +147,7 @@ def main():
                   str(series), capture=True, env=dict(env, BENCH_ONE_LEVEL="1")).stdout
         core_s = time.monotonic() - t0
     finally:
-        sh(pgtmp, "stop", pgdir, check=False)
-        shutil.rmtree(pgdir, ignore_errors=True)
+        pg.stop()
     print(f"\nanomaly_detect, one newly closed day of {series:,} series of {args.days} days"
           f" ({args.accounts} accounts x {args.services} services + the accounts' totals),"
           f" {os.cpu_count()} cores")
