@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from anomalyfixtures import EUR_PAYER, rows, write_months
-from conftest import psql, run
+from conftest import psql, run, start
 
 HERE = Path(__file__).resolve().parent
 SUPPORT = HERE.parent / "support"
@@ -239,6 +239,19 @@ def test_a_restatement_that_moves_the_leak_updates_its_record(adb, tmp_path):
     assert psql(adb, "SELECT count(*) FROM finops.anomalies WHERE close_reason = 'restated'") \
         == "0"
     assert "0 new anomalies" in r.summary()["msg"]
+
+
+def test_a_restatement_loaded_while_anomalies_are_judged(adb, tmp_path):
+    """billing_ingest and anomaly_detect at the same time: neither fails nor waits
+    forever, and whichever went first, the next evaluation agrees with the data
+    (no live anomaly for a leak the restatement removed)."""
+    paths = write_months(tmp_path, rows(), "concurrent", months={"2026-10"})
+    det = start("anomaly_detect", "--dsn", f"dbname={adb}", "--no-notify")
+    ing = start("billing_ingest", "--dsn", f"dbname={adb}", *paths)
+    assert det.wait(timeout=120) == 0, det.stderr.read()
+    assert ing.wait(timeout=120) == 0, ing.stderr.read()
+    assert detect(adb, "--no-notify").code in (0, 99)
+    assert anomalies(adb) == []
 
 
 def test_a_delivery_that_adds_days_judges_only_them(db, tmp_path):
