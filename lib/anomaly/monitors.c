@@ -4,7 +4,6 @@
  */
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,7 @@
 #include <jansson.h>
 
 #include "finops/anomaly_detect.h"
-#include <errno.h>
+#include "finops/jsonconf.h"
 
 #define MAX_MONITORS 100
 #define MAX_CHANNELS 50
@@ -39,106 +38,10 @@ struct common {
 };
 
 struct ctx {
-	const char *file;
+	struct fo_jc jc;
 	fo_err *err;
 	struct fo_ad_config *c;
 };
-
-static int
-bad(struct ctx *x, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-bad(struct ctx *x, const char *path, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return fo_err_set(x->err, FO_EXIT_USAGE, "%s: %s%s%s", x->file, path, *path ? ": " : "",
-			  what);
-}
-
-/* A JSON path one step down: "monitors[2]" + ".threshold". */
-static void
-sub(char *out, size_t len, const char *path, const char *key)
-{
-	snprintf(out, len, "%s%s%s", path, *path ? "." : "", key);
-}
-
-static int
-only_keys(struct ctx *x, json_t *obj, const char *path, const char *const *allowed)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(obj, k, v) {
-		size_t i;
-
-		for (i = 0; allowed[i] && strcmp(allowed[i], k) != 0; i++)
-			;
-		if (!allowed[i]) {
-			char p[300], list[400] = "";
-
-			sub(p, sizeof(p), path, k);
-			for (i = 0; allowed[i]; i++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-					 i ? ", " : "", allowed[i]);
-			return bad(x, p, "unknown key (known here: %s)", list);
-		}
-	}
-	return 0;
-}
-
-static int
-get_number(struct ctx *x, json_t *obj, const char *key, const char *path, double min, double max,
-	   int min_open, double *out)
-{
-	json_t *v = json_object_get(obj, key);
-	char p[300];
-	double d;
-
-	if (!v)
-		return 0;
-	sub(p, sizeof(p), path, key);
-	d = json_number_value(v);
-	if (!json_is_number(v) || !isfinite(d) || (min_open ? d <= min : d < min) || d > max)
-		return bad(x, p, "must be a number %s %g to %g", min_open ? "above" : "from", min, max);
-	*out = d;
-	return 0;
-}
-
-static int
-get_int(struct ctx *x, json_t *obj, const char *key, const char *path, int min, int max, int *out)
-{
-	json_t *v = json_object_get(obj, key);
-	char p[300];
-
-	if (!v)
-		return 0;
-	sub(p, sizeof(p), path, key);
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return bad(x, p, "must be a whole number from %d to %d", min, max);
-	*out = (int)json_integer_value(v);
-	return 0;
-}
-
-static int
-get_string(struct ctx *x, json_t *obj, const char *key, const char *path, const char **out)
-{
-	json_t *v = json_object_get(obj, key);
-	char p[300];
-
-	if (!v)
-		return 0;
-	sub(p, sizeof(p), path, key);
-	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200)
-		return bad(x, p, "must be a non-empty string (at most 200 bytes)");
-	*out = json_string_value(v);
-	return 0;
-}
 
 /* {"absolute": 100, "percent": 20, "join": "and"} */
 static int
@@ -148,18 +51,18 @@ thresholds(struct ctx *x, json_t *t, const char *path, struct fo_anom_params *p)
 	const char *join = NULL;
 
 	if (!json_is_object(t))
-		return bad(x, path, "must be an object like {\"absolute\": 100, \"percent\": 20,"
+		return fo_jc_bad(&x->jc, path, "must be an object like {\"absolute\": 100, \"percent\": 20,"
 			   " \"join\": \"and\"}");
-	if (only_keys(x, t, path, keys) < 0 ||
-	    get_number(x, t, "absolute", path, 0, 1e12, 0, &p->min_impact) < 0 ||
-	    get_number(x, t, "percent", path, 0, 1000, 0, &p->min_pct) < 0 ||
-	    get_string(x, t, "join", path, &join) < 0)
+	if (fo_jc_only_keys(&x->jc, t, path, keys) < 0 ||
+	    fo_jc_number(&x->jc, t, "absolute", path, 0, 1e12, 0, &p->min_impact) < 0 ||
+	    fo_jc_number(&x->jc, t, "percent", path, 0, 1000, 0, &p->min_pct) < 0 ||
+	    fo_jc_string(&x->jc, t, "join", path, &join) < 0)
 		return -1;
 	if (join && strcmp(join, "and") != 0 && strcmp(join, "or") != 0) {
 		char p2[300];
 
-		sub(p2, sizeof(p2), path, "join");
-		return bad(x, p2, "must be \"and\" (both thresholds) or \"or\" (either)");
+		fo_jc_path(p2, sizeof(p2), path, "join");
+		return fo_jc_bad(&x->jc, p2, "must be \"and\" (both thresholds) or \"or\" (either)");
 	}
 	if (join)
 		p->join_or = strcmp(join, "or") == 0;
@@ -173,7 +76,7 @@ channel_list(struct ctx *x, json_t *v, const char *path, struct common *c)
 	json_t *e;
 
 	if (!json_is_array(v))
-		return bad(x, path, "must be a list of channel names");
+		return fo_jc_bad(&x->jc, path, "must be a list of channel names");
 	free(c->channels);
 	c->channels = calloc(json_array_size(v) + 1, sizeof(size_t));
 	c->nchannels = 0;
@@ -185,12 +88,12 @@ channel_list(struct ctx *x, json_t *v, const char *path, struct common *c)
 
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!json_is_string(e))
-			return bad(x, p, "must be a channel name (a string)");
+			return fo_jc_bad(&x->jc, p, "must be a channel name (a string)");
 		for (k = 0; k < x->c->nchannels; k++)
 			if (strcmp(x->c->channels[k].ch.name, json_string_value(e)) == 0)
 				break;
 		if (k == x->c->nchannels)
-			return bad(x, p, "no channel named '%s' in channels", json_string_value(e));
+			return fo_jc_bad(&x->jc, p, "no channel named '%s' in channels", json_string_value(e));
 		c->channels[c->nchannels++] = k;
 	}
 	return 0;
@@ -205,17 +108,17 @@ common(struct ctx *x, json_t *obj, const char *path, struct common *c)
 	char p[300];
 	double level = c->up.level;
 
-	if (get_number(x, obj, "level", path, 0.5, 0.9999, 0, &level) < 0 ||
-	    get_int(x, obj, "min_history_days", path, 7, 365, &c->up.min_history) < 0 ||
-	    get_int(x, obj, "top_n", path, 1, MAX_TOP_N, &c->top_n) < 0)
+	if (fo_jc_number(&x->jc, obj, "level", path, 0.5, 0.9999, 0, &level) < 0 ||
+	    fo_jc_int(&x->jc, obj, "min_history_days", path, 7, 365, &c->up.min_history) < 0 ||
+	    fo_jc_int(&x->jc, obj, "top_n", path, 1, MAX_TOP_N, &c->top_n) < 0)
 		return -1;
 	c->up.level = level;
 	c->down.level = level;
 	c->down.min_history = c->up.min_history;
-	sub(p, sizeof(p), path, "threshold");
+	fo_jc_path(p, sizeof(p), path, "threshold");
 	if (t && thresholds(x, t, p, &c->up) < 0)
 		return -1;
-	sub(p, sizeof(p), path, "drops");
+	fo_jc_path(p, sizeof(p), path, "drops");
 	if (json_is_boolean(d)) {
 		c->watch_drops = json_is_true(d);
 	} else if (d) {
@@ -223,7 +126,7 @@ common(struct ctx *x, json_t *obj, const char *path, struct common *c)
 			return -1;
 		c->watch_drops = 1;
 	}
-	sub(p, sizeof(p), path, "notify");
+	fo_jc_path(p, sizeof(p), path, "notify");
 	if (n && channel_list(x, n, p, c) < 0)
 		return -1;
 	return 0;
@@ -290,17 +193,6 @@ fo_ad_config_defaults(struct fo_ad_config *c, fo_err *err)
 	return default_monitors(c, &cm, err);
 }
 
-static int
-valid_name(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
-			return 0;
-	return 1;
-}
-
 /*
  * A channel's or monitor's name at path: there, fit for logs and URLs, not
  * taken (dup: the index of an earlier one of that name in list, or -1).
@@ -310,13 +202,13 @@ check_name(struct ctx *x, const char *path, const char *name, const char *list, 
 {
 	char p[300];
 
-	sub(p, sizeof(p), path, "name");
+	fo_jc_path(p, sizeof(p), path, "name");
 	if (!name)
-		return bad(x, p, "missing");
-	if (!valid_name(name))
-		return bad(x, p, "'%s': letters, digits, '.', '_' and '-' only", name);
+		return fo_jc_bad(&x->jc, p, "missing");
+	if (!fo_jc_name_ok(name))
+		return fo_jc_bad(&x->jc, p, "'%s': letters, digits, '.', '_' and '-' only", name);
 	if (dup >= 0)
-		return bad(x, p, "'%s' is also %s[%ld]", name, list, dup);
+		return fo_jc_bad(&x->jc, p, "'%s' is also %s[%ld]", name, list, dup);
 	return 0;
 }
 
@@ -329,7 +221,7 @@ parse_channels(struct ctx *x, json_t *arr)
 	json_t *e;
 
 	if (!json_is_array(arr) || json_array_size(arr) > MAX_CHANNELS)
-		return bad(x, "channels", "must be a list of at most %d channels", MAX_CHANNELS);
+		return fo_jc_bad(&x->jc, "channels", "must be a list of at most %d channels", MAX_CHANNELS);
 	c->channels = calloc(json_array_size(arr) + 1, sizeof(*c->channels));
 	if (!c->channels)
 		return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
@@ -340,11 +232,11 @@ parse_channels(struct ctx *x, json_t *arr)
 
 		snprintf(path, sizeof(path), "channels[%zu]", i);
 		if (!json_is_object(e))
-			return bad(x, path, "must be an object with name, kind and webhook");
-		if (only_keys(x, e, path, keys) < 0 || get_string(x, e, "name", path, &name) < 0 ||
-		    get_string(x, e, "kind", path, &kind) < 0 ||
-		    get_string(x, e, "webhook", path, &ch->ch.webhook) < 0 ||
-		    get_string(x, e, "delivery", path, &delivery) < 0)
+			return fo_jc_bad(&x->jc, path, "must be an object with name, kind and webhook");
+		if (fo_jc_only_keys(&x->jc, e, path, keys) < 0 || fo_jc_string(&x->jc, e, "name", path, &name) < 0 ||
+		    fo_jc_string(&x->jc, e, "kind", path, &kind) < 0 ||
+		    fo_jc_string(&x->jc, e, "webhook", path, &ch->ch.webhook) < 0 ||
+		    fo_jc_string(&x->jc, e, "delivery", path, &delivery) < 0)
 			return -1;
 		{
 			long dup = -1;
@@ -355,12 +247,12 @@ parse_channels(struct ctx *x, json_t *arr)
 			if (check_name(x, path, name, "channels", dup) < 0)
 				return -1;
 		}
-		sub(p, sizeof(p), path, "kind");
+		fo_jc_path(p, sizeof(p), path, "kind");
 		if (!kind || fo_notify_kind_parse(kind, &ch->ch.kind) < 0)
-			return bad(x, p, "must be \"slack\", \"teams\" or \"webhook\"");
-		sub(p, sizeof(p), path, "delivery");
+			return fo_jc_bad(&x->jc, p, "must be \"slack\", \"teams\" or \"webhook\"");
+		fo_jc_path(p, sizeof(p), path, "delivery");
 		if (delivery && strcmp(delivery, "immediate") != 0 && strcmp(delivery, "digest") != 0)
-			return bad(x, p, "must be \"immediate\" or \"digest\" (one message a day)");
+			return fo_jc_bad(&x->jc, p, "must be \"immediate\" or \"digest\" (one message a day)");
 		ch->digest = delivery && strcmp(delivery, "digest") == 0;
 		ch->ch.name = name;
 		if (!ch->ch.webhook)
@@ -384,11 +276,11 @@ parse_monitor(struct ctx *x, json_t *e, size_t i, const struct common *top)
 
 	snprintf(path, sizeof(path), "monitors[%zu]", i);
 	if (!json_is_object(e))
-		return bad(x, path, "must be an object with a name and a dimension, tag or"
+		return fo_jc_bad(&x->jc, path, "must be an object with a name and a dimension, tag or"
 			   " cost_category");
-	if (only_keys(x, e, path, keys) < 0 || get_string(x, e, "name", path, &name) < 0 ||
-	    get_string(x, e, "dimension", path, &dim) < 0 || get_string(x, e, "tag", path, &tag) < 0 ||
-	    get_string(x, e, "cost_category", path, &cc) < 0)
+	if (fo_jc_only_keys(&x->jc, e, path, keys) < 0 || fo_jc_string(&x->jc, e, "name", path, &name) < 0 ||
+	    fo_jc_string(&x->jc, e, "dimension", path, &dim) < 0 || fo_jc_string(&x->jc, e, "tag", path, &tag) < 0 ||
+	    fo_jc_string(&x->jc, e, "cost_category", path, &cc) < 0)
 		return -1;
 	{
 		long dup = -1;
@@ -400,14 +292,14 @@ parse_monitor(struct ctx *x, json_t *e, size_t i, const struct common *top)
 			return -1;
 	}
 	if (!!dim + !!tag + !!cc != 1)
-		return bad(x, path, "needs exactly one of dimension, tag and cost_category");
+		return fo_jc_bad(&x->jc, path, "needs exactly one of dimension, tag and cost_category");
 	if (dim) {
 		for (d = FO_AD_ACCOUNT; d < FO_AD_TAG; d++)
 			if (strcmp(dim, dim_names[d]) == 0)
 				break;
-		sub(p, sizeof(p), path, "dimension");
+		fo_jc_path(p, sizeof(p), path, "dimension");
 		if (d == FO_AD_TAG)
-			return bad(x, p, "'%s' is not billing_account, service, sub_account, region"
+			return fo_jc_bad(&x->jc, p, "'%s' is not billing_account, service, sub_account, region"
 				   " or usage_type", dim);
 	} else {
 		d = tag ? FO_AD_TAG : FO_AD_COST_CATEGORY;
@@ -430,43 +322,38 @@ parse_monitor(struct ctx *x, json_t *e, size_t i, const struct common *top)
 	return rc;
 }
 
-int
-fo_ad_config_parse(struct fo_ad_config *c, const char *name, const char *text, size_t len,
-		   fo_err *err)
+/* The monitors file's content (root, which c now owns) into c. */
+static int
+from_json(struct fo_ad_config *c, struct ctx *xp, json_t *root)
 {
 	static const char *const keys[] = {"metric", "level", "min_history_days", "threshold",
 					   "drops", "top_n", "notify", "channels", "monitors",
 					   "dashboard_url", NULL};
-	struct ctx x = {name, err, c};
+	struct ctx x = *xp;
+	fo_err *err = x.err;
 	const char *metric = NULL, *url = NULL;
-	json_error_t jerr;
 	struct common top;
-	json_t *root, *mons;
+	json_t *mons;
 	int rc = -1;
 
-	memset(c, 0, sizeof(*c));
 	common_defaults(&top);
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return fo_err_set(err, FO_EXIT_USAGE, "%s:%d:%d: not valid JSON: %s", name, jerr.line,
-				  jerr.column, jerr.text);
 	c->json = root;
 	if (!json_is_object(root)) {
-		bad(&x, "", "must be a JSON object (see docs/anomalies.md)");
+		fo_jc_bad(&x.jc, "", "must be a JSON object (see docs/anomalies.md)");
 		goto out;
 	}
-	if (only_keys(&x, root, "", keys) < 0 ||
-	    get_string(&x, root, "metric", "", &metric) < 0 ||
-	    get_string(&x, root, "dashboard_url", "", &url) < 0)
+	if (fo_jc_only_keys(&x.jc, root, "", keys) < 0 ||
+	    fo_jc_string(&x.jc, root, "metric", "", &metric) < 0 ||
+	    fo_jc_string(&x.jc, root, "dashboard_url", "", &url) < 0)
 		goto out;
 	if (metric && strcmp(metric, "effective_cost") != 0 && strcmp(metric, "billed_cost") != 0) {
-		bad(&x, "metric", "must be \"effective_cost\" (amortized, the default) or"
+		fo_jc_bad(&x.jc, "metric", "must be \"effective_cost\" (amortized, the default) or"
 		    " \"billed_cost\"");
 		goto out;
 	}
 	c->billed = metric && strcmp(metric, "billed_cost") == 0;
 	if (url && strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-		bad(&x, "dashboard_url", "must start with https:// (or http://)");
+		fo_jc_bad(&x.jc, "dashboard_url", "must start with https:// (or http://)");
 		goto out;
 	}
 	if (url && !(c->dashboard_url = strdup(url))) {
@@ -485,7 +372,7 @@ fo_ad_config_parse(struct fo_ad_config *c, const char *name, const char *text, s
 	}
 	if (!json_is_array(mons) || json_array_size(mons) == 0 ||
 	    json_array_size(mons) > MAX_MONITORS) {
-		bad(&x, "monitors", "must be a list of 1 to %d monitors", MAX_MONITORS);
+		fo_jc_bad(&x.jc, "monitors", "must be a list of 1 to %d monitors", MAX_MONITORS);
 		goto out;
 	}
 	c->monitors = calloc(json_array_size(mons), sizeof(*c->monitors));
@@ -503,29 +390,29 @@ out:
 }
 
 int
+fo_ad_config_parse(struct fo_ad_config *c, const char *name, const char *text, size_t len,
+		   fo_err *err)
+{
+	struct ctx x = {{name, FO_EXIT_USAGE, err}, err, c};
+	json_t *root;
+
+	memset(c, 0, sizeof(*c));
+	if (fo_jc_parse(&x.jc, text, len, &root) < 0)
+		return -1;
+	return from_json(c, &x, root);
+}
+
+int
 fo_ad_config_load(struct fo_ad_config *c, const char *path, fo_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	char *text;
-	size_t len;
+	struct ctx x = {{path, FO_EXIT_USAGE, err}, err, c};
+	json_t *root;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (!f)
-		return fo_err_set(err, FO_EXIT_USAGE, "--monitors %s: %s", path, strerror(errno));
-	text = malloc(MAX_FILE + 1);
-	if (!text) {
-		fclose(f);
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	}
-	len = fread(text, 1, MAX_FILE + 1, f);
-	rc = ferror(f) ? fo_err_set(err, FO_EXIT_USAGE, "--monitors %s: %s", path, strerror(errno))
-	     : len > MAX_FILE ? fo_err_set(err, FO_EXIT_USAGE, "--monitors %s: larger than 1 MiB",
-					   path) : 0;
-	fclose(f);
-	if (rc == 0)
-		rc = fo_ad_config_parse(c, path, text, len, err);
-	free(text);
+	if (fo_jc_load(&x.jc, path, MAX_FILE, &root) < 0)
+		return fo_err_prefix(err, "--monitors ");
+	rc = from_json(c, &x, root);
 	c->path = path;
 	return rc;
 }
