@@ -111,7 +111,4 @@ int fo_ad_run(struct fo_run *ctx, struct fo_ad_opts *o, fo_err *err);
 
 void fo_ad_free(struct fo_ad_opts *o);
 
-/* A money amount as messages show it: "USD 1,234.56", "-EUR 12.00". */
-void fo_ad_money(double v, const char *currency, char *out, size_t len);
-
 #endif

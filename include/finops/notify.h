@@ -89,4 +89,7 @@ int fo_notify_send(PGconn *conn, long long run_id, const struct fo_notify_channe
 		   const struct fo_notify_message *m, enum fo_notify_outcome *outcome,
 		   fo_err *err);
 
+/* A money amount as messages show it: "$1,234.56", "-$939.60", "EUR 1,234,567.00". */
+void fo_notify_money(double v, const char *currency, char *out, size_t len);
+
 #endif

@@ -13,28 +13,6 @@
 #include "finops/pg.h"
 #include "ad.h"
 
-void
-fo_ad_money(double v, const char *currency, char *out, size_t len)
-{
-	char digits[64], grouped[96];
-	long long cents = llround(fabs(v) * 100);
-	size_t n, k = 0;
-
-	snprintf(digits, sizeof(digits), "%lld", cents / 100);
-	n = strlen(digits);
-	for (size_t i = 0; i < n; i++) {
-		grouped[k++] = digits[i];
-		if ((n - i - 1) % 3 == 0 && i + 1 < n)
-			grouped[k++] = ',';
-	}
-	grouped[k] = '\0';
-	if (strcmp(currency, "USD") == 0)
-		snprintf(out, len, "%s$%s.%02lld", v < 0 && cents ? "-" : "", grouped, cents % 100);
-	else
-		snprintf(out, len, "%s%s %s.%02lld", v < 0 && cents ? "-" : "", currency, grouped,
-			 cents % 100);
-}
-
 /* An anomaly as its messages say it. */
 struct item {
 	long long id;
@@ -155,11 +133,11 @@ tell_one(struct fo_run *ctx, const struct fo_ad_opts *o, const struct fo_ad_chan
 		*nl = '\0';
 	}
 	series_name(it, who, sizeof(who));
-	fo_ad_money(it->day_actual, it->currency, act, sizeof(act));
-	fo_ad_money(it->day_expected, it->currency, exp, sizeof(exp));
-	fo_ad_money(it->impact, it->currency, imp, sizeof(imp));
-	fo_ad_money(it->max_impact, it->currency, mx, sizeof(mx));
-	fo_ad_money(drop ? it->day_lower : it->day_upper, it->currency, bound, sizeof(bound));
+	fo_notify_money(it->day_actual, it->currency, act, sizeof(act));
+	fo_notify_money(it->day_expected, it->currency, exp, sizeof(exp));
+	fo_notify_money(it->impact, it->currency, imp, sizeof(imp));
+	fo_notify_money(it->max_impact, it->currency, mx, sizeof(mx));
+	fo_notify_money(drop ? it->day_lower : it->day_upper, it->currency, bound, sizeof(bound));
 	pct_text(it, pct, sizeof(pct));
 	snprintf(title, sizeof(title), "Cost %s: %s (%s)", drop ? "drop" : "anomaly", who,
 		 it->currency);
@@ -249,7 +227,7 @@ tell_digest(struct fo_run *ctx, const struct fo_ad_opts *o, const struct fo_ad_c
 		char imp[48], pct[48], line[600];
 
 		series_name(its[i], who, sizeof(who));
-		fo_ad_money(its[i]->impact, its[i]->currency, imp, sizeof(imp));
+		fo_notify_money(its[i]->impact, its[i]->currency, imp, sizeof(imp));
 		pct_text(its[i], pct, sizeof(pct));
 		snprintf(line, sizeof(line), "%s (%s): %s (%s) from %s to %s, %s [anomaly %lld]", who,
 			 its[i]->currency, imp, pct, its[i]->first, its[i]->last,
@@ -264,7 +242,7 @@ tell_digest(struct fo_run *ctx, const struct fo_ad_opts *o, const struct fo_ad_c
 	{
 		char imp[48];
 
-		fo_ad_money(its[0]->impact, its[0]->currency, imp, sizeof(imp));
+		fo_notify_money(its[0]->impact, its[0]->currency, imp, sizeof(imp));
 		snprintf(summary, sizeof(summary), "%zu new cost anomal%s in the days to %s; the"
 			 " largest: %s, %s.", n, n == 1 ? "y" : "ies", day, who, imp);
 	}
@@ -424,7 +402,7 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 
 			if (atoll(col(cres, q, 0)) != it->id)
 				continue;
-			fo_ad_money(atof(col(cres, q, 5)), col(cres, q, 6), money, sizeof(money));
+			fo_notify_money(atof(col(cres, q, 5)), col(cres, q, 6), money, sizeof(money));
 			fo_buf_printf(&cb, "%s%s %s", cb.len ? "\n" : "", dim_words(col(cres, q, 1)),
 				      *col(cres, q, 2) ? col(cres, q, 2) : "(none)");
 			if (*col(cres, q, 3))

@@ -3,6 +3,7 @@
  * notify.h). Built with jansson, so every string is escaped as JSON; Slack's
  * mrkdwn also needs &, < and > escaped.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,4 +284,26 @@ fo_notify_render(enum fo_notify_kind kind, const struct fo_notify_message *m, fo
 	fo_buf_puts(out, text);
 	free(text);
 	return out->oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory") : 0;
+}
+
+void
+fo_notify_money(double v, const char *currency, char *out, size_t len)
+{
+	char digits[64], grouped[96];
+	long long cents = llround(fabs(v) * 100);
+	size_t n, k = 0;
+
+	snprintf(digits, sizeof(digits), "%lld", cents / 100);
+	n = strlen(digits);
+	for (size_t i = 0; i < n; i++) {
+		grouped[k++] = digits[i];
+		if ((n - i - 1) % 3 == 0 && i + 1 < n)
+			grouped[k++] = ',';
+	}
+	grouped[k] = '\0';
+	if (strcmp(currency, "USD") == 0)
+		snprintf(out, len, "%s$%s.%02lld", v < 0 && cents ? "-" : "", grouped, cents % 100);
+	else
+		snprintf(out, len, "%s%s %s.%02lld", v < 0 && cents ? "-" : "", currency, grouped,
+			 cents % 100);
 }

@@ -135,15 +135,15 @@ test_money(void **state)
 	char s[64];
 
 	(void)state;
-	fo_ad_money(1234.565, "USD", s, sizeof(s));
+	fo_notify_money(1234.565, "USD", s, sizeof(s));
 	assert_string_equal(s, "$1,234.57");
-	fo_ad_money(-939.6, "USD", s, sizeof(s));
+	fo_notify_money(-939.6, "USD", s, sizeof(s));
 	assert_string_equal(s, "-$939.60");
-	fo_ad_money(1234567.004, "EUR", s, sizeof(s));
+	fo_notify_money(1234567.004, "EUR", s, sizeof(s));
 	assert_string_equal(s, "EUR 1,234,567.00");
-	fo_ad_money(-0.001, "USD", s, sizeof(s));
+	fo_notify_money(-0.001, "USD", s, sizeof(s));
 	assert_string_equal(s, "$0.00");             /* no "-$0.00" */
-	fo_ad_money(999.995, "JPY", s, sizeof(s));
+	fo_notify_money(999.995, "JPY", s, sizeof(s));
 	assert_string_equal(s, "JPY 1,000.00");
 }
 
