@@ -20,7 +20,7 @@ except ImportError:                     # Airflow 2.10
     from airflow.operators.bash import BashOperator
 
 __all__ = ["DAG", "Asset", "BashOperator", "bin_path", "default_args", "NOTHING_NEW",
-           "BILLING", "USAGE", "CATALOG", "hourly_intervals", "job_dag"]
+           "BILLING", "USAGE", "CATALOG", "FORECASTS", "hourly_intervals", "job_dag"]
 
 # Exit code 99: nothing new to do; the task shows as skipped.
 NOTHING_NEW = 99
@@ -29,6 +29,8 @@ NOTHING_NEW = 99
 CATALOG = Asset("postgres://finops/finops/instance_prices")
 BILLING = Asset("postgres://finops/finops/billing_line_items")
 USAGE = Asset("postgres://finops/finops/instance_usage_hourly")
+# What forecast_train produces; budget_check is scheduled on it and on billing.
+FORECASTS = Asset("postgres://finops/finops/forecast_values")
 
 DEFAULT_BIN_DIR = os.environ.get("FINOPS_BIN_DIR", "/usr/local/bin")
 

@@ -5,7 +5,7 @@ operators run by hand ("Forecast Drift -> trigger re-training").
 """
 from datetime import timedelta
 
-from finops_common import BILLING, job_dag
+from finops_common import BILLING, FORECASTS, job_dag
 
 dag = job_dag(
     "forecast_train",
@@ -13,4 +13,5 @@ dag = job_dag(
     schedule=[BILLING],
     timeout=timedelta(hours=2),
     tags=["analysis"],
+    outlets=[FORECASTS],
 )

@@ -56,7 +56,8 @@ def dagbag(airflow_home):
 
 def test_every_dag_file_loads(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == ["anomaly_detect", "billing_ingest", "forecast_train",
+    assert sorted(dagbag.dag_ids) == ["anomaly_detect", "billing_ingest", "budget_check",
+                                      "forecast_train",
                                       "instance_catalog_updater", "rightsizing_calc",
                                       "usage_ingest"]
 
@@ -142,6 +143,20 @@ def test_anomalies_are_judged_on_new_billing_with_the_monitors_variable(dagbag):
     assert render(dag, when, {}) == BIN + "/anomaly_detect --log-format json"
     assert render(dag, when, {"finops_anomaly_monitors": "/etc/finops/monitors.json"}) == \
         BIN + '/anomaly_detect --log-format json --monitors "/etc/finops/monitors.json"'
+
+
+def test_budgets_are_judged_after_billing_and_forecasts(dagbag):
+    dag = dagbag.get_dag("budget_check")
+    want = {o.uri for d in ("billing_ingest", "forecast_train")
+            for o in dagbag.get_dag(d).tasks[0].outlets}
+    condition = dag.timetable.asset_condition
+    assert {a.uri for a in condition.objects} == want and len(want) == 2
+    assert type(condition).__name__.endswith("All")
+    when = datetime(2026, 11, 3, 6, tzinfo=timezone.utc)
+    assert render(dag, when, {}) == \
+        BIN + '/budget_check --log-format json --budgets "/etc/finops/budgets.json"'
+    assert render(dag, when, {"finops_budgets_file": "/srv/finops/budgets.json"}).endswith(
+        '--budgets "/srv/finops/budgets.json"')
 
 
 def test_usage_runs_have_hourly_data_intervals(dagbag):

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 JOBS = ["instance_catalog_updater", "billing_ingest", "usage_ingest",
-        "rightsizing_calc", "forecast_train", "anomaly_detect"]
+        "rightsizing_calc", "forecast_train", "anomaly_detect", "budget_check"]
 BINARIES = JOBS + ["finops_migrate"]
 
 

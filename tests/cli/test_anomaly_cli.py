@@ -9,19 +9,16 @@ migration out of the baseline."""
 import json
 import os
 import re
-import subprocess
-import sys
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from anomalyfixtures import EUR_PAYER, rows, write_months
+from chatstub import chat  # noqa: F401 (a fixture)
 from conftest import psql, run, start
 
 HERE = Path(__file__).resolve().parent
-SUPPORT = HERE.parent / "support"
 GOLDEN = HERE.parent / "golden"
 LEAK = (date(2026, 10, 20), date(2026, 10, 22))
 LEAK_PER_DAY = 900.0
@@ -31,35 +28,6 @@ def leak(d):
     if LEAK[0] <= d <= LEAK[1]:
         return [("AmazonEC2", "NatGateway-Bytes", "111122223333", "USD", LEAK_PER_DAY)]
     return []
-
-
-class Chat:
-    """tests/support/chat_server.py: Slack, Teams and webhook stand-ins."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, str(SUPPORT / "chat_server.py")],
-                                     stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-
-    def url(self, kind, name, script="200"):
-        return f"http://127.0.0.1:{self.port}/{kind}/{name}/T0SECRET/B0SECRET/xoxSECRET?script={script}"
-
-    def log(self, name):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/log/{name}") as r:
-            return json.load(r)
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
-@pytest.fixture
-def chat():
-    c = Chat()
-    yield c
-    c.stop()
 
 
 def monitors(tmp_path, channels, **top):
