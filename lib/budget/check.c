@@ -402,6 +402,54 @@ forecast_rest(const double *y, size_t n, size_t h, double *rest, double *half)
 	*half = FO_FC_Z80 * sqrt(var);
 }
 
+/*
+ * A monthly budget's month as forecast_train forecast it, when the
+ * budget's scope is one of its series (all of a currency: "total"; one
+ * billing account) on effective cost and the forecast was trained to this
+ * same closed day: 1 with the month's total (*point: its actual to date and
+ * the forecast of the rest, multi-day charges spread over their days, as
+ * forecast_train counts them; the month's total is the same) and *half (of
+ * its 80% interval); 0 when there is none to use (the caller forecasts the
+ * scope's own series).
+ */
+static int
+trained_month(struct fo_run *ctx, const struct fo_bd_budget *b, long cutoff, long month,
+	      double *point, double *half, fo_err *err)
+{
+	char key[300], m[16], c[16];
+	const char *p[4] = {key, b->currency, m, c};
+	PGresult *res;
+	int found;
+
+	if (b->period != FO_BD_MONTHLY || b->billed)
+		return 0;
+	if (b->nfilters == 0)
+		snprintf(key, sizeof(key), "total");
+	else if (b->nfilters == 1 && strcmp(b->filters[0].field, "billing_account") == 0 &&
+		 b->filters[0].nvalues == 1)
+		snprintf(key, sizeof(key), "billing_account=%s", b->filters[0].values[0]);
+	else
+		return 0;
+	day_text(month, m);
+	day_text(cutoff, c);
+	if (fo_pg_query(ctx->conn, "SELECT f.point::float8, (f.hi80 - f.lo80)::float8 / 2"
+			" FROM finops.forecast_months f"
+			" JOIN finops.forecast_models fm USING (run_id, series_key, currency)"
+			" WHERE f.series_key = $1 AND f.currency = $2 AND f.month = $3"
+			"   AND fm.cutoff_day = $4 ORDER BY f.run_id DESC LIMIT 1", 4, p, &res,
+			err) < 0)
+		return -1;
+	found = PQntuples(res) > 0;
+	if (found) {
+		*point = atof(PQgetvalue(res, 0, 0));
+		*half = atof(PQgetvalue(res, 0, 1));
+		fo_logf(FO_LOG_DEBUG, FO_FIELDS(FO_STR("budget", b->name), FO_STR("series", key)),
+			"budget %s: the rest of the month from forecast_train's %s", b->name, key);
+	}
+	PQclear(res);
+	return found;
+}
+
 /* One budget's period: evaluated, recorded, its thresholds crossed or re-armed. */
 static int
 judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutoff, long pf,
@@ -430,13 +478,21 @@ judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutof
 	for (long d = pf; d <= upto; d++)
 		if (d >= h0)
 			actual += y[d - h0];
-	{
+	rc = upto < pl ? trained_month(ctx, b, upto, pf, &rest, &half, err) : 0;
+	if (rc < 0)
+		goto out;
+	if (rc == 1)
+		rest = fmax(0, rest - actual);        /* the month's total, less what is spent */
+	if (rc == 0 && upto < pl) {
 		/* the history from the scope's first day with cost */
 		long from = seen && seen > h0 ? seen : h0;
 
 		forecast_rest(y + (from - h0), (size_t)(upto - from + 1), (size_t)(pl - upto), &rest,
 			      &half);
+	} else if (upto >= pl) {
+		rest = half = 0;
 	}
+	rc = 0;
 	snprintf(ids, sizeof(ids), "%lld", id);
 	day_text(pf, ps);
 	day_text(pl, pe);

@@ -221,3 +221,23 @@ def test_a_bad_file_exits_3_naming_the_path_and_changes_nothing(bdb, tmp_path, b
     assert r.code == 3, r.stderr
     assert f"{bad}: {path}:" in r.stderr, r.stderr
     assert psql(bdb, "SELECT string_agg(definition::text, ',') FROM finops.budgets") == before
+
+
+def test_the_forecast_of_forecast_train_is_used_when_the_scope_is_its_series(bdb, tmp_path):
+    """All of a currency is forecast_train's "total": its month total (trained to the same
+    closed day) is the budget's forecast; a scope it does not forecast gets its own."""
+    assert run("forecast_train", "--dsn", f"dbname={bdb}").code == 0
+    path = budgets_file(tmp_path, [
+        payments(name="all-usd", scope={}, amount=100000),
+        payments(name="team", amount=100000)])
+    r = check(bdb, path, None, "--no-notify", "--log-level", "debug")
+    assert r.code == 99, r.stderr
+    assert "budget all-usd: the rest of the month from forecast_train's total" in r.stderr
+    assert "budget team: the rest" not in r.stderr
+    assert psql(bdb, "SELECT s.forecast::numeric(12,2) = f.point::numeric(12,2) FROM"
+                     " finops.budget_status s, finops.forecast_months f WHERE s.name = 'all-usd'"
+                     " AND f.series_key = 'total' AND f.currency = 'USD'"
+                     " AND f.month = '2026-10-01'") == "t"
+    # 150 a day: the whole month 4,650.00, within a cent or so
+    assert abs(float(psql(bdb, "SELECT forecast FROM finops.budget_status"
+                               " WHERE name = 'all-usd'")) - 4650) < 5
