@@ -88,6 +88,13 @@ def test_cron_wrapper_runs_jobs_as_the_dags_would(mdb, site):
     bad.write_text('{"top_n": 0}')
     assert cron("anomaly_detect", mdb, site, "2026-10-20T18:30:00Z",
                 FINOPS_ANOMALY_MONITORS=str(bad)).returncode == 2
+    # budgets after it, the file from FINOPS_BUDGETS_FILE
+    budgets = site["tmp"] / "budgets.json"
+    budgets.write_text('{"channels": [{"name": "ops", "kind": "slack"}], "budgets": [{"name":'
+                       ' "all", "owner": "ops", "currency": "USD", "amount": 1000000,'
+                       ' "thresholds": [{"type": "actual", "percent": 80}]}]}')
+    r = cron("budget_check", mdb, site, "2026-10-20T18:40:00Z", FINOPS_BUDGETS_FILE=str(budgets))
+    assert r.returncode == 99, r.stderr
     # JSON lines for Promtail, one summary per run
     lines = [json.loads(line) for line in
              (site["tmp"] / "log" / "billing_ingest.log").read_text().splitlines()]
