@@ -55,6 +55,8 @@ stage rightsizing_calc "$bin/rightsizing_calc" --end 2026-11-06T00:00:00Z
 stage forecast_train "$bin/forecast_train"
 # the default monitors, no channel: anomalies are recorded, nothing is sent
 stage anomaly_detect "$bin/anomaly_detect"
+# the demo's budgets; --no-notify: breaches are recorded, nothing is sent
+stage budget_check "$bin/budget_check" --budgets "$root/demo/budgets.json" --no-notify
 
 q() {
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
@@ -212,6 +214,27 @@ $(q "SELECT string_agg(format('  Root cause %s: %s %s%s, %s %s of the account''s
                        E'\n' ORDER BY a.anomaly_id, r.rank)
        FROM finops.anomalies_current a JOIN finops.anomaly_root_causes r USING (anomaly_id)
       WHERE a.dimension = 'billing_account' AND r.rank <= 2")
+
+Budgets (demo/budgets.json, synced into finops.budgets; finops.budget_status).
+Actual: the period to date over closed days. Forecast: actual plus the
+forecast of the period's remaining days (80% interval). An actual threshold
+fires once a period; a forecasted one again only after the forecast fell back.
+$(q "SELECT format('  %-22s %-8s %12s %12s %5s %12s  %-25s %5s  %s', 'budget', 'period',
+                   'amount', 'actual', 'used', 'forecast', '80% interval', 'days', 'state')")
+$(q "SELECT string_agg(format('  %-22s %-8s %12s %12s %4s%% %12s  %-25s %5s  %s', name,
+                              to_char(period_start, CASE period WHEN 'monthly' THEN 'YYYY-MM'
+                                                    WHEN 'quarterly' THEN 'YYYY-\"Q\"Q' ELSE 'YYYY' END),
+                              currency || ' ' || to_char(amount, $m), to_char(actual, $m),
+                              round(percent_used), to_char(forecast, $m),
+                              to_char(forecast_lo80, $m) || ' .. ' || to_char(forecast_hi80, $m),
+                              days_left, replace(state, '_', ' ')), E'\n' ORDER BY budget_id)
+       FROM finops.budget_status")
+$(q "SELECT coalesce(string_agg(format('  Crossed: %s %s (%s %s %s): would tell %s', b.name, br.threshold,
+                                       b.currency, to_char(br.value, $m),
+                                       CASE br.kind WHEN 'forecasted' THEN 'forecast' ELSE 'spent' END,
+                                       array_to_string(br.channels, ' and ')),
+                                E'\n' ORDER BY br.breach_id), '  Crossed: none')
+       FROM finops.budget_breaches br JOIN finops.budgets b USING (budget_id)")
 
 Job runs (finops.job_runs): what operators and dashboards read
 $(q "SELECT string_agg(format('  %-26s %-12s exit %-3s %9s %s', job, status, exit_code,

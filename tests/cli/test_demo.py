@@ -51,7 +51,7 @@ def test_every_stage_ran_and_every_job_is_listed(demo):
     stages = section(report, "Stages")
     assert [line.split()[0] for line in stages] == [
         "finops_migrate", "instance_catalog_updater", "billing_ingest", "usage_ingest",
-        "rightsizing_calc", "forecast_train", "anomaly_detect"]
+        "rightsizing_calc", "forecast_train", "anomaly_detect", "budget_check"]
     assert all(line.split()[1] == "done" for line in stages)
     runs = section(report, "Job runs")
     assert [line.split()[0] for line in runs] == [line.split()[0] for line in stages]
@@ -169,3 +169,26 @@ def test_the_nat_gateway_incident_is_the_one_anomaly(demo):
     assert Decimal(contribution) <= Decimal(rows[0].split("|")[4])
     assert "Root cause 1: usage type NatGateway-Bytes" in report
     assert "2026-10-28 to 2026-10-30 (3 days, over)" in report
+
+
+def test_the_budgets_read_as_a_finops_team_expects(demo):
+    """demo/budgets.json on the morning of 11-06: the AWS account heads for its run
+    rate, under its $11,500; the ml team's GPU box heads over its $550 (the one
+    forecasted crossing, for team-ml only); nothing is spent over yet."""
+    db, report = demo
+    rows = {r.split("|")[0]: r.split("|")[1:] for r in psql(db, """
+        SELECT name, amount, actual, forecast, forecast_lo80, forecast_hi80, state, days_left
+          FROM finops.budget_status""").splitlines()}
+    assert sorted(rows) == ["aws-monthly", "data-platform-quarter", "gcp-eu-analytics",
+                            "ml-team"]
+    for name, (amount, actual, fc, lo, hi, state, days) in rows.items():
+        assert Decimal(actual) <= Decimal(lo) <= Decimal(fc) <= Decimal(hi), name
+        assert 0 < Decimal(actual) < Decimal(amount), name
+    aws = rows["aws-monthly"]
+    assert abs(Decimal(aws[2]) - Decimal("9700")) < Decimal("0.10") * 9700 and aws[5] == "ok"
+    assert rows["ml-team"][5] == "forecast_over" and rows["data-platform-quarter"][6] == "58"
+    assert psql(db, "SELECT string_agg(b.name || ' ' || br.threshold || ' '"
+                    " || array_to_string(br.channels, ','), '; ') FROM finops.budget_breaches br"
+                    " JOIN finops.budgets b USING (budget_id)") == \
+        "ml-team forecasted:100% team-ml"
+    assert "Crossed: ml-team forecasted:100%" in report
