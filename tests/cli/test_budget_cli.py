@@ -241,3 +241,19 @@ def test_the_forecast_of_forecast_train_is_used_when_the_scope_is_its_series(bdb
     # 150 a day: the whole month 4,650.00, within a cent or so
     assert abs(float(psql(bdb, "SELECT forecast FROM finops.budget_status"
                                " WHERE name = 'all-usd'")) - 4650) < 5
+
+
+def test_a_channel_that_refuses_is_named_and_told_by_the_next_run(bdb, tmp_path, chat):
+    path = budgets_file(tmp_path, [payments(amount=2000)])          # 2,300: over 80 and 100%
+    env = {"FINOPS_WEBHOOK_TEAM_PAYMENTS": chat.url("slack", "gone", "404"),
+           "FINOPS_WEBHOOK_FINANCE": chat.url("teams", "finance")}
+    r = run("budget_check", "--dsn", f"dbname={bdb}", "--budgets", path, env=env)
+    assert r.code == 2, r.stderr
+    assert "team-payments" in r.stderr and "channel_not_found" in r.stderr
+    # the breaches are kept; finance (100% actual) was told; the owner's messages wait
+    assert psql(bdb, "SELECT count(*) FROM finops.budget_breaches") == "3"
+    assert len(chat.log("finance")) == 1
+    fixed = check(bdb, path, chat)
+    assert fixed.code == 0, fixed.stderr
+    assert len(chat.log("team-payments")) == 3 and len(chat.log("finance")) == 1
+    assert psql(bdb, "SELECT bool_and(channels <@ notified) FROM finops.budget_breaches") == "t"
