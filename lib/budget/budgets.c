@@ -103,10 +103,10 @@ parse_scope(struct ctx *x, json_t *s, const char *path, struct fo_bd_budget *b)
 			continue;
 		fo_jc_path(p, sizeof(p), path, keys[i]);
 		b->filters[b->nfilters].field = fields[i];
-		if (strings(x, v, p, &b->filters[b->nfilters].values,
-			    &b->filters[b->nfilters].nvalues) < 0)
+		b->nfilters++;              /* counted first: freed even when it fails */
+		if (strings(x, v, p, &b->filters[b->nfilters - 1].values,
+			    &b->filters[b->nfilters - 1].nvalues) < 0)
 			return -1;
-		b->nfilters++;
 	}
 	for (int i = 4; i < 6; i++) {
 		char p[300];
@@ -127,9 +127,9 @@ parse_scope(struct ctx *x, json_t *s, const char *path, struct fo_bd_budget *b)
 			snprintf(p2, sizeof(p2), "%s.%s", p, key);
 			fl->field = i == 4 ? "tag" : "cost_category";
 			fl->key = key;
+			b->nfilters++;
 			if (strings(x, vals, p2, &fl->values, &fl->nvalues) < 0)
 				return -1;
-			b->nfilters++;
 		}
 	}
 	return 0;
@@ -222,6 +222,7 @@ parse_thresholds(struct ctx *x, json_t *t, const char *path, struct fo_bd_budget
 		const char *type = NULL;
 		char p[64], p2[300];
 
+		b->nthresholds = i + 1;     /* counted first: freed even when it fails */
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!json_is_object(e))
 			return fo_jc_bad(&x->jc, p, "must be an object with type and percent or amount");
@@ -263,7 +264,6 @@ parse_thresholds(struct ctx *x, json_t *t, const char *path, struct fo_bd_budget
 			th->notify[0] = b->owner;
 			th->nnotify = 1;
 		}
-		b->nthresholds++;
 	}
 	return 0;
 }
