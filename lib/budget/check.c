@@ -455,7 +455,9 @@ static int
 judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutoff, long pf,
       long pl, const char *pname, struct counts *n, fo_err *err)
 {
-	long upto = cutoff < pl ? cutoff : pl, h0 = upto - HISTORY_DAYS + 1, seen;
+	/* the days read: the whole period to date (a year is longer than the history) and more */
+	long upto = cutoff < pl ? cutoff : pl, h0 = (pf < upto - HISTORY_DAYS + 1 ? pf
+								: upto - HISTORY_DAYS + 1), seen;
 	size_t ndays = (size_t)(upto - h0 + 1);
 	double *y = malloc(ndays * sizeof(double)), amount, actual = 0, rest, half;
 	char ids[24], ps[16], pe[16], ct[16], run[24], am[40], ac[40], fc[40], lo[40], hi[40];
@@ -473,8 +475,8 @@ judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutof
 		goto out;
 	if (!seen)
 		fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("budget", b->name), FO_STR("period", pname)),
-			"budget %s: its scope matches no %s cost in the %d days to %s; check its"
-			" scope (nothing is breached)", b->name, b->currency, HISTORY_DAYS, ct);
+			"budget %s: its scope matches no %s cost in the %ld days to %s; check its"
+			" scope (nothing is breached)", b->name, b->currency, upto - h0 + 1, ct);
 	for (long d = pf; d <= upto; d++)
 		if (d >= h0)
 			actual += y[d - h0];

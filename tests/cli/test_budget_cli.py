@@ -177,6 +177,15 @@ def test_auto_adjusting_and_quarterly_amounts_and_currencies_apart(bdb, tmp_path
                      " e.period_start = '2026-10-01' ORDER BY run_id DESC LIMIT 1") == "3100.00"
 
 
+def test_a_yearly_budget_counts_the_whole_year_to_date(bdb, tmp_path):
+    path = budgets_file(tmp_path, [payments(name="year", period="yearly", amount=50000)])
+    assert check(bdb, path, None, "--no-notify").code == 99
+    # July 1 to October 23: 115 days of $100, longer than the forecast's history
+    assert status(bdb, "year") == "50000.00 11500.00 2026-10-23 ok"
+    assert psql(bdb, "SELECT period_start || ' ' || period_end || ' ' || days_left"
+                     " FROM finops.budget_status") == "2026-01-01 2026-12-31 69"
+
+
 def test_a_scope_that_matches_nothing_warns_and_breaches_nothing(bdb, tmp_path):
     path = budgets_file(tmp_path, [payments(name="ghost", amount=10,
                                             scope={"services": ["AmazonSageMaker"]})])
