@@ -74,6 +74,13 @@ int fo_pg_exec(PGconn *conn, const char *sql, fo_err *err);
 int fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		PGresult **out, fo_err *err);
 
+/*
+ * Appends a PostgreSQL array literal of the strings ({"a","b\"c"}) to b, for a
+ * text[] parameter: one statement for a list of any length.
+ */
+struct fo_buf;
+void fo_pg_text_array(struct fo_buf *b, const char *const *s, size_t n);
+
 int fo_pg_begin(PGconn *conn, fo_err *err);
 
 /*

@@ -1238,23 +1238,6 @@ cursor_sql(struct job *j, fo_buf *q, const char **p, int *np)
 	return q->oom ? -1 : 0;
 }
 
-/* A PostgreSQL array literal of the strings: {"a","b"}. */
-static void
-array_of(fo_buf *b, const char *const *s, size_t n)
-{
-	fo_buf_putc(b, '{');
-	for (size_t i = 0; i < n; i++) {
-		fo_buf_puts(b, i ? ",\"" : "\"");
-		for (const char *c = s[i]; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				fo_buf_putc(b, '\\');
-			fo_buf_putc(b, *c);
-		}
-		fo_buf_putc(b, '"');
-	}
-	fo_buf_putc(b, '}');
-}
-
 /*
  * Every account with a closed day: its series read in one pass over the
  * line items (a cursor, an account at a time in memory), each judged.
@@ -1298,7 +1281,7 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 	if (rc < 0 || nact == 0)
 		goto out;
 	for (int k = 0; k < 4; k++) {
-		array_of(&arr[k], cols[k], nact);
+		fo_pg_text_array(&arr[k], cols[k], nact);
 		p[k] = arr[k].data;
 	}
 	fo_ad_day_text(min_start, min_s);

@@ -58,23 +58,6 @@ day_text(long day, char out[16])
 	snprintf(out, 16, "%04d-%02d-%02d", y % 10000, m, d);
 }
 
-/* A PostgreSQL array literal of the strings. */
-static void
-array_of(fo_buf *b, const char *const *s, size_t n)
-{
-	fo_buf_putc(b, '{');
-	for (size_t i = 0; i < n; i++) {
-		fo_buf_puts(b, i ? ",\"" : "\"");
-		for (const char *c = s[i]; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				fo_buf_putc(b, '\\');
-			fo_buf_putc(b, *c);
-		}
-		fo_buf_putc(b, '"');
-	}
-	fo_buf_putc(b, '}');
-}
-
 /* A query's text and parameters, the scope's filters among them. */
 struct q {
 	fo_buf sql;
@@ -94,7 +77,7 @@ static int
 param_array(struct q *q, const char *const *v, size_t n)
 {
 	fo_buf_reset(&q->owned[q->n]);
-	array_of(&q->owned[q->n], v, n);
+	fo_pg_text_array(&q->owned[q->n], v, n);
 	q->p[q->n] = q->owned[q->n].data;
 	return ++q->n;
 }
@@ -198,7 +181,7 @@ sync_file(struct fo_run *ctx, const struct fo_bd_file *f, long long *ids, struct
 		const char *p[1];
 		PGresult *res;
 
-		array_of(&arr, names, f->nbudgets);
+		fo_pg_text_array(&arr, names, f->nbudgets);
 		p[0] = arr.data;
 		rc = fo_pg_query(ctx->conn, "UPDATE finops.budgets SET status = 'archived',"
 				 " archived_at = now(), updated_at = now()"
@@ -545,7 +528,7 @@ judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutof
 			}
 			continue;
 		}
-		array_of(&chans, t->notify, t->nnotify);
+		fo_pg_text_array(&chans, t->notify, t->nnotify);
 		p[7] = chans.data;
 		rc = chans.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
 		     : fo_pg_query(ctx->conn, t->forecasted

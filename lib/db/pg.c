@@ -386,6 +386,22 @@ fo_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *param
 	return 0;
 }
 
+void
+fo_pg_text_array(fo_buf *b, const char *const *s, size_t n)
+{
+	fo_buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		fo_buf_puts(b, i ? ",\"" : "\"");
+		for (const char *c = s[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				fo_buf_putc(b, '\\');
+			fo_buf_putc(b, *c);
+		}
+		fo_buf_putc(b, '"');
+	}
+	fo_buf_putc(b, '}');
+}
+
 int
 fo_pg_begin(PGconn *conn, fo_err *err)
 {
