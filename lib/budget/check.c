@@ -596,7 +596,8 @@ contributors(struct fo_run *ctx, const struct fo_bd_budget *b, const char *ps, c
 
 			fo_notify_money(atof(PQgetvalue(res, r, 1)), b->currency, money, sizeof(money));
 			snprintf(line, sizeof(line), "%s %s: %s", words[c], PQgetvalue(res, r, 0), money);
-			lines[(*nlines)++] = strdup(line);
+			if ((lines[*nlines] = strdup(line)) != NULL)
+				(*nlines)++;
 		}
 		PQclear(res);
 	}
@@ -660,10 +661,15 @@ tell(struct fo_run *ctx, const struct fo_bd_opts *o, struct counts *n, fo_err *e
 		else
 			snprintf(title, sizeof(title), "Budget %s: %s of %s spent (%s)", name, pct, amount,
 				 period);
-		snprintf(summary, sizeof(summary), "%s so far (%s of %s) with %s day%s of %s left;"
-			 " forecast %s (80%%: %s to %s). Threshold: %s %s (%s).", actual, pct, amount,
-			 days, strcmp(days, "1") == 0 ? "" : "s", period, fc, lo, hi,
-			 PQgetvalue(res, r, 3), kind, limit);
+		{
+			/* "actual:80%" reads "80% actual" */
+			const char *colon = strchr(PQgetvalue(res, r, 3), ':');
+
+			snprintf(summary, sizeof(summary), "%s so far (%s of %s) with %s day%s of %s"
+				 " left; forecast %s (80%%: %s to %s). Threshold: %s %s (%s).", actual,
+				 pct, amount, days, strcmp(days, "1") == 0 ? "" : "s", period, fc, lo, hi,
+				 colon ? colon + 1 : PQgetvalue(res, r, 3), kind, limit);
+		}
 		if (contributors(ctx, b, PQgetvalue(res, r, 6), PQgetvalue(res, r, 14), lines, &nlines,
 				 err) < 0) {
 			rc = -1;
