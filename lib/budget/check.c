@@ -633,7 +633,8 @@ tell(struct fo_run *ctx, const struct fo_bd_opts *o, struct counts *n, fo_err *e
 		const char *name = PQgetvalue(res, r, 1), *kind = PQgetvalue(res, r, 2);
 		int forecasted = strcmp(kind, "forecasted") == 0;
 		char amount[48], actual[48], fc[48], lo[48], hi[48], limit[48], title[400],
-		     summary[900], key[64], pct[16], fpct[16], period[16], days[16], *lines[8];
+		     summary[900], key[64], pct[16], fpct[16], period[16], days[16], thr[160],
+		     *lines[8];
 		size_t nlines = 0;
 		fo_buf scope = FO_BUF_INIT;
 		double am = atof(PQgetvalue(res, r, 9));
@@ -662,13 +663,14 @@ tell(struct fo_run *ctx, const struct fo_bd_opts *o, struct counts *n, fo_err *e
 			snprintf(title, sizeof(title), "Budget %s: %s of %s spent (%s)", name, pct, amount,
 				 period);
 		{
-			/* "actual:80%" reads "80% actual" */
+			/* "actual:80%" reads "80% actual ($2,800.00)" */
 			const char *colon = strchr(PQgetvalue(res, r, 3), ':');
 
+			snprintf(thr, sizeof(thr), "%s %s (%s)", colon ? colon + 1
+				 : PQgetvalue(res, r, 3), kind, limit);
 			snprintf(summary, sizeof(summary), "%s so far (%s of %s) with %s day%s of %s"
-				 " left; forecast %s (80%%: %s to %s). Threshold: %s %s (%s).", actual,
-				 pct, amount, days, strcmp(days, "1") == 0 ? "" : "s", period, fc, lo, hi,
-				 colon ? colon + 1 : PQgetvalue(res, r, 3), kind, limit);
+				 " left; forecast %s (80%%: %s to %s). Threshold: %s.", actual, pct,
+				 amount, days, strcmp(days, "1") == 0 ? "" : "s", period, fc, lo, hi, thr);
 		}
 		if (contributors(ctx, b, PQgetvalue(res, r, 6), PQgetvalue(res, r, 14), lines, &nlines,
 				 err) < 0) {
@@ -680,7 +682,7 @@ tell(struct fo_run *ctx, const struct fo_bd_opts *o, struct counts *n, fo_err *e
 			struct fo_notify_fact facts[] = {
 				{"Scope", scope.data ? scope.data : ""}, {"Amount", amount},
 				{"Actual", actual}, {"Forecast", fc}, {"Days left", days},
-				{"Threshold", PQgetvalue(res, r, 3)},
+				{"Threshold", thr},
 			};
 			struct fo_notify_message m = {
 				.event = forecasted ? "budget_forecasted" : "budget_actual",
