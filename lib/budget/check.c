@@ -247,37 +247,46 @@ daily(struct fo_run *ctx, const struct fo_bd_budget *b, long d0, long d1, double
 	return 0;
 }
 
-/* The last closed day of the budget's accounts in its currency (0: none). */
+/* Each billing account's last closed day, per currency: read once a run. */
+struct closed {
+	PGresult *res;             /* account, currency, last closed day */
+};
+
 static int
-closed_day(struct fo_run *ctx, const struct fo_bd_budget *b, int cutoff_days, long *out,
-	   fo_err *err)
+load_closed(struct fo_run *ctx, int cutoff_days, struct closed *c, fo_err *err)
 {
 	char cut[16];
-	struct q q;
-	PGresult *res;
-	int rc, kc, kk;
+	const char *p[1] = {cut};
 
-	memset(&q, 0, sizeof(q));
 	snprintf(cut, sizeof(cut), "%d", cutoff_days);
-	kc = param(&q, b->currency);
-	kk = param(&q, cut);
-	/* each account's own sources' last day (finops.forecast_series_last_day), the earliest */
-	fo_buf_printf(&q.sql, "SELECT (min(last_day) - $%d::int)::text"
-		      " FROM finops.forecast_series_last_day"
-		      " WHERE series_key LIKE 'billing\\_account=%%' AND currency = $%d", kk, kc);
-	for (size_t i = 0; i < b->nfilters; i++)
-		if (strcmp(b->filters[i].field, "billing_account") == 0) {
-			int k = param_array(&q, b->filters[i].values, b->filters[i].nvalues);
+	/* each account's own sources' last day (finops.forecast_series_last_day) less the cut-off */
+	return fo_pg_query(ctx->conn, "SELECT substr(series_key, 17), currency,"
+			   " (last_day - $1::int)::text FROM finops.forecast_series_last_day"
+			   " WHERE series_key LIKE 'billing\\_account=%'", 1, p, &c->res, err);
+}
 
-			fo_buf_printf(&q.sql, " AND substr(series_key, 17) = ANY ($%d::text[])", k);
-		}
-	rc = fo_pg_query(ctx->conn, q.sql.data, q.n, q.p, &res, err);
-	q_free(&q);
-	if (rc < 0)
-		return -1;
-	*out = PQgetisnull(res, 0, 0) ? 0 : day_of(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
+/* The last closed day of the budget's accounts in its currency, the earliest (0: none). */
+static long
+closed_day(const struct closed *c, const struct fo_bd_budget *b)
+{
+	const struct fo_bd_filter *accounts = NULL;
+	long day = 0;
+
+	for (size_t i = 0; i < b->nfilters; i++)
+		if (strcmp(b->filters[i].field, "billing_account") == 0)
+			accounts = &b->filters[i];
+	for (int r = 0; r < PQntuples(c->res); r++) {
+		long d = day_of(PQgetvalue(c->res, r, 2));
+		int in = !accounts;
+
+		if (strcmp(PQgetvalue(c->res, r, 1), b->currency) != 0)
+			continue;
+		for (size_t k = 0; accounts && k < accounts->nvalues && !in; k++)
+			in = strcmp(accounts->values[k], PQgetvalue(c->res, r, 0)) == 0;
+		if (in && (day == 0 || d < day))
+			day = d;
+	}
+	return day;
 }
 
 /* The period before the one starting on first. */
@@ -735,6 +744,7 @@ fo_bd_run(struct fo_run *ctx, struct fo_bd_opts *o, fo_err *err)
 {
 	const struct fo_bd_file *f = &o->file;
 	long long *ids = calloc(f->nbudgets + 1, sizeof(long long));
+	struct closed closed = {NULL};
 	struct counts n;
 	int rc;
 
@@ -748,14 +758,13 @@ fo_bd_run(struct fo_run *ctx, struct fo_bd_opts *o, fo_err *err)
 	rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0)
 		rc = sync_file(ctx, f, ids, &n, err);
+	if (rc == 0)
+		rc = load_closed(ctx, o->cutoff_days, &closed, err);
 	for (size_t i = 0; rc == 0 && i < f->nbudgets; i++) {
 		const struct fo_bd_budget *b = &f->budgets[i];
-		long cutoff, pf, pl;
+		long cutoff = closed_day(&closed, b), pf, pl;
 		char pname[16];
 
-		rc = closed_day(ctx, b, o->cutoff_days, &cutoff, err);
-		if (rc < 0)
-			break;
 		if (!cutoff) {
 			fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("budget", b->name)),
 				"budget %s: no closed day of %s billing data yet; not judged", b->name,
@@ -789,6 +798,8 @@ fo_bd_run(struct fo_run *ctx, struct fo_bd_opts *o, fo_err *err)
 		if (rc == 0)
 			rc = judge(ctx, b, ids[i], cutoff, pf, pl, pname, &n, err);
 	}
+	if (closed.res)
+		PQclear(closed.res);
 	if (rc < 0 || ctx->dry_run)
 		fo_pg_rollback(ctx->conn);
 	else
