@@ -38,4 +38,10 @@ void fo_civil_from_days(int64_t days, int *y, int *m, int *d);
 /* Days in month m (1-12) of year y. */
 int fo_days_in_month(int y, int m);
 
+/* A date "YYYY-MM-DD" (as PostgreSQL prints one) as days since 1970-01-01; 0 when it is none. */
+long fo_day_parse(const char *s);
+
+/* Days since 1970-01-01 as "YYYY-MM-DD" into out. */
+void fo_day_text(long day, char out[16]);
+
 #endif

@@ -8,10 +8,6 @@
 
 #include "finops/anomaly_detect.h"
 
-/* Unix day <-> "YYYY-MM-DD". */
-long fo_ad_day(const char *s);
-void fo_ad_day_text(long day, char out[16]);
-
 /* What the run did, for the summary line and job_runs. */
 struct fo_ad_counts {
 	long long series, series_days;

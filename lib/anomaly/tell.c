@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "finops/buf.h"
+#include "finops/datetime.h"
 #include "finops/log.h"
 #include "finops/pg.h"
 #include "ad.h"
@@ -479,7 +480,7 @@ fo_ad_tell(struct fo_run *ctx, const struct fo_ad_opts *o, struct fo_ad_counts *
 			enum fo_notify_outcome out;
 			fo_err e;
 
-			fo_ad_day_text(n->newest ? n->newest : fo_ad_day(pick[0]->last), day);
+			fo_day_text(n->newest ? n->newest : fo_day_parse(pick[0]->last), day);
 			fo_err_clear(&e);
 			if (tell_digest(ctx, o, ch, pick, nlead, day, &out, &e) < 0) {
 				n->failed++;

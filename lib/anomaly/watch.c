@@ -40,25 +40,6 @@ fo_ad_free(struct fo_ad_opts *o)
 	o->nfeedback = 0;
 }
 
-long
-fo_ad_day(const char *s)
-{
-	int y, m, d;
-
-	if (sscanf(s, "%d-%d-%d", &y, &m, &d) != 3)
-		return 0;
-	return (long)fo_days_from_civil(y, m, d);
-}
-
-void
-fo_ad_day_text(long day, char out[16])
-{
-	int y, m, d;
-
-	fo_civil_from_days(day, &y, &m, &d);
-	snprintf(out, 16, "%04d-%02d-%02d", y % 10000, m, d);
-}
-
 int
 fo_ad_add_feedback(struct fo_ad_opts *o, const char *arg, fo_err *err)
 {
@@ -279,8 +260,8 @@ load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 			PQclear(res);
 			return -1;
 		}
-		a[i].cutoff = fo_ad_day(PQgetvalue(res, (int)i, 2));
-		a[i].first = fo_ad_day(PQgetvalue(res, (int)i, 3));
+		a[i].cutoff = fo_day_parse(PQgetvalue(res, (int)i, 2));
+		a[i].first = fo_day_parse(PQgetvalue(res, (int)i, 3));
 		if (a[i].cutoff < a[i].first)
 			a[i].cutoff = 0;     /* nothing closed yet */
 	}
@@ -300,7 +281,7 @@ load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 		for (size_t i = 0; i < n; i++)
 			if (a[i].cutoff > newest)
 				newest = a[i].cutoff;
-		fo_ad_day_text(newest - TOTALS_DAYS, since);
+		fo_day_text(newest - TOTALS_DAYS, since);
 		fo_buf_puts(&sql, "WITH changed AS (SELECT l.source_id, l.billing_period, l.load_id"
 			    "   FROM finops.billing_loads l"
 			    "   JOIN finops.anomaly_loads_seen s USING (source_id, billing_period)"
@@ -333,7 +314,7 @@ load_accounts(struct job *j, struct acct **out, size_t *nout, fo_err *err)
 	}
 	for (int r = 0; r < PQntuples(res); r++)
 		for (size_t i = 0; i < n; i++) {
-			long from = fo_ad_day(PQgetvalue(res, r, 2));
+			long from = fo_day_parse(PQgetvalue(res, r, 2));
 
 			if (strcmp(a[i].account, PQgetvalue(res, r, 0)) != 0 ||
 			    strcmp(a[i].currency, PQgetvalue(res, r, 1)) != 0 ||
@@ -365,7 +346,7 @@ record_seen(struct job *j, long newest, fo_err *err)
 	fo_buf q = FO_BUF_INIT;
 	int rc;
 
-	fo_ad_day_text(newest - TOTALS_DAYS, since);
+	fo_day_text(newest - TOTALS_DAYS, since);
 #define FRESH "WITH fresh AS (SELECT l.source_id, l.billing_period" \
 		"   FROM finops.billing_loads l" \
 		"   LEFT JOIN finops.anomaly_loads_seen s USING (source_id, billing_period)" \
@@ -425,7 +406,7 @@ load_states(struct job *j, const char *account, struct state **out, size_t *nout
 		s[i].value = strdup(PQgetvalue(res, r, 3));
 		s[i].currency = strdup(PQgetvalue(res, r, 4));
 		s[i].direction = strdup(PQgetvalue(res, r, 5));
-		s[i].through = fo_ad_day(PQgetvalue(res, r, 6));
+		s[i].through = fo_day_parse(PQgetvalue(res, r, 6));
 		s[i].has_open = PQgetvalue(res, r, 7)[0] == 't';
 		*nout = i + 1;
 		if (!s[i].monitor || !s[i].dimension || !s[i].value || !s[i].currency ||
@@ -474,7 +455,7 @@ load_past(struct job *j, const char *account, long since, struct past **out, siz
 	struct past *v;
 	size_t n;
 
-	fo_ad_day_text(since, day);
+	fo_day_text(since, day);
 	*out = NULL;
 	*nout = 0;
 	if (fo_pg_query(j->ctx->conn,
@@ -499,11 +480,11 @@ load_past(struct job *j, const char *account, long since, struct past **out, siz
 
 		v[i].series_id = atoll(PQgetvalue(res, r, 0));
 		v[i].anomaly_id = atoll(PQgetvalue(res, r, 1));
-		v[i].first = fo_ad_day(PQgetvalue(res, r, 2));
-		v[i].last = fo_ad_day(PQgetvalue(res, r, 3));
+		v[i].first = fo_day_parse(PQgetvalue(res, r, 2));
+		v[i].last = fo_day_parse(PQgetvalue(res, r, 3));
 		v[i].level_shift = PQgetvalue(res, r, 4)[0] == 't';
 		v[i].held = PQgetvalue(res, r, 5)[0] == 't';
-		v[i].day = fo_ad_day(PQgetvalue(res, r, 6));
+		v[i].day = fo_day_parse(PQgetvalue(res, r, 6));
 		v[i].actual = atof(PQgetvalue(res, r, 7));
 		v[i].expected = atof(PQgetvalue(res, r, 8));
 		v[i].impact = atof(PQgetvalue(res, r, 9));
@@ -613,8 +594,8 @@ root_causes(struct job *j, const struct acct *a, const struct fo_ad_monitor *m,
 
 	for (long d = b0 < start ? start : b0; d < first; d++)
 		base_days += !out_of_base[d - start];
-	fo_ad_day_text(b0, d0);
-	fo_ad_day_text(last, d1);
+	fo_day_text(b0, d0);
+	fo_day_text(last, d1);
 	p[0] = a->account;
 	p[1] = d0;
 	p[2] = d1;
@@ -646,7 +627,7 @@ root_causes(struct job *j, const struct acct *a, const struct fo_ad_monitor *m,
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
-		long day = fo_ad_day(PQgetvalue(res, r, 4));
+		long day = fo_day_parse(PQgetvalue(res, r, 4));
 		double cost = atof(PQgetvalue(res, r, 5));
 		struct fo_rc_leaf *l;
 		int same = nleaves > 0;
@@ -732,8 +713,8 @@ record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const
 		expected += ev[t].expected;
 	}
 	snprintf(sid, sizeof(sid), "%lld", series_id);
-	fo_ad_day_text(first_day ? first_day : start + (long)e->first, f);
-	fo_ad_day_text(start + (long)e->last, l);
+	fo_day_text(first_day ? first_day : start + (long)e->first, f);
+	fo_day_text(start + (long)e->last, l);
 	snprintf(days, sizeof(days), "%zu", e->last - e->first + 1);
 	money_text(actual, act);
 	money_text(expected, exp);
@@ -782,7 +763,7 @@ record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const
 		char fr[16];
 		const char *p[2] = {id, fr};
 
-		fo_ad_day_text(from, fr);
+		fo_day_text(from, fr);
 		rc = fo_pg_query(j->ctx->conn, "DELETE FROM finops.anomaly_days WHERE anomaly_id = $1"
 				 " AND day >= $2", 2, p, NULL, err);
 	}
@@ -797,7 +778,7 @@ record(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const
 
 			if (start + (long)t < from)
 				continue;
-			fo_ad_day_text(start + (long)t, d);
+			fo_day_text(start + (long)t, d);
 			fo_buf_printf(&q, "%s(%s, '%s', %.6f, %.6f, %.6f, %.6f, %.6f, ", any ? ", " : "",
 				      id, d, ev[t].actual, ev[t].expected, ev[t].upper, ev[t].lower,
 				      ev[t].impact);
@@ -937,7 +918,7 @@ judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const 
 				    j->metric, direction, through, j->run};
 		PGresult *res;
 
-		fo_ad_day_text(cutoff, through);
+		fo_day_text(cutoff, through);
 		rc = fo_pg_query(j->ctx->conn, "INSERT INTO finops.anomaly_series (monitor,"
 				 " billing_account_id, dimension, value, currency, metric, direction,"
 				 " evaluated_through, first_evaluated, run_id)"
@@ -1267,8 +1248,8 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 		if (a[i].cutoff == 0)
 			continue;
 		rc = plan_account(j, &a[i], err);
-		fo_ad_day_text(a[i].start, days[nact][0]);
-		fo_ad_day_text(a[i].cutoff, days[nact][1]);
+		fo_day_text(a[i].start, days[nact][0]);
+		fo_day_text(a[i].cutoff, days[nact][1]);
 		cols[0][nact] = a[i].account;
 		cols[1][nact] = a[i].currency;
 		cols[2][nact] = days[nact][0];
@@ -1284,7 +1265,7 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 		fo_pg_text_array(&arr[k], cols[k], nact);
 		p[k] = arr[k].data;
 	}
-	fo_ad_day_text(min_start, min_s);
+	fo_day_text(min_start, min_s);
 	p[4] = min_s;
 	if (arr[0].oom || arr[1].oom || arr[2].oom || arr[3].oom || cursor_sql(j, &q, p, &np) < 0) {
 		rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
@@ -1314,7 +1295,7 @@ watch_accounts(struct job *j, struct acct *a, size_t na, fo_err *err)
 				cur = active[k - 1];
 			}
 			if (rc == 0 && rows_add(&x, (size_t)atoi(PQgetvalue(res, r, 1)),
-						PQgetvalue(res, r, 2), fo_ad_day(PQgetvalue(res, r, 3)),
+						PQgetvalue(res, r, 2), fo_day_parse(PQgetvalue(res, r, 3)),
 						atof(PQgetvalue(res, r, 4))) < 0)
 				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		}
@@ -1386,7 +1367,7 @@ fo_ad_run(struct fo_run *ctx, struct fo_ad_opts *o, fo_err *err)
 		char newest[16] = "";
 
 		if (n.newest)
-			fo_ad_day_text(n.newest, newest);
+			fo_day_text(n.newest, newest);
 		if (n.series_days == 0)
 			fo_buf_printf(&ctx->summary, "no newly closed day to evaluate");
 		else

@@ -41,23 +41,6 @@ fo_bd_opts_free(struct fo_bd_opts *o)
 	fo_bd_free(&o->file);
 }
 
-static long
-day_of(const char *s)
-{
-	int y, m, d;
-
-	return sscanf(s, "%d-%d-%d", &y, &m, &d) == 3 ? (long)fo_days_from_civil(y, m, d) : 0;
-}
-
-static void
-day_text(long day, char out[16])
-{
-	int y, m, d;
-
-	fo_civil_from_days(day, &y, &m, &d);
-	snprintf(out, 16, "%04d-%02d-%02d", y % 10000, m, d);
-}
-
 /* A query's text and parameters, the scope's filters among them. */
 struct q {
 	fo_buf sql;
@@ -212,8 +195,8 @@ daily(struct fo_run *ctx, const struct fo_bd_budget *b, long d0, long d1, double
 	int rc, k0, k1, kc;
 
 	memset(&q, 0, sizeof(q));
-	day_text(d0, s0);
-	day_text(d1, s1);
+	fo_day_text(d0, s0);
+	fo_day_text(d1, s1);
 	kc = param(&q, b->currency);
 	k0 = param(&q, s0);
 	k1 = param(&q, s1);
@@ -234,7 +217,7 @@ daily(struct fo_run *ctx, const struct fo_bd_budget *b, long d0, long d1, double
 	memset(y, 0, (size_t)(d1 - d0 + 1) * sizeof(double));
 	*first_seen = 0;
 	for (int r = 0; r < PQntuples(res); r++) {
-		long d = day_of(PQgetvalue(res, r, 0));
+		long d = fo_day_parse(PQgetvalue(res, r, 0));
 
 		if (d >= d0 && d <= d1) {
 			y[d - d0] += atof(PQgetvalue(res, r, 1));
@@ -276,7 +259,7 @@ closed_day(const struct closed *c, const struct fo_bd_budget *b)
 		if (strcmp(b->filters[i].field, "billing_account") == 0)
 			accounts = &b->filters[i];
 	for (int r = 0; r < PQntuples(c->res); r++) {
-		long d = day_of(PQgetvalue(c->res, r, 2));
+		long d = fo_day_parse(PQgetvalue(c->res, r, 2));
 		int in = !accounts;
 
 		if (strcmp(PQgetvalue(c->res, r, 1), b->currency) != 0)
@@ -422,8 +405,8 @@ trained_month(struct fo_run *ctx, const struct fo_bd_budget *b, long cutoff, lon
 		snprintf(key, sizeof(key), "billing_account=%s", b->filters[0].values[0]);
 	else
 		return 0;
-	day_text(month, m);
-	day_text(cutoff, c);
+	fo_day_text(month, m);
+	fo_day_text(cutoff, c);
 	if (fo_pg_query(ctx->conn, "SELECT f.point::float8, (f.hi80 - f.lo80)::float8 / 2"
 			" FROM finops.forecast_months f"
 			" JOIN finops.forecast_models fm USING (run_id, series_key, currency)"
@@ -462,7 +445,7 @@ judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutof
 		free(y);
 		return -1;
 	}
-	day_text(upto, ct);
+	fo_day_text(upto, ct);
 	if (amount <= 0)
 		goto out;
 	if (!seen)
@@ -488,8 +471,8 @@ judge(struct fo_run *ctx, const struct fo_bd_budget *b, long long id, long cutof
 	}
 	rc = 0;
 	snprintf(ids, sizeof(ids), "%lld", id);
-	day_text(pf, ps);
-	day_text(pl, pe);
+	fo_day_text(pf, ps);
+	fo_day_text(pl, pe);
 	snprintf(run, sizeof(run), "%lld", ctx->run_id);
 	snprintf(am, sizeof(am), "%.6f", amount);
 	snprintf(ac, sizeof(ac), "%.6f", actual);
@@ -654,7 +637,7 @@ tell(struct fo_run *ctx, const struct fo_bd_opts *o, struct counts *n, fo_err *e
 				b = &f->budgets[i];
 		if (!b)
 			continue;
-		fo_bd_period_of(b->period, day_of(PQgetvalue(res, r, 6)), &pf, &pl, period);
+		fo_bd_period_of(b->period, fo_day_parse(PQgetvalue(res, r, 6)), &pf, &pl, period);
 		fo_notify_money(am, b->currency, amount, sizeof(amount));
 		fo_notify_money(atof(PQgetvalue(res, r, 10)), b->currency, actual, sizeof(actual));
 		fo_notify_money(atof(PQgetvalue(res, r, 11)), b->currency, fc, sizeof(fc));
@@ -780,7 +763,7 @@ fo_bd_run(struct fo_run *ctx, struct fo_bd_opts *o, fo_err *err)
 			PGresult *res;
 
 			snprintf(ids_s, sizeof(ids_s), "%lld", ids[i]);
-			day_text(pf, pf_s);
+			fo_day_text(pf, pf_s);
 			rc = fo_pg_query(ctx->conn, "SELECT period_start::text FROM"
 					 " finops.budget_evaluations WHERE budget_id = $1"
 					 " AND period_start < $2 AND closed_through < period_end"
@@ -789,7 +772,7 @@ fo_bd_run(struct fo_run *ctx, struct fo_bd_opts *o, fo_err *err)
 				long qf, ql;
 				char qname[16];
 
-				fo_bd_period_of(b->period, day_of(PQgetvalue(res, 0, 0)), &qf, &ql, qname);
+				fo_bd_period_of(b->period, fo_day_parse(PQgetvalue(res, 0, 0)), &qf, &ql, qname);
 				rc = judge(ctx, b, ids[i], ql, qf, ql, qname, &n, err);
 			}
 			if (res)

@@ -206,3 +206,22 @@ fo_ts_date(const struct fo_ts *ts, char *out, size_t len)
 	fo_civil_from_days(days, &y, &m, &d);
 	snprintf(out, len, "%04d-%02d-%02d", y, m, d);
 }
+
+long
+fo_day_parse(const char *s)
+{
+	int y, m, d;
+
+	if (sscanf(s, "%d-%d-%d", &y, &m, &d) != 3)
+		return 0;
+	return (long)fo_days_from_civil(y, m, d);
+}
+
+void
+fo_day_text(long day, char out[16])
+{
+	int y, m, d;
+
+	fo_civil_from_days(day, &y, &m, &d);
+	snprintf(out, 16, "%04d-%02d-%02d", y % 10000, m, d);
+}

@@ -34,26 +34,6 @@ struct out {
 	long horizon_end;             /* the last day any series is forecast */
 };
 
-/* Days since the Unix epoch <-> "YYYY-MM-DD". */
-static long
-day_of(const char *s)
-{
-	struct fo_ts ts;
-	const char *why;
-
-	if (fo_ts_parse(s, strlen(s), &ts, &why) < 0)
-		return 0;
-	return (long)(ts.epoch_s / 86400);
-}
-
-static void
-day_text(long d, char *out, size_t len)
-{
-	struct fo_ts ts = {(int64_t)d * 86400, 0};
-
-	fo_ts_date(&ts, out, len);
-}
-
 /* The first day of the month of day d, and of the month after. */
 static long
 month_start(long d, int add)
@@ -61,7 +41,7 @@ month_start(long d, int add)
 	char buf[16];
 	int y, m;
 
-	day_text(d, buf, sizeof(buf));
+	fo_day_text(d, buf);
 	y = atoi(buf);
 	m = atoi(buf + 5) + add;
 	while (m > 12) {
@@ -69,7 +49,7 @@ month_start(long d, int add)
 		y++;
 	}
 	snprintf(buf, sizeof(buf), "%04d-%02d-01", y, m);
-	return day_of(buf);
+	return fo_day_parse(buf);
 }
 
 static void
@@ -164,11 +144,11 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 		null_field(&o->models, 0);
 	snprintf(hist, sizeof(hist), "%zu", n);
 	field(&o->models, hist, 0);
-	day_text(cutoff, day, sizeof(day));
+	fo_day_text(cutoff, day);
 	field(&o->models, day, 1);
 	/* the daily forecasts */
 	for (size_t i = 0; i < h; i++) {
-		day_text(cutoff + 1 + (long)i, day, sizeof(day));
+		fo_day_text(cutoff + 1 + (long)i, day);
 		field(&o->values, run, 0);
 		field(&o->values, key, 0);
 		field(&o->values, currency, 0);
@@ -195,7 +175,7 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 			rest += f.point[i];
 			var += isfinite(sd) ? sd * sd : 0;
 		}
-		day_text(from, day, sizeof(day));
+		fo_day_text(from, day);
 		field(&o->months, run, 0);
 		field(&o->months, key, 0);
 		field(&o->months, currency, 0);
@@ -326,8 +306,8 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 	rows = PQntuples(res);
 	for (int i = 0; i < rows && rc == 0;) {
 		const char *key = PQgetvalue(res, i, 0), *cur = PQgetvalue(res, i, 2);
-		long first = day_of(PQgetvalue(res, i, 3));
-		long cutoff = day_of(PQgetvalue(res, i, 5));
+		long first = fo_day_parse(PQgetvalue(res, i, 3));
+		long cutoff = fo_day_parse(PQgetvalue(res, i, 5));
 		long horizon_end = month_start(cutoff + 1, 2) - 1;
 		size_t n = (size_t)(cutoff - first + 1);
 		double *y = calloc(n ? n : 1, sizeof(double));
@@ -340,7 +320,7 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 		/* days without a line are days of zero cost */
 		for (; j < rows && strcmp(PQgetvalue(res, j, 0), key) == 0 &&
 		       strcmp(PQgetvalue(res, j, 2), cur) == 0; j++) {
-			long d = day_of(PQgetvalue(res, j, 3));
+			long d = fo_day_parse(PQgetvalue(res, j, 3));
 
 			if (d >= first && d <= cutoff)
 				y[d - first] += atof(PQgetvalue(res, j, 4));
@@ -365,9 +345,9 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 		ctx->nothing_new = 1;
 		goto done;
 	}
-	day_text(o.max_cutoff, cutoff_s, sizeof(cutoff_s));
-	day_text(o.min_cutoff, first_cutoff_s, sizeof(first_cutoff_s));
-	day_text(o.horizon_end, end_s, sizeof(end_s));
+	fo_day_text(o.max_cutoff, cutoff_s);
+	fo_day_text(o.min_cutoff, first_cutoff_s);
+	fo_day_text(o.horizon_end, end_s);
 	if (rc == 0)
 		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0) {

@@ -78,11 +78,28 @@ test_date_of_a_timestamp_is_its_utc_date(void **state)
 	assert_string_equal(d, "2024-09-30");
 }
 
+/* Dates as PostgreSQL prints them <-> days since the epoch, both ways. */
+static void
+test_days_and_dates(void **state)
+{
+	char s[16];
+
+	(void)state;
+	assert_int_equal(fo_day_parse("1970-01-01"), 0);
+	assert_int_equal(fo_day_parse("2026-10-29"), 20755);      /* Python: (date(2026, 10, 29) - date(1970, 1, 1)).days */
+	assert_int_equal(fo_day_parse("not a date"), 0);
+	fo_day_text(fo_day_parse("2028-02-29"), s);
+	assert_string_equal(s, "2028-02-29");
+	fo_day_text(fo_day_parse("2026-12-31") + 1, s);
+	assert_string_equal(s, "2027-01-01");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_form_seen_in_billing_files),
+		cmocka_unit_test(test_days_and_dates),
 		cmocka_unit_test(test_offsets_are_converted_to_utc),
 		cmocka_unit_test(test_bad_timestamps_are_refused),
 		cmocka_unit_test(test_date_of_a_timestamp_is_its_utc_date),
