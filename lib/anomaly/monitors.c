@@ -38,8 +38,7 @@ struct common {
 };
 
 struct ctx {
-	struct fo_jc jc;
-	fo_err *err;
+	struct fo_jc jc;           /* its err is the caller's */
 	struct fo_ad_config *c;
 };
 
@@ -81,7 +80,7 @@ channel_list(struct ctx *x, json_t *v, const char *path, struct common *c)
 	c->channels = calloc(json_array_size(v) + 1, sizeof(size_t));
 	c->nchannels = 0;
 	if (!c->channels)
-		return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
+		return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
 	json_array_foreach(v, i, e) {
 		char p[300];
 		size_t k;
@@ -224,7 +223,7 @@ parse_channels(struct ctx *x, json_t *arr)
 		return fo_jc_bad(&x->jc, "channels", "must be a list of at most %d channels", MAX_CHANNELS);
 	c->channels = calloc(json_array_size(arr) + 1, sizeof(*c->channels));
 	if (!c->channels)
-		return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
+		return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
 	json_array_foreach(arr, i, e) {
 		struct fo_ad_channel *ch = &c->channels[i];
 		const char *name = NULL, *kind = NULL, *delivery = NULL;
@@ -311,13 +310,13 @@ parse_monitor(struct ctx *x, json_t *e, size_t i, const struct common *top)
 	if (!json_object_get(e, "notify") && top->nchannels) {
 		cm.channels = malloc(top->nchannels * sizeof(size_t));
 		if (!cm.channels)
-			return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
+			return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
 		memcpy(cm.channels, top->channels, top->nchannels * sizeof(size_t));
 		cm.nchannels = top->nchannels;
 	}
 	rc = common(x, e, path, &cm);
 	if (rc == 0)
-		rc = add_monitor(x->c, name, d, key, &cm, x->err);
+		rc = add_monitor(x->c, name, d, key, &cm, x->jc.err);
 	free(cm.channels);
 	return rc;
 }
@@ -330,7 +329,7 @@ from_json(struct fo_ad_config *c, struct ctx *xp, json_t *root)
 					   "drops", "top_n", "notify", "channels", "monitors",
 					   "dashboard_url", NULL};
 	struct ctx x = *xp;
-	fo_err *err = x.err;
+	fo_err *err = x.jc.err;
 	const char *metric = NULL, *url = NULL;
 	struct common top;
 	json_t *mons;
@@ -393,7 +392,7 @@ int
 fo_ad_config_parse(struct fo_ad_config *c, const char *name, const char *text, size_t len,
 		   fo_err *err)
 {
-	struct ctx x = {{name, FO_EXIT_USAGE, err}, err, c};
+	struct ctx x = {{name, FO_EXIT_USAGE, err}, c};
 	json_t *root;
 
 	memset(c, 0, sizeof(*c));
@@ -405,7 +404,7 @@ fo_ad_config_parse(struct fo_ad_config *c, const char *name, const char *text, s
 int
 fo_ad_config_load(struct fo_ad_config *c, const char *path, fo_err *err)
 {
-	struct ctx x = {{path, FO_EXIT_USAGE, err}, err, c};
+	struct ctx x = {{path, FO_EXIT_USAGE, err}, c};
 	json_t *root;
 	int rc;
 

@@ -834,13 +834,13 @@ taken(const struct fo_anom_episode *eps, size_t neps, long start, long d)
 /* One series: its new days judged, its anomalies recorded. */
 static int
 judge(struct job *j, const struct acct *a, const struct fo_ad_monitor *m, const char *value,
-      const double *yall, long start, struct state *st, size_t nst, const struct past *past,
-      size_t npast, int drop, fo_err *err)
+      const double *yall, long start, const struct past *past, size_t npast, int drop,
+      fo_err *err)
 {
 	const char *direction = drop ? "down" : "up";
 	const struct fo_anom_params *p = drop ? &m->down : &m->up;
-	struct state *s = find_state(st, nst, m->name, fo_ad_dim_name(m->dim), value, a->currency,
-				     direction);
+	struct state *s = find_state(a->st, a->nst, m->name, fo_ad_dim_name(m->dim), value,
+				     a->currency, direction);
 	long cutoff = a->cutoff, from;
 	size_t n = (size_t)(cutoff - start + 1), base = 0, neps = 0;
 	struct fo_anom_eval *ev = NULL;
@@ -1163,8 +1163,7 @@ watch_account(struct job *j, const struct acct *a, const struct rows *x, fo_err 
 				for (int r = g[k].r0; r < g[k].r1; r++)
 					if (x->r[r].day >= s0 && x->r[r].day <= a->cutoff)
 						y[x->r[r].day - s0] += x->r[r].cost;
-				rc = judge(j, a, m, g[k].value, y, s0, a->st, a->nst, past, npast, drop,
-					   err);
+				rc = judge(j, a, m, g[k].value, y, s0, past, npast, drop, err);
 			}
 		}
 		i = e;
