@@ -22,7 +22,8 @@ enum fo_bd_amount { FO_BD_FIXED, FO_BD_PLANNED, FO_BD_AUTO };
 
 /* One field of a scope: a column (or a tag or cost category key) and the values it may take. */
 struct fo_bd_filter {
-	const char *field;         /* "billing_account", "sub_account", "service", "region", "tag", "cost_category" */
+	/* "billing_account", "sub_account", "service", "region", "tag" or "cost_category" */
+	const char *field;
 	const char *key;           /* the tag key or cost category name; NULL otherwise */
 	const char **values;
 	size_t nvalues;

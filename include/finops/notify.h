@@ -24,6 +24,7 @@
 
 #include "finops/buf.h"
 #include "finops/error.h"
+#include "finops/jsonconf.h"
 
 enum fo_notify_kind {
 	FO_NOTIFY_SLACK,           /* {"text": ..., "blocks": [...]} */
@@ -40,6 +41,16 @@ struct fo_notify_channel {
 	enum fo_notify_kind kind;
 	const char *webhook;       /* the webhook secret's name (fo_secret_webhook) */
 };
+
+/*
+ * A channel of a configuration file's "channels" list (the anomaly
+ * monitors, the budgets): the JSON object e at path holds name (letters,
+ * digits, '.', '_', '-'), kind, and webhook (the secret's name; default the
+ * name), and no key outside keys (the caller reads its own extra ones).
+ * The strings stay e's. The caller checks the name is not taken.
+ */
+int fo_notify_channel_from_json(struct fo_jc *x, json_t *e, const char *path,
+				const char *const *keys, struct fo_notify_channel *ch);
 
 struct fo_notify_fact {
 	const char *title;

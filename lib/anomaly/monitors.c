@@ -220,42 +220,30 @@ parse_channels(struct ctx *x, json_t *arr)
 	json_t *e;
 
 	if (!json_is_array(arr) || json_array_size(arr) > MAX_CHANNELS)
-		return fo_jc_bad(&x->jc, "channels", "must be a list of at most %d channels", MAX_CHANNELS);
+		return fo_jc_bad(&x->jc, "channels", "must be a list of at most %d channels",
+				 MAX_CHANNELS);
 	c->channels = calloc(json_array_size(arr) + 1, sizeof(*c->channels));
 	if (!c->channels)
 		return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
 	json_array_foreach(arr, i, e) {
 		struct fo_ad_channel *ch = &c->channels[i];
-		const char *name = NULL, *kind = NULL, *delivery = NULL;
+		const char *delivery = NULL;
 		char path[64], p[300];
 
 		snprintf(path, sizeof(path), "channels[%zu]", i);
-		if (!json_is_object(e))
-			return fo_jc_bad(&x->jc, path, "must be an object with name, kind and webhook");
-		if (fo_jc_only_keys(&x->jc, e, path, keys) < 0 || fo_jc_string(&x->jc, e, "name", path, &name) < 0 ||
-		    fo_jc_string(&x->jc, e, "kind", path, &kind) < 0 ||
-		    fo_jc_string(&x->jc, e, "webhook", path, &ch->ch.webhook) < 0 ||
+		if (fo_notify_channel_from_json(&x->jc, e, path, keys, &ch->ch) < 0 ||
 		    fo_jc_string(&x->jc, e, "delivery", path, &delivery) < 0)
 			return -1;
-		{
-			long dup = -1;
-
-			for (size_t k = 0; name && k < i && dup < 0; k++)
-				if (strcmp(c->channels[k].ch.name, name) == 0)
-					dup = (long)k;
-			if (check_name(x, path, name, "channels", dup) < 0)
-				return -1;
-		}
-		fo_jc_path(p, sizeof(p), path, "kind");
-		if (!kind || fo_notify_kind_parse(kind, &ch->ch.kind) < 0)
-			return fo_jc_bad(&x->jc, p, "must be \"slack\", \"teams\" or \"webhook\"");
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->channels[k].ch.name, ch->ch.name) == 0) {
+				fo_jc_path(p, sizeof(p), path, "name");
+				return fo_jc_bad(&x->jc, p, "'%s' is also channels[%zu]", ch->ch.name, k);
+			}
 		fo_jc_path(p, sizeof(p), path, "delivery");
 		if (delivery && strcmp(delivery, "immediate") != 0 && strcmp(delivery, "digest") != 0)
-			return fo_jc_bad(&x->jc, p, "must be \"immediate\" or \"digest\" (one message a day)");
+			return fo_jc_bad(&x->jc, p, "must be \"immediate\" or \"digest\" (one message"
+					 " a day)");
 		ch->digest = delivery && strcmp(delivery, "digest") == 0;
-		ch->ch.name = name;
-		if (!ch->ch.webhook)
-			ch->ch.webhook = name;
 		c->nchannels++;
 	}
 	return 0;
@@ -275,10 +263,12 @@ parse_monitor(struct ctx *x, json_t *e, size_t i, const struct common *top)
 
 	snprintf(path, sizeof(path), "monitors[%zu]", i);
 	if (!json_is_object(e))
-		return fo_jc_bad(&x->jc, path, "must be an object with a name and a dimension, tag or"
-			   " cost_category");
-	if (fo_jc_only_keys(&x->jc, e, path, keys) < 0 || fo_jc_string(&x->jc, e, "name", path, &name) < 0 ||
-	    fo_jc_string(&x->jc, e, "dimension", path, &dim) < 0 || fo_jc_string(&x->jc, e, "tag", path, &tag) < 0 ||
+		return fo_jc_bad(&x->jc, path, "must be an object with a name and a dimension, tag"
+				 " or cost_category");
+	if (fo_jc_only_keys(&x->jc, e, path, keys) < 0 ||
+	    fo_jc_string(&x->jc, e, "name", path, &name) < 0 ||
+	    fo_jc_string(&x->jc, e, "dimension", path, &dim) < 0 ||
+	    fo_jc_string(&x->jc, e, "tag", path, &tag) < 0 ||
 	    fo_jc_string(&x->jc, e, "cost_category", path, &cc) < 0)
 		return -1;
 	{

@@ -28,7 +28,10 @@ struct item {
 	char also[600];            /* the other monitors' series the lead's message names */
 };
 
-/* Whether b is the same event as a seen by another monitor: same account, currency, direction, days overlapping. */
+/*
+ * Whether b is the same event as a, seen by another monitor: the same
+ * account, currency and direction, days overlapping.
+ */
 static int
 same_event(const struct item *a, const struct item *b)
 {

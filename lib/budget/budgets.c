@@ -351,27 +351,16 @@ parse_channels(struct ctx *x, json_t *arr)
 		return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
 	json_array_foreach(arr, i, e) {
 		struct fo_notify_channel *ch = &f->channels[i];
-		const char *kind = NULL;
 		char path[64], p[300];
 
 		snprintf(path, sizeof(path), "channels[%zu]", i);
-		if (!json_is_object(e))
-			return fo_jc_bad(&x->jc, path, "must be an object with name and kind");
-		if (fo_jc_only_keys(&x->jc, e, path, keys) < 0 ||
-		    fo_jc_string(&x->jc, e, "name", path, &ch->name) < 0 ||
-		    fo_jc_string(&x->jc, e, "kind", path, &kind) < 0 ||
-		    fo_jc_string(&x->jc, e, "webhook", path, &ch->webhook) < 0)
+		if (fo_notify_channel_from_json(&x->jc, e, path, keys, ch) < 0)
 			return -1;
-		fo_jc_path(p, sizeof(p), path, "name");
-		if (!ch->name || !fo_jc_name_ok(ch->name))
-			return fo_jc_bad(&x->jc, p, "letters, digits, '.', '_' and '-' only");
-		if (channel_known(f, ch->name))
-			return fo_jc_bad(&x->jc, p, "'%s' is there twice", ch->name);
-		fo_jc_path(p, sizeof(p), path, "kind");
-		if (!kind || fo_notify_kind_parse(kind, &ch->kind) < 0)
-			return fo_jc_bad(&x->jc, p, "must be \"slack\", \"teams\" or \"webhook\"");
-		if (!ch->webhook)
-			ch->webhook = ch->name;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(f->channels[k].name, ch->name) == 0) {
+				fo_jc_path(p, sizeof(p), path, "name");
+				return fo_jc_bad(&x->jc, p, "'%s' is also channels[%zu]", ch->name, k);
+			}
 		f->nchannels++;
 	}
 	return 0;

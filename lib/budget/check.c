@@ -341,7 +341,10 @@ amount_of(struct fo_run *ctx, const struct fo_bd_budget *b, long first, const ch
 	return 0;
 }
 
-/* The forecast of days cutoff+1 .. last from y (history ending on cutoff): its sum and 80% half-width. */
+/*
+ * The forecast of the h days after y's last (the history): their sum and
+ * the half-width of its 80% interval.
+ */
 static void
 forecast_rest(const double *y, size_t n, size_t h, double *rest, double *half)
 {
