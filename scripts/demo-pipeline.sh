@@ -180,13 +180,21 @@ $(q "SELECT string_agg(format('  %-8s  %-10s   %-8s %11s  %13s   %13s .. %s', f.
        JOIN finops.forecast_models m USING (run_id, series_key, currency)
       WHERE f.series_key = 'total'
         AND f.run_id = (SELECT max(run_id) FROM finops.forecast_runs)")
-$(q "SELECT string_agg(format('  %s: October %s %s, run rate %s a month (the last 28 days x 30.4)',
-                              currency, currency, to_char(oct, $m), to_char(rate, $m)),
+$(q "SELECT string_agg(format('  %s: October %s %s, run rate %s a month (the last 28 days x 30.4)%s',
+                              currency, currency, to_char(oct, $m), to_char(rate, $m),
+                              CASE WHEN excess > 0 THEN format(E',\n       %s without the anomalies'' excess'
+                                                        || ' in those days (see below)',
+                                                        to_char(rate - excess / 28 * 30.4, $m))
+                                   ELSE '' END),
                        E'\n' ORDER BY currency)
        FROM (SELECT a.currency,
                     sum(a.cost) FILTER (WHERE a.day >= '2026-10-01' AND a.day < '2026-11-01') oct,
                     sum(a.cost) FILTER (WHERE a.day > m.cutoff_day - 28 AND a.day <= m.cutoff_day)
                       / 28 * 30.4 rate
+                    , (SELECT coalesce(sum(d.impact), 0) FROM finops.anomaly_days d
+                         JOIN finops.anomalies_current x USING (anomaly_id)
+                        WHERE x.dimension = 'billing_account' AND x.currency = a.currency
+                          AND d.day > max(m.cutoff_day) - 28 AND d.day <= max(m.cutoff_day)) excess
                FROM finops.forecast_actuals a
                JOIN finops.forecast_models m ON m.series_key = 'total'
                 AND m.currency = a.currency
@@ -217,8 +225,11 @@ $(q "SELECT string_agg(format('  Root cause %s: %s %s%s, %s %s of the account''s
 
 Budgets (demo/budgets.json, synced into finops.budgets; finops.budget_status).
 Actual: the period to date over closed days. Forecast: actual plus the
-forecast of the period's remaining days (80% interval). An actual threshold
-fires once a period; a forecasted one again only after the forecast fell back.
+forecast of the period's remaining days (80% interval). Budgets count a charge
+on the day it is billed, as the invoice does (Business support on the 1st),
+where the forecasts above spread it over its month: actuals to date differ,
+month totals do not. An actual threshold fires once a period; a forecasted one
+again only after the forecast fell back.
 $(q "SELECT format('  %-22s %-8s %12s %12s %5s %12s  %-25s %5s  %s', 'budget', 'period',
                    'amount', 'actual', 'used', 'forecast', '80% interval', 'days', 'state')")
 $(q "SELECT string_agg(format('  %-22s %-8s %12s %12s %4s%% %12s  %-25s %5s  %s', name,
