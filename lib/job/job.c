@@ -18,6 +18,7 @@
 #include "finops/job.h"
 #include "finops/jobrun.h"
 #include "finops/log.h"
+#include "finops/metrics.h"
 #include "finops/migrate.h"
 #include "finops/pg.h"
 #include "finops/secrets.h"
@@ -30,7 +31,8 @@ enum {
 	OPT_DSN = 256,
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
-	OPT_LOCK_WAIT
+	OPT_LOCK_WAIT,
+	OPT_METRICS_SCOPE
 };
 
 static const struct fo_option common_options[] = {
@@ -43,6 +45,10 @@ static const struct fo_option common_options[] = {
 	{"log-format", 1, OPT_LOG_FORMAT, "FORMAT",
 	 "auto (text on a terminal, else json), json or text [$FINOPS_LOG_FORMAT]"},
 	{"log-level", 1, OPT_LOG_LEVEL, "LEVEL", "debug, info, warn or error [$FINOPS_LOG_LEVEL]"},
+	{"metrics-scope", 1, OPT_METRICS_SCOPE, "NAME",
+	 "the scope label of the run's Prometheus metrics, pushed to $FINOPS_PUSHGATEWAY_URL"
+	 " and/or written in $FINOPS_METRICS_DIR (default \"default\"; letters, digits, _ . : -)"
+	 " [$FINOPS_METRICS_SCOPE]"},
 	{"dry-run", 0, 'n', NULL, "read and check everything, change nothing"},
 	{"help", 0, 'h', NULL, "show this help and exit"},
 	{"version", 0, 'V', NULL, "show the version and exit"},
@@ -234,7 +240,25 @@ protect_dsn(char *dsn)
 struct parsed {
 	int help, version;
 	char *dsn;          /* a copy; the argv original is overwritten */
+	char metrics_scope[FO_METRICS_SCOPE_MAX + 1];
 };
+
+/* The scope label from FINOPS_METRICS_SCOPE, or "default". */
+static int
+metrics_scope_from_env(struct parsed *p, fo_err *err)
+{
+	const char *e = fo_env("FINOPS_METRICS_SCOPE");
+
+	snprintf(p->metrics_scope, sizeof(p->metrics_scope), "default");
+	if (!e)
+		return 0;
+	if (!fo_metrics_scope_ok(e))
+		return fo_err_set(err, FO_EXIT_USAGE,
+				  "FINOPS_METRICS_SCOPE '%s': 1 to %d letters, digits, _ . : or -", e,
+				  FO_METRICS_SCOPE_MAX);
+	snprintf(p->metrics_scope, sizeof(p->metrics_scope), "%s", e);
+	return 0;
+}
 
 static int
 usage_error(const struct fo_job *job, const char *msg)
@@ -256,6 +280,10 @@ parse_args(const struct fo_job *job, struct fo_run *ctx, int argc, char **argv,
 
 	if (!lo)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	if (metrics_scope_from_env(p, err) < 0) {
+		free(lo);
+		return -1;
+	}
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":hVn", lo, NULL)) != -1) {
@@ -293,6 +321,15 @@ parse_args(const struct fo_job *job, struct fo_run *ctx, int argc, char **argv,
 				goto out;
 			}
 			fo_log_set_level(lvl);
+			break;
+		case OPT_METRICS_SCOPE:
+			if (!fo_metrics_scope_ok(optarg)) {
+				fo_err_set(err, FO_EXIT_USAGE,
+					   "--metrics-scope: '%s' is not 1 to %d letters, digits, _ . : or -",
+					   optarg, FO_METRICS_SCOPE_MAX);
+				goto out;
+			}
+			snprintf(p->metrics_scope, sizeof(p->metrics_scope), "%s", optarg);
 			break;
 		case OPT_LOCK_WAIT:
 			if (fo_parse_int(optarg, -1, 7 * 86400, &v) < 0) {
@@ -421,11 +458,29 @@ run_job(const struct fo_job *job, struct fo_run *ctx, const char *dsn, int argc,
 	return job->run(ctx, err);
 }
 
+/* The run's outcome to Prometheus, as the environment asks (metrics.h). */
+static void
+publish_metrics(const struct fo_run *ctx, const char *scope, int code, double duration_s)
+{
+	struct timespec now;
+	struct fo_metrics_run m;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	m.job = ctx->name;
+	m.scope = scope;
+	m.end_unix = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	m.duration_s = duration_s;
+	m.exit_code = code;
+	m.rows_read = ctx->rows_read;
+	m.rows_written = ctx->rows_written;
+	fo_metrics_publish(&m);
+}
+
 int
 fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 {
 	struct fo_run ctx;
-	struct parsed p = {0, 0, NULL};
+	struct parsed p = {0, 0, NULL, "default"};
 	struct timespec start;
 	fo_err err;
 	int code, rc;
@@ -504,6 +559,8 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	fo_secrets_close();
 	fo_http_global_cleanup();
 out:
+	if (!p.help && !p.version)
+		publish_metrics(&ctx, p.metrics_scope, code, seconds_since(&start));
 	if (p.dsn) {
 		fo_memzero(p.dsn, strlen(p.dsn));
 		free(p.dsn);
