@@ -8,7 +8,9 @@ POST /slack/NAME/...[?script=CODES] a Slack incoming webhook. The body must be
     what Slack accepts: a JSON object with a non-empty "text" and, when
     "blocks" is given, at most 50 known blocks (header: plain_text of at most
     150 characters; section: text of at most 3000 characters or at most 10
-    fields; actions: buttons with a url); otherwise 400 invalid_payload.
+    fields; actions: buttons with a url), or, without text and blocks, legacy
+    "attachments" each with a fallback or text (what Alertmanager sends);
+    otherwise 400 invalid_payload.
     A valid message gets the next code of CODES (comma-separated, the last
     repeats; default 200) with Slack's body: 200 "ok", 400 invalid_payload,
     403 action_prohibited, 404 channel_not_found, 410 channel_is_archived,
@@ -41,6 +43,15 @@ counts, logs = {}, {}
 def slack_problem(msg):
     if not isinstance(msg, dict):
         return "not an object"
+    if "text" not in msg and "blocks" not in msg and "attachments" in msg:
+        # one of text, blocks and attachments is required (Alertmanager's
+        # slack_configs send attachments only)
+        atts = msg["attachments"]
+        if not isinstance(atts, list) or not atts or any(
+                not isinstance(a, dict) or not str(a.get("fallback") or a.get("text") or "").strip()
+                for a in atts):
+            return "attachments: a list of objects with a fallback or text"
+        return None
     if not isinstance(msg.get("text"), str) or not msg["text"].strip():
         return "no text"
     blocks = msg.get("blocks", [])
