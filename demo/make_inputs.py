@@ -10,6 +10,10 @@ would stand on the morning of 2026-11-06:
                                          one gzip file a billing period,
                                          August to October final, November
                                          to date (up to 11-05: a day behind)
+  DIR/cur-2026-10-23/lumen-cur/...      the same report as AWS had delivered
+                                         it two weeks before (October to
+                                         10-22), which the pipeline loaded and
+                                         forecast from then
   DIR/focus/lumen-gcp-focus.csv          its Google Cloud billing export in
                                          FOCUS 1.0, EUR, 08-01 to 11-04
   DIR/pricing/index.csv                  an EC2 offer file (the Price List's
@@ -422,8 +426,9 @@ def cur_rows(instances):
     return cur.rows
 
 
-def write_cur(directory, rows):
-    """One delivery a billing period, laid out as AWS writes it to S3."""
+def write_cur(directory, rows, delivered):
+    """One delivery a billing period, laid out as AWS writes it to S3, its
+    manifest dated when AWS delivered it (the time its load is judged by)."""
     paths = []
     for period, part in sorted(rows.items()):
         start, end = period.strftime("%Y%m%d"), next_month(period).strftime("%Y%m%d")
@@ -447,8 +452,21 @@ def write_cur(directory, rows):
         path = os.path.join(period_dir, f"{REPORT}-Manifest.json")
         with open(path, "w") as f:
             json.dump(manifest, f, indent=1)
+        when = delivered.timestamp()
+        os.utime(path, (when, when))
         paths.append(path)
     return paths
+
+
+def as_delivered(rows, cut):
+    """The report as AWS had delivered it before day cut: the periods of then,
+    the last one with its days before cut only."""
+    out = {}
+    for period, part in rows.items():
+        if period > cut:
+            continue
+        out[period] = [r for r in part if r["lineItem/UsageStartDate"] < iso(cut)]
+    return out
 
 
 # ---- the Google Cloud FOCUS export ------------------------------------------------
@@ -599,12 +617,18 @@ def main():
         sys.exit("usage: make_inputs.py DIR")
     out = sys.argv[1]
     instances = fleet()
-    manifests = write_cur(os.path.join(out, "cur"), cur_rows(instances))
+    rows = cur_rows(instances)
+    manifests = write_cur(os.path.join(out, "cur"), rows, datetime(2026, 11, 6, 6, tzinfo=timezone.utc))
+    # the pipeline ran two weeks before too: its forecast of then has its actuals now
+    early = write_cur(os.path.join(out, "cur-2026-10-23"), as_delivered(rows, date(2026, 10, 23)),
+                      datetime(2026, 10, 23, 6, tzinfo=timezone.utc))
     write_focus(os.path.join(out, "focus", "lumen-gcp-focus.csv"))
     write_offer(os.path.join(out, "pricing", "index.csv"))
     write_metrics(os.path.join(out, "metrics"), instances)
     with open(os.path.join(out, "manifests.txt"), "w") as f:
         f.write("\n".join(manifests) + "\n")
+    with open(os.path.join(out, "manifests-2026-10-23.txt"), "w") as f:
+        f.write("\n".join(early) + "\n")
 
 
 if __name__ == "__main__":

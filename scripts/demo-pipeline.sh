@@ -46,6 +46,11 @@ python3 "$root/demo/make_inputs.py" "$work/inputs"
 stage finops_migrate "$bin/finops_migrate"
 stage instance_catalog_updater "$bin/instance_catalog_updater" \
 	--from-file "$work/inputs/pricing/index.csv"
+# two weeks before: the report as AWS had delivered it on 2026-10-23, and the
+# forecast made from it (its errors are the Forecast Accuracy dashboard's)
+# shellcheck disable=SC2046
+stage billing_ingest@2026-10-23 "$bin/billing_ingest" $(cat "$work/inputs/manifests-2026-10-23.txt")
+stage forecast_train@2026-10-23 "$bin/forecast_train"
 # shellcheck disable=SC2046
 stage billing_ingest "$bin/billing_ingest" --report-name gcp-billing-export \
 	$(cat "$work/inputs/manifests.txt") "$work/inputs/focus/lumen-gcp-focus.csv"

@@ -142,3 +142,45 @@ def test_the_migration_backfill_computes_what_the_loads_maintain(fdb, tmp_path):
     assert out.splitlines()[-1] == maintained + "/" + psql(
         fdb, "SELECT count(*) FROM finops.billing_daily_tags")
 
+
+
+# migration 0011's forecast_actuals and 0010's forecast_series_last_day, as they
+# read the line items before 0015 read the aggregate instead
+OLD_ACTUALS = """
+WITH spans AS (
+	SELECT billing_currency, billing_account_id, sub_account_id, service_name, effective_cost,
+	       (charge_period_start AT TIME ZONE 'UTC')::date AS first_day,
+	       ((charge_period_end - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS last_day
+	  FROM finops.billing_line_items
+	 WHERE charge_period_end > charge_period_start + interval '1 day'
+)
+SELECT day, currency, billing_account_id, sub_account_id, service_name, round(sum(cost), 12)
+  FROM (SELECT (charge_period_start AT TIME ZONE 'UTC')::date AS day,
+               billing_currency AS currency, billing_account_id, sub_account_id, service_name,
+               effective_cost AS cost
+          FROM finops.billing_line_items
+         WHERE charge_period_end IS NULL
+            OR charge_period_end <= charge_period_start + interval '1 day'
+        UNION ALL
+        SELECT g.day::date, billing_currency, billing_account_id, sub_account_id,
+               service_name, effective_cost / (last_day - first_day + 1)
+          FROM spans, generate_series(first_day, last_day, interval '1 day') AS g(day)) t
+ GROUP BY 1, 2, 3, 4, 5"""
+NEW_ACTUALS = """
+SELECT day, currency, billing_account_id, sub_account_id, service_name, round(cost, 12)
+  FROM finops.forecast_actuals"""
+
+
+def test_forecast_actuals_from_the_aggregate_are_those_of_the_line_items(fdb, tmp_path):
+    # three fees that spread over the month (one per account and service), day charges
+    first = write_legacy_delivery(tmp_path / "a", "rep", "2026-10", "asm-1",
+                                  [rows("2026-10", 12, "1.37", services=("AmazonEC2", "AmazonS3",
+                                                                         "AmazonRDS"))])
+    assert ingest(fdb, first).code == 0
+    assert int(psql(fdb, f"SELECT count(*) FROM (({OLD_ACTUALS}) EXCEPT ALL ({NEW_ACTUALS})) a")) \
+        + int(psql(fdb, f"SELECT count(*) FROM (({NEW_ACTUALS}) EXCEPT ALL ({OLD_ACTUALS})) b")) \
+        == 0
+    # 12 days of 3 services, and the fee on each of its 27 days
+    assert psql(fdb, "SELECT count(*) FROM finops.forecast_actuals") == "63"
+    assert psql(fdb, "SELECT series_key || ' ' || last_day FROM finops.forecast_series_last_day"
+                     " WHERE series_key = 'total'") == "total 2026-10-12"
