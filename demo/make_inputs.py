@@ -123,15 +123,29 @@ class Instance:
 
     cpu: (weekday peak %, night %, weekend factor); mem: % used (None: no
     CloudWatch agent); net: bytes an hour at the peak; hours: "always",
-    "autoscaled" (busy afternoons), (start, end) UTC hours on weekdays; launched: the first day it ran."""
+    "autoscaled" (busy afternoons), (start, end) UTC hours on weekdays; launched: the first day it ran;
+    resized: (day, type) it was moved to another type (the same work on it)."""
 
     def __init__(self, name, account, region, itype, team, env, cpu, mem, net,
-                 hours="always", launched=FIRST_DAY, sp=False, spiky=0.0):
-        self.name, self.account, self.region, self.type = name, account, region, itype
+                 hours="always", launched=FIRST_DAY, sp=False, spiky=0.0, resized=None):
+        self.name, self.account, self.region, self.first_type = name, account, region, itype
+        self.resized = resized
         self.team, self.env, self.cpu, self.mem, self.net = team, env, cpu, mem, net
         self.hours, self.launched, self.sp, self.spiky = hours, launched, sp, spiky
         self.id = "i-0" + hashlib.sha1(name.encode()).hexdigest()[:16]
         self.volume = "vol-0" + hashlib.sha1(("vol" + name).encode()).hexdigest()[:16]
+
+    def type_on(self, d):
+        if self.resized and d >= self.resized[0]:
+            return self.resized[1]
+        return self.first_type
+
+    def load_factor(self, d):
+        """How much busier the same work makes it than its first type (CPU, memory)."""
+        t = self.type_on(d)
+        if t == self.first_type:
+            return 1.0, 1.0
+        return (TYPES[self.first_type][1] / TYPES[t][1], TYPES[self.first_type][2] / TYPES[t][2])
 
     def runs(self, t):
         if t.date() < self.launched:
@@ -165,10 +179,12 @@ def fleet():
         f.append(Instance(f"api-{k}", PROD, "us-east-1", "c6i.xlarge", "api", "production",
                           (52, 16, 0.75), 38, 1.2e9))
     # queue workers sized for the 2025 peak season; a fourth added in September
+    # worker-3 moved to m6i.xlarge on 11-03, as the rightsizing run of 11-02 advised
     for k in range(1, 5):
         f.append(Instance(f"worker-{k}", PROD, "us-east-1", "m6i.2xlarge", "platform",
                           "production", (27, 9, 0.8), 24, 3e8,
-                          launched=date(2026, 9, 8) if k == 4 else FIRST_DAY))
+                          launched=date(2026, 9, 8) if k == 4 else FIRST_DAY,
+                          resized=(date(2026, 11, 3), "m6i.xlarge") if k == 3 else None))
     f.append(Instance("search-1", PROD, "us-east-1", "m6i.large", "api", "production",
                       (97, 90, 0.98), 62, 4e8))
     for k in (1, 2):
@@ -223,6 +239,8 @@ def utilization(inst, t, rng):
     and out bytes for the hour starting at t; every value within what
     CloudWatch can report."""
     peak, night, weekend = inst.cpu
+    cpu_f, mem_f = inst.load_factor(t.date())
+    peak, night = peak * cpu_f, night * cpu_f
     level = night + (peak - night) * busy(t)
     if t.weekday() >= 5:
         level *= weekend
@@ -233,7 +251,7 @@ def utilization(inst, t, rng):
     mx = min(100.0, avg * burst)
     mem = None
     if inst.mem is not None:
-        mem_avg = min(99.0, inst.mem * (1 + 0.03 * rng.uniform(-1, 1)))
+        mem_avg = min(99.0, inst.mem * mem_f * (1 + 0.03 * rng.uniform(-1, 1)))
         mem = (mem_avg, min(100.0, mem_avg * 1.04))
     traffic = inst.net * (0.15 + 0.85 * busy(t)) * (0.6 if t.weekday() >= 5 else 1)
     return avg, mx, mem, traffic, traffic * 0.4
@@ -311,17 +329,18 @@ def cur_rows(instances):
             hours = inst.hours_on(d)
             if not hours:
                 continue
-            p = price(inst.type, inst.region)
+            itype = inst.type_on(d)
+            p = price(itype, inst.region)
             prefix = REGIONS[inst.region][1]
             tags = {"Name": inst.name, "team": inst.team, "env": inst.env}
             common = dict(product="Amazon Elastic Compute Cloud", code="AmazonEC2",
-                          usage_type=f"{prefix}BoxUsage:{inst.type}", operation="RunInstances",
+                          usage_type=f"{prefix}BoxUsage:{itype}", operation="RunInstances",
                           amount=hours, rate=p, cost=p * hours, resource=inst.id,
-                          itype=inst.type, family="Compute Instance", region=inst.region,
+                          itype=itype, family="Compute Instance", region=inst.region,
                           tags=tags, **{"product/operatingSystem": "Linux",
                                         "product/tenancy": "Shared",
                                         "lineItem/AvailabilityZone": inst.region + "a"})
-            desc = f"${p} per On Demand Linux {inst.type} Instance Hour"
+            desc = f"${p} per On Demand Linux {itype} Instance Hour"
             if inst.sp:
                 effective = p * hours * (1 - SP_DISCOUNT)
                 sp_used += effective
@@ -339,7 +358,7 @@ def cur_rows(instances):
             # its gp3 root and data volume: 100 GiB, $0.08 (0.088 in Ireland) a GiB-month
             days = (next_month(d) - month_of(d)).days
             gb_rate = 0.08 * REGIONS[inst.region][0]
-            size = 200 if inst.type.startswith(("r6i", "m6i.4")) else 100
+            size = 200 if inst.first_type.startswith(("r6i", "m6i.4")) else 100
             cur.add(d, inst.account, "Usage", "Amazon Elastic Compute Cloud", "AmazonEC2",
                     f"{prefix}EBS:VolumeUsage.gp3", "CreateVolume-Gp3", size / days, gb_rate,
                     gb_rate * size / days, f"${gb_rate} per GB-month of General Purpose (gp3)"
@@ -599,7 +618,7 @@ def write_metrics(directory, instances):
                     dims = {"InstanceId": inst.id}
                     if ns == "CWAgent":
                         dims.update({"ImageId": "ami-0f3c9c4f8d5a7b2e1",
-                                     "InstanceType": inst.type})
+                                     "InstanceType": inst.type_on(t.date())})
                     out.write(json.dumps({
                         "metric_stream_name": "lumen-usage", "account_id": inst.account,
                         "region": inst.region, "namespace": ns, "metric_name": name,

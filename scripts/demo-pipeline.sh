@@ -56,6 +56,9 @@ stage billing_ingest "$bin/billing_ingest" --report-name gcp-billing-export \
 	$(cat "$work/inputs/manifests.txt") "$work/inputs/focus/lumen-gcp-focus.csv"
 stage usage_ingest "$bin/usage_ingest" --start 2026-10-23T00:00:00Z \
 	--end 2026-11-06T00:00:00Z "$work/inputs/metrics"
+# the run of 11-02, which advised moving worker-3 to m6i.xlarge (done on 11-03:
+# the savings applied), then today's
+stage rightsizing_calc@2026-11-02 "$bin/rightsizing_calc" --end 2026-11-02T00:00:00Z
 stage rightsizing_calc "$bin/rightsizing_calc" --end 2026-11-06T00:00:00Z
 stage forecast_train "$bin/forecast_train"
 # the default monitors, no channel: anomalies are recorded, nothing is sent
@@ -168,6 +171,16 @@ $(q "SELECT string_agg(format('  %s (%s, %s, %s): %s', instance_id,
                FROM finops.rightsizing_current r
               WHERE finding IN ('idle', 'over_provisioned')
               ORDER BY monthly_saving_list DESC LIMIT 4) t")
+  Applied (finops.rightsizing_applied: billed as the type advised, after the
+  window of the run that advised it):
+$(q "SELECT coalesce(string_agg(format('  %s: %s -> %s from %s, \$%s a month (run of %s)',
+                              a.instance_id, a.current_type, a.recommended_type,
+                              to_char(a.applied_from, 'YYYY-MM-DD'),
+                              to_char(a.monthly_saving_list, $m),
+                              to_char(r.window_end, 'YYYY-MM-DD')), E'\n'
+                       ORDER BY a.instance_id), '  none yet')
+       FROM (SELECT DISTINCT ON (instance_id) * FROM finops.rightsizing_applied
+              ORDER BY instance_id, run_id DESC) a JOIN finops.rightsizing_runs r USING (run_id)")
 
 Forecast (finops.forecast_months, the total per currency): daily effective
 cost, each currency trained up to its own last complete day (its sources'

@@ -4,6 +4,7 @@ The binaries are run as Airflow, cron and operators run them: as separate
 processes with a pipe on stderr, against the throwaway PostgreSQL that the
 ctest fixture started (PGHOST etc. in the environment).
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -154,3 +155,21 @@ def wait_for(predicate, timeout=20.0):
             return True
         time.sleep(0.1)
     return False
+
+
+@contextlib.contextmanager
+def demo_database(tmp_path_factory):
+    """scripts/demo-pipeline.sh run into a fresh database: (its name, the report)."""
+    name = "fo_demo_" + uuid.uuid4().hex[:8]
+    psql("postgres", f"CREATE DATABASE {name}")
+    work = tmp_path_factory.mktemp("demo")
+    env = dict(os.environ, PGDATABASE=name)
+    env.pop("FINOPS_LOG_FORMAT", None)
+    script = os.path.join(os.environ["FINOPS_SOURCE_DIR"], "scripts", "demo-pipeline.sh")
+    try:
+        proc = subprocess.run([script, bindir(), str(work)], capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        yield name, proc.stdout
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -3,31 +3,18 @@ stage on the demo company's inputs against a fresh database, and its report
 and tables must survive a second look (savings below the bill, utilization
 within 0-100%, few instances without a verdict, forecasts near the run rate,
 a readable report)."""
-import os
 import re
-import subprocess
 from decimal import Decimal
 
 import pytest
 
-from conftest import bindir, psql
+from conftest import demo_database, psql
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    import uuid
-
-    name = "fo_demo_" + uuid.uuid4().hex[:8]
-    psql("postgres", f"CREATE DATABASE {name}")
-    work = tmp_path_factory.mktemp("demo")
-    env = dict(os.environ, PGDATABASE=name)
-    env.pop("FINOPS_LOG_FORMAT", None)
-    script = os.path.join(os.environ["FINOPS_SOURCE_DIR"], "scripts", "demo-pipeline.sh")
-    proc = subprocess.run([script, bindir(), str(work)], capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    yield name, proc.stdout
-    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with demo_database(tmp_path_factory) as d:
+        yield d
 
 
 def section(report, title):
@@ -51,8 +38,9 @@ def test_every_stage_ran_and_every_job_is_listed(demo):
     stages = section(report, "Stages")
     assert [line.split()[0] for line in stages] == [
         "finops_migrate", "instance_catalog_updater", "billing_ingest@2026-10-23",
-        "forecast_train@2026-10-23", "billing_ingest", "usage_ingest", "rightsizing_calc",
-        "forecast_train", "anomaly_detect", "budget_check"]
+        "forecast_train@2026-10-23", "billing_ingest", "usage_ingest",
+        "rightsizing_calc@2026-11-02", "rightsizing_calc", "forecast_train", "anomaly_detect",
+        "budget_check"]
     assert all(line.split()[1] == "done" for line in stages)
     runs = section(report, "Job runs")
     assert [line.split()[0] for line in runs] == \
@@ -197,3 +185,19 @@ def test_the_budgets_read_as_a_finops_team_expects(demo):
                     " JOIN finops.budgets b USING (budget_id)") == \
         "ml-team forecasted:100% team-ml"
     assert "Crossed: ml-team forecasted:100%" in report
+
+
+def test_the_advice_taken_is_counted_as_applied(demo):
+    """worker-3 was moved to the type the run of 11-02 advised, on 11-03: one saving
+    applied, and today's run finds it right-sized."""
+    db, report = demo
+    assert psql(db, "SELECT instance_id || ' ' || recommended_type || ' ' || applied_from::date"
+                    " || ' ' || monthly_saving_list FROM finops.rightsizing_applied") == \
+        psql(db, "SELECT DISTINCT resource_id FROM finops.billing_line_items"
+                 " WHERE tags->>'user:Name' = 'worker-3' AND resource_id LIKE 'i-%'")\
+        + " m6i.xlarge 2026-11-03 140.16"
+    assert psql(db, "SELECT r.current_type || ' ' || r.finding FROM finops.rightsizing_current r"
+                    " JOIN finops.rightsizing_applied a USING (instance_id)") == \
+        "m6i.xlarge optimized"
+    assert "m6i.2xlarge -> m6i.xlarge from 2026-11-03, $140.16 a month (run of 2026-11-02)" \
+        in report
