@@ -23,6 +23,9 @@ POST /teams/NAME/...[?script=CODES] a Teams Workflows webhook: the body must be
     Accepted, as Workflows do; 412 and 429 carry Retry-After: 1).
 POST /hook/NAME/...[?script=CODES]  a generic JSON webhook: an object with
     "event" and "title"; 200 "{}".
+POST /workflow/NAME/...            a Power Automate workflow's "When a HTTP request is
+    received" trigger (what Alertmanager's webhook_configs post to for Teams):
+    any JSON object; 202 Accepted.
 GET /log/NAME                      the requests NAME got: [{kind, status, body}]
 """
 import json
@@ -157,7 +160,9 @@ class Handler(BaseHTTPRequestHandler):
             msg = None
         problem = {"slack": slack_problem, "teams": teams_problem,
                    "hook": lambda m: None if isinstance(m, dict) and "event" in m and
-                   "title" in m else "event and title"}.get(kind, lambda m: "no such hook")(msg)
+                   "title" in m else "event and title",
+                   "workflow": lambda m: None if isinstance(m, dict) else "not a JSON object",
+                   }.get(kind, lambda m: "no such hook")(msg)
         with lock:
             n = counts.get(name, 0)
             counts[name] = n + 1
@@ -169,7 +174,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "slack":
             self.send(code, problem and "invalid_payload" or SLACK_BODIES.get(code, "error"),
                       retry)
-        elif kind == "teams":
+        elif kind in ("teams", "workflow"):
             body = "" if 200 <= code < 300 else json.dumps(
                 {"error": {"code": "InvalidRequest" if problem else "Error",
                            "message": problem or f"HTTP {code}"}})
