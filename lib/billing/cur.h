@@ -64,11 +64,20 @@ extern const unsigned char fo_cur_column_types[FO_CUR_NCOLS];
  * One mapped row; v[i] NULL means SQL NULL. Date and timestamp columns are
  * also parsed into ts[i]. Valid until the next mapping.
  */
+/* A tag of a row whose value is a string (the text PostgreSQL's jsonb gives). */
+struct fo_cur_tag {
+	const char *key, *value;
+	size_t keylen, valuelen;
+};
+
 struct fo_cur_row {
 	const char *v[FO_CUR_NCOLS];
 	size_t n[FO_CUR_NCOLS];
 	struct fo_ts ts[FO_CUR_NCOLS];
 	char period[11];          /* billing period start date, YYYY-MM-DD */
+	/* the tags of v[FO_COL_TAGS] with string values, valid until the next row */
+	const struct fo_cur_tag *tags;
+	size_t ntags;
 };
 
 struct fo_cur_map_opts {

@@ -185,6 +185,12 @@ add_keyed(struct keyed **list, size_t *n, size_t index, const char *key)
 	l[*n].index = index;
 	l[*n].key = json.data;      /* the buffer is the caller's now */
 	l[*n].keylen = json.len;
+	l[*n].name = strdup(key);
+	l[*n].namelen = strlen(key);
+	if (!l[*n].name) {
+		free(json.data);
+		return -1;
+	}
 	(*n)++;
 	return 0;
 }
@@ -194,10 +200,16 @@ fo_cur_mapper_free(fo_cur_mapper *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->ntags; i++)
+	for (size_t i = 0; i < m->ntags; i++) {
 		free(m->tags[i].key);
-	for (size_t i = 0; i < m->ncats; i++)
+		free(m->tags[i].name);
+	}
+	for (size_t i = 0; i < m->ncats; i++) {
 		free(m->cats[i].key);
+		free(m->cats[i].name);
+	}
+	json_decref(m->tagobj);
+	free(m->tagv);
 	for (size_t i = 0; m->header && i < m->ncolumns; i++)
 		free(m->header[i]);
 	free(m->header);

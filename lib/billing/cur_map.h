@@ -33,6 +33,8 @@ struct keyed {
 	size_t index;      /* header index */
 	char *key;         /* tag or cost category name as a JSON key: "name": */
 	size_t keylen;
+	char *name;        /* the name itself */
+	size_t namelen;
 };
 
 struct fo_cur_mapper {
@@ -51,6 +53,9 @@ struct fo_cur_mapper {
 	char ts[4][40];
 	char effective[160];      /* a computed effective cost */
 	fo_buf tagbuf, catbuf;
+	struct fo_cur_tag *tagv;  /* the row's tags as pairs (fo_cur_row.tags) */
+	size_t tagcap;
+	void *tagobj;             /* the json_t those pairs point into, or NULL */
 };
 
 #endif

@@ -85,15 +85,82 @@ pricing_category_of(const char *type, const char *term, const char *usage_type)
 
 static int
 json_object_text(fo_cur_mapper *m, const struct fo_csv_record *rec, long index, const char *v,
-		 size_t n, fo_err *err)
+		 size_t n, json_t **keep, fo_err *err)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(v, n, JSON_DECODE_ANY, &jerr);
 	int is_obj = j && json_is_object(j);
 
-	json_decref(j);
+	if (!is_obj || !keep)
+		json_decref(j);
 	if (!is_obj)
 		return bad(m, rec, index, v, "is not a JSON object", err);
+	if (keep)
+		*keep = j;
+	return 0;
+}
+
+/* Room for n tag pairs in the mapper's scratch. */
+static int
+tag_room(fo_cur_mapper *m, size_t n)
+{
+	struct fo_cur_tag *t;
+
+	if (n <= m->tagcap)
+		return 0;
+	t = realloc(m->tagv, n * sizeof(*t));
+	if (!t)
+		return -1;
+	m->tagv = t;
+	m->tagcap = n;
+	return 0;
+}
+
+/* The string-valued tags of a JSON object (CUR 2.0 resource_tags, FOCUS Tags). */
+static int
+json_tags(fo_cur_mapper *m, json_t *obj, struct fo_cur_row *row)
+{
+	const char *key;
+	json_t *value;
+	size_t k = 0;
+
+	if (tag_room(m, json_object_size(obj)) < 0)
+		return -1;
+	json_object_foreach(obj, key, value) {
+		if (!json_is_string(value))
+			continue;
+		m->tagv[k].key = key;
+		m->tagv[k].keylen = strlen(key);
+		m->tagv[k].value = json_string_value(value);
+		m->tagv[k].valuelen = json_string_length(value);
+		k++;
+	}
+	row->tags = m->tagv;
+	row->ntags = k;
+	return 0;
+}
+
+/* The non-empty keyed tag columns of a legacy CUR row. */
+static int
+keyed_tags(fo_cur_mapper *m, const struct fo_csv_record *rec, struct fo_cur_row *row)
+{
+	size_t k = 0;
+
+	if (tag_room(m, m->ntags) < 0)
+		return -1;
+	for (size_t i = 0; i < m->ntags; i++) {
+		size_t c = m->tags[i].index;
+
+		if (c >= rec->nfields || rec->len[c] == 0)
+			continue;
+		m->tagv[k].key = m->tags[i].name;
+		m->tagv[k].keylen = m->tags[i].namelen;
+		m->tagv[k].value = rec->field[c];
+		m->tagv[k].valuelen = rec->len[c];
+		k++;
+	}
+	row->tags = m->tagv;
+	row->ntags = k;
 	return 0;
 }
 
@@ -299,12 +366,21 @@ absent:
 	if (effective_cost_of(m, rec, row, err) < 0)
 		return -1;
 
-	/* tags and cost categories, as JSON objects */
+	/* tags and cost categories, as JSON objects; the tags also as pairs */
+	json_decref(m->tagobj);
+	m->tagobj = NULL;
+	row->tags = NULL;
+	row->ntags = 0;
 	if (m->tags_json >= 0 && (size_t)m->tags_json < rec->nfields &&
 	    !is_null(m, rec->field[m->tags_json], rec->len[m->tags_json])) {
+		json_t *obj;
+
 		if (json_object_text(m, rec, m->tags_json, rec->field[m->tags_json],
-				     rec->len[m->tags_json], err) < 0)
+				     rec->len[m->tags_json], &obj, err) < 0)
 			return -1;
+		m->tagobj = obj;
+		if (json_tags(m, obj, row) < 0)
+			return fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", m->file);
 		row->v[FO_COL_TAGS] = rec->field[m->tags_json];
 		row->n[FO_COL_TAGS] = rec->len[m->tags_json];
 	} else if (m->ntags) {
@@ -317,6 +393,8 @@ absent:
 		keyed_json(&m->tagbuf, m->tags, m->ntags, rec);
 		row->v[FO_COL_TAGS] = m->tagbuf.data;
 		row->n[FO_COL_TAGS] = m->tagbuf.len;
+		if (keyed_tags(m, rec, row) < 0)
+			return fo_err_set(err, FO_EXIT_FAILURE, "%s: out of memory", m->file);
 	} else {
 		row->v[FO_COL_TAGS] = "{}";
 		row->n[FO_COL_TAGS] = 2;
@@ -324,7 +402,7 @@ absent:
 	if (m->cats_json >= 0 && (size_t)m->cats_json < rec->nfields &&
 	    !is_null(m, rec->field[m->cats_json], rec->len[m->cats_json])) {
 		if (json_object_text(m, rec, m->cats_json, rec->field[m->cats_json],
-				     rec->len[m->cats_json], err) < 0)
+				     rec->len[m->cats_json], NULL, err) < 0)
 			return -1;
 		row->v[FO_COL_COST_CATEGORIES] = rec->field[m->cats_json];
 		row->n[FO_COL_COST_CATEGORIES] = rec->len[m->cats_json];

@@ -227,6 +227,7 @@ out:
 		fo_pg_rollback(ctx->conn);
 	PQclear(landed);
 	fo_cur_mapper_free(l.mapper);
+	billing_daily_free(l.daily);
 	for (size_t i = 0; i < l.ngroups; i++)
 		free(l.groups[i].account);
 	free(l.groups);

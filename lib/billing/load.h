@@ -12,6 +12,7 @@
 #define FINOPS_BILLING_LOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -90,7 +91,21 @@ struct load {
 	long long rows;
 	unsigned long long bytes;
 	uLong crc;                   /* of the plain files' bytes: their fingerprint */
+	struct daily *daily;         /* the daily aggregates (daily.c) */
 };
+
+/* ---- daily aggregates (daily.c) ------------------------------------------ */
+
+struct daily *billing_daily_new(void);
+void billing_daily_free(struct daily *d);
+/* Adds a row of group (an index of l->groups) to the day's totals and its tags'. */
+int billing_daily_add(struct daily *d, int32_t group, const struct fo_cur_row *row, fo_err *err);
+/*
+ * Replaces the daily rows of sources ids (n) of period with the load's, in
+ * its transaction: finops.billing_daily and billing_daily_tags.
+ */
+int billing_daily_write(struct load *l, const char *period, const int *ids, size_t n,
+			fo_err *err);
 
 /* ---- units ------------------------------------------------------------ */
 

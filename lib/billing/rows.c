@@ -354,6 +354,10 @@ on_record(void *arg, const struct fo_csv_record *rec, fo_err *err)
 		return fo_err_prefix(err, "%s:%llu: ", l->file, rec->line);
 	g->rows++;
 	l->rows++;
+	if (!l->daily && !(l->daily = billing_daily_new()))
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	if (billing_daily_add(l->daily, (int32_t)(g - l->groups), &row, err) < 0)
+		return -1;
 	return add_total(l, &row, err);
 }
 

@@ -337,8 +337,6 @@ attach_leaf(struct load *l, const char *period, const char *table, const char *l
 	return sql_buf(l, &q, err);
 }
 
-static int refresh_daily(struct load *l, const char *period, const int *ids, size_t n,
-			 fo_err *err);
 static int record_load(struct load *l, const struct group *g, PGresult *landed, long long ms,
 		       fo_err *err);
 
@@ -451,60 +449,10 @@ billing_swap(struct load *l, PGresult *landed, long long ms, fo_err *err)
 		for (size_t j = i; j < k && rc == 0; j++)
 			rc = record_load(l, order[j], landed, ms, err);
 		if (rc == 0)
-			rc = refresh_daily(l, period, ids, n, err);
+			rc = billing_daily_write(l, period, ids, n, err);
 	}
 	free(order);
 	free(ids);
-	return rc;
-}
-
-/*
- * The daily aggregates of the sources ids (n) of a period,
- * finops.billing_daily and finops.billing_daily_tags, replaced from the rows
- * just swapped in: in the load's transaction, so that they always sum
- * exactly what the line items hold (migration 0015). One statement each for
- * all the period's sources: a load of thousands of accounts scans their
- * shared partition once, not once an account.
- */
-static int
-refresh_daily(struct load *l, const char *period, const int *ids, size_t n, fo_err *err)
-{
-	static const char *const sql[] = {
-		"DELETE FROM finops.billing_daily"
-		" WHERE billing_period = $1 AND source_id = ANY($2::int[])",
-		"DELETE FROM finops.billing_daily_tags"
-		" WHERE billing_period = $1 AND source_id = ANY($2::int[])",
-		"INSERT INTO finops.billing_daily"
-		" SELECT billing_period, source_id, (charge_period_start AT TIME ZONE 'UTC')::date,"
-		"        CASE WHEN charge_period_end > charge_period_start + interval '1 day'"
-		"             THEN ((charge_period_end - interval '1 microsecond')"
-		"                   AT TIME ZONE 'UTC')::date"
-		"             ELSE (charge_period_start AT TIME ZONE 'UTC')::date END,"
-		"        billing_account_id, sub_account_id, service_name, region_id, charge_category,"
-		"        billing_currency, count(*), sum(billed_cost), sum(effective_cost),"
-		"        sum(list_cost)"
-		"   FROM finops.billing_line_items"
-		"  WHERE billing_period = $1 AND source_id = ANY($2::int[])"
-		"  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
-		"INSERT INTO finops.billing_daily_tags"
-		" SELECT billing_period, source_id, (charge_period_start AT TIME ZONE 'UTC')::date,"
-		"        billing_account_id, billing_currency, t.key, t.value, count(*),"
-		"        sum(billed_cost), sum(effective_cost)"
-		"   FROM finops.billing_line_items, jsonb_each_text(tags) AS t(key, value)"
-		"  WHERE billing_period = $1 AND source_id = ANY($2::int[]) AND tags <> '{}'"
-		"  GROUP BY 1, 2, 3, 4, 5, 6, 7"
-	};
-	fo_buf arr = FO_BUF_INIT;
-	const char *params[2] = {period, NULL};
-	int rc = 0;
-
-	id_list(&arr, ids, n, "{}");
-	if (arr.oom)
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	params[1] = arr.data;
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == 0; i++)
-		rc = fo_pg_query(l->ctx->conn, sql[i], 2, params, NULL, err);
-	fo_buf_free(&arr);
 	return rc;
 }
 

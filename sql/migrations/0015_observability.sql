@@ -2,10 +2,13 @@
 -- millions of line items.
 --
 -- finops.billing_daily holds the daily totals of every (source, period),
--- written by billing_ingest in the same transaction as the partition swap,
--- so that it always equals the line items it sums (a load is all of a
--- period or none, and so is its aggregate). finops.billing_daily_tags holds
--- the same days by tag key and value. The finops.kpi_* views are what
+-- summed by billing_ingest as the rows stream by and written in the same
+-- transaction as the partition swap, so that it always equals the line items
+-- it sums (a load is all of a period or none, and so is its aggregate).
+-- finops.billing_daily_tags holds the same days by tag key and value: tags
+-- with string values, and of a (source, period) only the keys with at most
+-- 20,000 (day, value) pairs (a name or an id on every resource is not an
+-- allocation key). The finops.kpi_* views are what
 -- Debian's prometheus-postgres-exporter exports (deploy/postgres_exporter),
 -- each a bounded set of rows: accounts, currencies, budgets, sources,
 -- never a value of the data itself.
@@ -47,8 +50,9 @@ CREATE TABLE finops.billing_daily_tags (
 CREATE INDEX billing_daily_tags_load ON finops.billing_daily_tags (source_id, billing_period);
 CREATE INDEX billing_daily_tags_key ON finops.billing_daily_tags (tag_key, usage_date);
 COMMENT ON TABLE finops.billing_daily_tags IS
-	'Daily totals of billing_line_items by tag (key and value) and currency; a line item without'
-	' a key is in none of its rows. Replaced with each (source, period).';
+	'Daily totals of billing_line_items by tag (key and string value) and currency; a line item'
+	' without a key is in none of its rows; keys with more than 20,000 (day, value) pairs in a'
+	' (source, period) are left out. Replaced with each (source, period).';
 
 -- What is loaded already.
 INSERT INTO finops.billing_daily
@@ -61,11 +65,17 @@ SELECT billing_period, source_id, (charge_period_start AT TIME ZONE 'UTC')::date
   FROM finops.billing_line_items
  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
 INSERT INTO finops.billing_daily_tags
-SELECT billing_period, source_id, (charge_period_start AT TIME ZONE 'UTC')::date,
-       billing_account_id, billing_currency, t.key, t.value, count(*), sum(billed_cost),
-       sum(effective_cost)
-  FROM finops.billing_line_items, jsonb_each_text(tags) AS t(key, value)
- GROUP BY 1, 2, 3, 4, 5, 6, 7;
+SELECT billing_period, source_id, usage_date, billing_account_id, billing_currency, tag_key,
+       tag_value, line_items, billed_cost, effective_cost
+  FROM (SELECT billing_period, source_id, (charge_period_start AT TIME ZONE 'UTC')::date
+                 AS usage_date, billing_account_id, billing_currency, t.key AS tag_key,
+               t.value #>> '{}' AS tag_value, count(*) AS line_items,
+               sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost,
+               count(*) OVER (PARTITION BY billing_period, source_id, t.key) AS pairs
+          FROM finops.billing_line_items, jsonb_each(tags) AS t(key, value)
+         WHERE jsonb_typeof(t.value) = 'string'
+         GROUP BY 1, 2, 3, 4, 5, 6, 7) g
+ WHERE pairs <= 20000;
 
 -- The dashboards' daily cost, from the aggregate (same columns as before).
 CREATE OR REPLACE VIEW finops.billing_daily_cost AS
