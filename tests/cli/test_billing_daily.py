@@ -7,10 +7,9 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
-from conftest import psql, run
+from conftest import psql
 from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv, write_legacy_delivery
+from test_billing_load import fdb, ingest  # noqa: F401 (fdb: a fixture)
 from test_hostile_input import FOCUS_COLS, focus_rows
 
 MIGRATION = Path(__file__).resolve().parents[2] / "sql/migrations/0015_observability.sql"
@@ -57,16 +56,6 @@ SNAPSHOT = ("SELECT count(*) || '|' || coalesce(trim_scale(sum(effective_cost)),
 
 def snapshot(db):
     return psql(db, SNAPSHOT)
-
-
-@pytest.fixture
-def fdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
-
-
-def ingest(db, *args, **kw):
-    return run("billing_ingest", "--dsn", f"dbname={db}", *args, **kw)
 
 
 def rows(period, days, cost, services=("AmazonEC2", "AmazonS3"), monthly_fee=True):
@@ -150,28 +139,21 @@ def test_the_migration_backfill_computes_what_the_loads_maintain(fdb, tmp_path):
 
 
 
-# migration 0011's forecast_actuals and 0010's forecast_series_last_day, as they
-# read the line items before 0015 read the aggregate instead
-OLD_ACTUALS = """
-WITH spans AS (
-	SELECT billing_currency, billing_account_id, sub_account_id, service_name, effective_cost,
-	       (charge_period_start AT TIME ZONE 'UTC')::date AS first_day,
-	       ((charge_period_end - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS last_day
-	  FROM finops.billing_line_items
-	 WHERE charge_period_end > charge_period_start + interval '1 day'
-)
-SELECT day, currency, billing_account_id, sub_account_id, service_name, round(sum(cost), 12)
-  FROM (SELECT (charge_period_start AT TIME ZONE 'UTC')::date AS day,
-               billing_currency AS currency, billing_account_id, sub_account_id, service_name,
-               effective_cost AS cost
-          FROM finops.billing_line_items
-         WHERE charge_period_end IS NULL
-            OR charge_period_end <= charge_period_start + interval '1 day'
-        UNION ALL
-        SELECT g.day::date, billing_currency, billing_account_id, sub_account_id,
-               service_name, effective_cost / (last_day - first_day + 1)
-          FROM spans, generate_series(first_day, last_day, interval '1 day') AS g(day)) t
- GROUP BY 1, 2, 3, 4, 5"""
+
+
+def view_of(migration, view):
+    """The query of a view as a migration defines it (CREATE [OR REPLACE] VIEW v AS ...;)."""
+    text = (MIGRATION.parent / migration).read_text()
+    m = re.search(r"CREATE (?:OR REPLACE )?VIEW " + re.escape(view) + r" AS\n(.*?);\n", text,
+                  re.S)
+    assert m, (migration, view)
+    return m.group(1)
+
+
+# migration 0011's forecast_actuals, as it read the line items before 0015 read the aggregate
+OLD_ACTUALS = ("SELECT day, currency, billing_account_id, sub_account_id, service_name,"
+               " round(cost, 12) FROM (" + view_of("0011_forecast_actuals_spread_charges.sql",
+                                                   "finops.forecast_actuals") + ") o")
 NEW_ACTUALS = """
 SELECT day, currency, billing_account_id, sub_account_id, service_name, round(cost, 12)
   FROM finops.forecast_actuals"""
