@@ -32,28 +32,39 @@ def http_get(url, timeout=5):
 
 
 class Server:
-    """One server process; ready once GET ready_path answers 200."""
+    """One server process on a free port; ready once GET ready_path answers 200 and
+    the process is still running a moment later. args(port) gives its arguments.
+    A port another process took between being chosen and being bound (tests run side
+    by side) makes this server exit at once, and it is started again on another:
+    a ready answer alone could be the other process's."""
 
-    def __init__(self, name, args, port, log_path, ready_path="/-/ready", env=None):
+    def __init__(self, name, args, log_path, ready_path="/-/ready", env=None):
         self.name = name
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([binary(name), *args], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=dict(os.environ, **(env or {})))
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
+        for _ in range(5):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.log = open(log_path, "w")
+            self.proc = subprocess.Popen([binary(name), *args(self.port)], stdout=self.log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=dict(os.environ, **(env or {})))
+            if self._ready(ready_path):
+                return
+            self.stop()
+            if "address already in use" not in open(log_path).read():
                 break
+        raise AssertionError(f"{name} did not start:\n" + open(log_path).read()[-3000:])
+
+    def _ready(self, ready_path):
+        end = time.monotonic() + 30
+        while time.monotonic() < end and self.proc.poll() is None:
             try:
                 http_get(self.url + ready_path, timeout=1)
-                return
+                time.sleep(0.3)
+                return self.proc.poll() is None
             except (OSError, urllib.error.HTTPError):
                 time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"{name} did not start:\n" + open(log_path).read()[-3000:])
+        return False
 
     def stop(self):
         if self.proc.poll() is None:
@@ -67,8 +78,10 @@ class Server:
 
 
 def pushgateway(tmp_path):
-    port = free_port()
-    return Server("prometheus-pushgateway", [f"--web.listen-address=127.0.0.1:{port}"], port,
+    # Debian builds it to persist into /var/lib/prometheus/pushgateway.data: every
+    # test's gateway would start with the groups of the one before
+    return Server("prometheus-pushgateway",
+                  lambda port: [f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
                   tmp_path / "pushgateway.log")
 
 

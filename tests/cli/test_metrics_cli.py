@@ -2,12 +2,13 @@
 textfile collector: a success replaces its group, a failure keeps the last
 success, scopes are groups of their own, a Pushgateway that is down or refuses
 is a warning and never the exit code, and promtool finds the format clean."""
+import socket
 import subprocess
 
 import pytest
 
 from conftest import JOBS, run
-from promstack import binary, free_port, pushgateway, pushgateway_groups
+from promstack import binary, pushgateway, pushgateway_groups
 
 NAMES = ["finops_job_last_success_timestamp_seconds", "finops_job_last_run_timestamp_seconds",
          "finops_job_duration_seconds", "finops_job_exit_code", "finops_job_rows_read",
@@ -110,8 +111,11 @@ def test_bad_scope_is_a_usage_error(args, env):
 
 def test_pushgateway_down_or_refusing_never_changes_the_exit_code(db, tmp_path):
     migrated(db)
-    url = f"http://finops:s3cret-pass@127.0.0.1:{free_port()}"   # nothing listens there
-    r = run("anomaly_detect", "--dsn", f"dbname={db}", env={"FINOPS_PUSHGATEWAY_URL": url})
+    # a port held bound and never listened on: refused, and nobody else can take it
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"http://finops:s3cret-pass@127.0.0.1:{held.getsockname()[1]}"
+        r = run("anomaly_detect", "--dsn", f"dbname={db}", env={"FINOPS_PUSHGATEWAY_URL": url})
     assert r.code == 99, r.stderr
     warns = [x for x in r.log_lines() if x["level"] == "warn" and x.get("metrics")]
     assert len(warns) == 1 and "exit code stands" in warns[0]["msg"], r.stderr

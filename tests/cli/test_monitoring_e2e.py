@@ -17,7 +17,7 @@ import yaml
 
 from chatstub import Chat
 from conftest import demo_database, psql, run, wait_for
-from promstack import Server, free_port, http_get, prom_query, pushgateway
+from promstack import Server, http_get, prom_query, pushgateway
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTER = "fo_exporter"
@@ -35,13 +35,12 @@ def stack(tmp_path_factory):
             pgw = pushgateway(tmp)
             servers.append(pgw)
 
-            port = free_port()
             dsn = (f"host={os.environ['PGHOST']} port={os.environ.get('PGPORT', '5432')}"
                    f" user={EXPORTER} dbname={db} sslmode=disable")
-            exporter = Server("prometheus-postgres-exporter", [
+            exporter = Server("prometheus-postgres-exporter", lambda port: [
                 f"--web.listen-address=127.0.0.1:{port}",
                 f"--extend.query-path={ROOT}/deploy/postgres_exporter/queries.yaml"],
-                port, tmp / "exporter.log", ready_path="/", env={"DATA_SOURCE_NAME": dsn})
+                tmp / "exporter.log", ready_path="/", env={"DATA_SOURCE_NAME": dsn})
             servers.append(exporter)
 
             # Alertmanager: the shipped routes, its secrets and template where this test
@@ -59,11 +58,10 @@ def stack(tmp_path_factory):
             conf = yaml.safe_load(text)
             conf["route"].update(group_wait="1s", group_interval="1s")
             (tmp / "alertmanager.yml").write_text(yaml.safe_dump(conf))
-            port = free_port()
-            am = Server("prometheus-alertmanager", [
+            am = Server("prometheus-alertmanager", lambda port: [
                 f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}",
                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                port, tmp / "alertmanager.log")
+                tmp / "alertmanager.log")
             servers.append(am)
 
             # Prometheus: the example's scrape jobs for the two, every second
@@ -79,10 +77,9 @@ def stack(tmp_path_factory):
                 scrape_interval="1s", scrape_timeout="1s")
             conf["scrape_configs"] = [jobs["pushgateway"], jobs["postgres_exporter"]]
             (tmp / "prometheus.yml").write_text(yaml.safe_dump(conf))
-            port = free_port()
-            prom = Server("prometheus", [
+            prom = Server("prometheus", lambda port: [
                 f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}"], port, tmp / "prometheus.log")
+                f"--web.listen-address=127.0.0.1:{port}"], tmp / "prometheus.log")
             servers.append(prom)
             yield {"db": db, "pgw": pgw, "prom": prom, "am": am, "chat": chat,
                    "exporter": exporter}

@@ -109,10 +109,17 @@ test_effective_cost_migration_keeps_loaded_partitions(void **state)
 					 " WHERE inhrelid::regclass::text LIKE 'finops.p1%'"),
 			    "finops.p1<finops.billing_line_items,"
 			    "finops.p1_charge_period_start_idx<finops.billing_line_items_charge_period_brin,"
+			    /* migration 0015's index, built on the partitions there are */
+			    "finops.p1_resource_id_instance_type_charge_period_start_idx"
+			    "<finops.billing_line_items_instance_type,"
 			    "finops.p1_s1<finops.p1,"
 			    "finops.p1_s1_charge_period_start_idx<finops.p1_charge_period_start_idx,"
+			    "finops.p1_s1_resource_id_instance_type_charge_period_start_idx"
+			    "<finops.p1_resource_id_instance_type_charge_period_start_idx,"
 			    "finops.p1_s2<finops.p1,"
-			    "finops.p1_s2_charge_period_start_idx<finops.p1_charge_period_start_idx");
+			    "finops.p1_s2_charge_period_start_idx<finops.p1_charge_period_start_idx,"
+			    "finops.p1_s2_resource_id_instance_type_charge_period_start_idx"
+			    "<finops.p1_resource_id_instance_type_charge_period_start_idx");
 	pgtest_exec(conn, "INSERT INTO finops.billing_line_items (billing_period, source_id,"
 			  " load_id, line_item_id, billing_account_id, charge_period_start,"
 			  " charge_category, billing_currency, billed_cost, effective_cost)"
