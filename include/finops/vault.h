@@ -13,6 +13,14 @@
  * 404 is "no such secret" (exit 2); 503 (sealed, standby) and other 5xx are
  * retried and then transient (exit 4). Tokens and values live in buffers
  * that are wiped when freed.
+ *
+ * Failover (the operations guide's "Vault Down -> switch to backup
+ * cluster"): when the cluster of VAULT_ADDR does not answer, times out,
+ * answers 5xx or is sealed, the clusters of FINOPS_VAULT_BACKUP_ADDR are
+ * tried in order (two tries each instead of five), an AppRole client
+ * logging in again on the one it moves to; a 403, 400 or 404 is never a
+ * reason to fail over. The log says which cluster served. VAULT_ADDR keeps
+ * its meaning for the vault CLI beside the jobs.
  */
 #ifndef FINOPS_VAULT_H
 #define FINOPS_VAULT_H
@@ -22,6 +30,8 @@
 
 struct fo_vault_config {
 	const char *addr;             /* VAULT_ADDR: https://vault:8200 */
+	const char *backup_addrs;     /* FINOPS_VAULT_BACKUP_ADDR: the backup clusters,
+	                                 comma-separated, tried in order, or NULL */
 	const char *namespace_;       /* VAULT_NAMESPACE, or NULL */
 	const char *ca_file;          /* VAULT_CACERT, or NULL */
 	const char *token;            /* VAULT_TOKEN, or NULL */

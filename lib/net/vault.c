@@ -13,7 +13,11 @@
 #include "core/core.h"
 
 struct fo_vault {
-	char *addr;
+	char *addr;                  /* the cluster in use: one of addrs */
+	char **addrs;                /* VAULT_ADDR, then FINOPS_VAULT_BACKUP_ADDR's */
+	size_t naddrs, cur;
+	/* what an AppRole login on a backup cluster needs again */
+	char *role_id, *secret_id, *secret_id_file, *approle_mount;
 	char *token;
 	char *token_header;          /* "X-Vault-Token: ..." */
 	char *ns_header;             /* "X-Vault-Namespace: ..." or NULL */
@@ -33,6 +37,7 @@ fo_vault_config_from_env(struct fo_vault_config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->addr = fo_env("VAULT_ADDR");
+	c->backup_addrs = fo_env("FINOPS_VAULT_BACKUP_ADDR");
 	c->namespace_ = fo_env("VAULT_NAMESPACE");
 	c->ca_file = fo_env("VAULT_CACERT");
 	c->token = fo_env("VAULT_TOKEN");
@@ -81,7 +86,11 @@ fo_vault_close(fo_vault *v)
 	if (!v)
 		return;
 	drop_cache(v);
-	free(v->addr);
+	fo_free_strings(v->addrs, v->naddrs);
+	free(v->role_id);
+	fo_free_wiped(v->secret_id);
+	free(v->secret_id_file);
+	free(v->approle_mount);
 	fo_free_wiped(v->token);
 	fo_free_wiped(v->token_header);
 	free(v->ns_header);
@@ -126,9 +135,9 @@ set_token(fo_vault *v, const char *token, fo_err *err)
 }
 
 static int
-approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
+approle_login(fo_vault *v, fo_err *err)
 {
-	const char *mount = c->approle_mount ? c->approle_mount : "approle";
+	const char *mount = v->approle_mount ? v->approle_mount : "approle";
 	char *secret_id = NULL, *body = NULL;
 	const char *headers[3] = {"X-Vault-Request: true", v->ns_header, NULL};
 	char url[1024], why[512];
@@ -137,22 +146,22 @@ approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
 	json_t *j, *tok;
 	int rc;
 
-	if (c->secret_id && c->secret_id_file)
+	if (v->secret_id && v->secret_id_file)
 		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_SECRET_ID and VAULT_SECRET_ID_FILE are"
 				  " both set: set one");
-	if (c->secret_id) {
-		secret_id = strdup(c->secret_id);
+	if (v->secret_id) {
+		secret_id = strdup(v->secret_id);
 		if (!secret_id)
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	} else if (c->secret_id_file) {
-		if (fo_read_secret_file("VAULT_SECRET_ID_FILE", c->secret_id_file, &secret_id,
+	} else if (v->secret_id_file) {
+		if (fo_read_secret_file("VAULT_SECRET_ID_FILE", v->secret_id_file, &secret_id,
 					err) < 0)
 			return -1;
 	} else {
 		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ROLE_ID is set but neither"
 				  " VAULT_SECRET_ID nor VAULT_SECRET_ID_FILE");
 	}
-	j = json_pack("{s:s, s:s}", "role_id", c->role_id, "secret_id", secret_id);
+	j = json_pack("{s:s, s:s}", "role_id", v->role_id, "secret_id", secret_id);
 	fo_free_wiped(secret_id);
 	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (j) {
@@ -197,6 +206,62 @@ approle_login(fo_vault *v, const struct fo_vault_config *c, fo_err *err)
 	return rc;
 }
 
+/* Adds an address (its trailing slashes cut) to v's list; checks it is http(s). */
+static int
+add_addr(fo_vault *v, const char *a, size_t n, const char *var, fo_err *err)
+{
+	char **l;
+
+	while (n > 0 && (a[n - 1] == '/' || a[n - 1] == ' '))
+		n--;
+	while (n > 0 && *a == ' ') {
+		a++;
+		n--;
+	}
+	if (n == 0)
+		return 0;
+	if (strncmp(a, "https://", 8) != 0 && strncmp(a, "http://", 7) != 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "%s %.*s: not an http(s) URL", var, (int)n, a);
+	l = realloc(v->addrs, (v->naddrs + 1) * sizeof(*l));
+	if (!l)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	v->addrs = l;
+	if (!(l[v->naddrs] = strndup(a, n)))
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	v->naddrs++;
+	return 0;
+}
+
+/*
+ * After a transient failure (no answer, timeout, 5xx, sealed) on the cluster
+ * in use: moves to the next one, logs it, and returns 1; 0 when there is none
+ * left. A 403 or 400 is never a reason: the credentials are wrong everywhere.
+ */
+static int
+fail_over(fo_vault *v, const fo_err *why)
+{
+	if (why->code != FO_EXIT_TRANSIENT || v->cur + 1 >= v->naddrs)
+		return 0;
+	fo_logf(FO_LOG_WARN, FO_FIELDS(FO_STR("vault_addr", v->addr),
+				       FO_STR("vault_next", v->addrs[v->cur + 1])),
+		"Vault at %s failed (%s); trying the backup cluster at %s", v->addr, why->msg,
+		v->addrs[v->cur + 1]);
+	v->addr = v->addrs[++v->cur];
+	return 1;
+}
+
+/* Authenticates on the cluster in use, and on the next ones while they fail transiently. */
+static int
+authenticate(fo_vault *v, const char *token, fo_err *err)
+{
+	if (token)
+		return set_token(v, token, err);
+	while (approle_login(v, err) < 0)
+		if (!fail_over(v, err))
+			return -1;
+	return 0;
+}
+
 int
 fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err)
 {
@@ -206,8 +271,6 @@ fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err)
 	*out = NULL;
 	if (!c->addr)
 		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ADDR is not set");
-	if (strncmp(c->addr, "https://", 8) != 0 && strncmp(c->addr, "http://", 7) != 0)
-		return fo_err_set(err, FO_EXIT_USAGE, "VAULT_ADDR %s: not an http(s) URL", c->addr);
 	if (c->kv_version != 0 && c->kv_version != 1 && c->kv_version != 2)
 		return fo_err_set(err, FO_EXIT_USAGE, "FINOPS_VAULT_KV_VERSION must be 1 or 2");
 	if (!c->token && !c->role_id)
@@ -216,11 +279,29 @@ fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	v->addr = strdup(c->addr);
+	if (add_addr(v, c->addr, strlen(c->addr), "VAULT_ADDR", err) < 0 || v->naddrs == 0) {
+		if (v->naddrs == 0 && err->code == FO_EXIT_OK)
+			fo_err_set(err, FO_EXIT_USAGE, "VAULT_ADDR %s: not an http(s) URL", c->addr);
+		fo_vault_close(v);
+		return -1;
+	}
+	for (const char *p = c->backup_addrs; p && *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (add_addr(v, p, len, "FINOPS_VAULT_BACKUP_ADDR", err) < 0) {
+			fo_vault_close(v);
+			return -1;
+		}
+		p += len + (p[len] == ',');
+	}
+	v->addr = v->addrs[0];
 	v->kv_mount = strdup(c->kv_mount ? c->kv_mount : "secret");
 	v->kv_version = c->kv_version ? c->kv_version : 2;
 	if (c->http)
 		v->http = *c->http;
+	/* with a backup to go to, a cluster that does not answer gets two tries, not five */
+	if (v->naddrs > 1 && v->http.tries == 0)
+		v->http.tries = 2;
 	if (c->ca_file) {
 		v->ca_file = strdup(c->ca_file);
 		v->http.ca_file = v->ca_file;
@@ -232,16 +313,21 @@ fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err)
 		if (v->ns_header)
 			snprintf(v->ns_header, n, "X-Vault-Namespace: %s", c->namespace_);
 	}
-	if (!v->addr || !v->kv_mount || (c->ca_file && !v->ca_file) ||
-	    (c->namespace_ && !v->ns_header)) {
+	if (!c->token) {
+		v->role_id = strdup(c->role_id);
+		v->secret_id = c->secret_id ? strdup(c->secret_id) : NULL;
+		v->secret_id_file = c->secret_id_file ? strdup(c->secret_id_file) : NULL;
+		v->approle_mount = c->approle_mount ? strdup(c->approle_mount) : NULL;
+	}
+	if (!v->kv_mount || (c->ca_file && !v->ca_file) || (c->namespace_ && !v->ns_header) ||
+	    (!c->token && (!v->role_id || (c->secret_id && !v->secret_id) ||
+			   (c->secret_id_file && !v->secret_id_file) ||
+			   (c->approle_mount && !v->approle_mount)))) {
 		fo_vault_close(v);
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	}
-	n = strlen(v->addr);
-	while (n > 0 && v->addr[n - 1] == '/')
-		v->addr[--n] = '\0';
 	/* a token wins over AppRole, as with the vault CLI */
-	if ((c->token ? set_token(v, c->token, err) : approle_login(v, c, err)) < 0) {
+	if (authenticate(v, c->token, err) < 0) {
 		fo_vault_close(v);
 		return -1;
 	}
@@ -252,9 +338,9 @@ fo_vault_open(const struct fo_vault_config *c, fo_vault **out, fo_err *err)
 	return 0;
 }
 
-/* Reads the secret at path into v->cached (its data object). */
+/* Reads the secret at path into v->cached (its data object), from the cluster in use. */
 static int
-read_secret(fo_vault *v, const char *path, fo_err *err)
+read_secret_once(fo_vault *v, const char *path, fo_err *err)
 {
 	const char *headers[4] = {"X-Vault-Request: true", v->token_header, v->ns_header, NULL};
 	char url[1024], why[512], where[600];
@@ -318,6 +404,25 @@ read_secret(fo_vault *v, const char *path, fo_err *err)
 		drop_cache(v);
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	}
+	return 0;
+}
+
+/*
+ * read_secret_once, on the next clusters while they fail transiently (an
+ * AppRole client logs in again there: its token was the last cluster's).
+ */
+static int
+read_secret(fo_vault *v, const char *path, fo_err *err)
+{
+	while (read_secret_once(v, path, err) < 0) {
+		if (!fail_over(v, err))
+			return -1;
+		if (v->role_id && authenticate(v, NULL, err) < 0)
+			return -1;
+	}
+	if (v->cur > 0)
+		fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("vault_addr", v->addr)),
+			"Vault secrets served by the backup cluster at %s", v->addr);
 	return 0;
 }
 

@@ -166,3 +166,67 @@ def test_vault_db_path_none_leaves_the_dsn_to_libpq(mdb, tmp_path, vault_for):
     r = run("billing_ingest", sample(tmp_path),
             env=vault_env(v, VAULT_TOKEN=TOKEN, FINOPS_VAULT_DB_PATH="none", PGDATABASE=mdb))
     assert r.code == 0, r.stderr
+
+
+# ---- the backup cluster (FINOPS_VAULT_BACKUP_ADDR) -----------------------------------
+
+def requests_to(v):
+    with urllib.request.urlopen(v.addr + "/_test/requests") as r:
+        return [x for x in json.load(r) if not x["path"].startswith("/_test")]
+
+
+def failover_env(primary_addr, backup, **extra):
+    env = vault_env(backup, VAULT_ADDR=primary_addr, FINOPS_VAULT_BACKUP_ADDR=backup.addr)
+    env.update(extra)
+    return env
+
+
+def test_primary_down_fails_over_to_the_backup(mdb, tmp_path, vault_for):
+    import socket
+
+    backup = vault_for({"secret/finops/database": {"dsn": dsn_of(mdb)}})
+    with socket.socket() as held:                 # bound, never listening: refused
+        held.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{held.getsockname()[1]}"
+        r = run("billing_ingest", sample(tmp_path),
+                env=failover_env(down, backup, VAULT_ROLE_ID=ROLE_ID, VAULT_SECRET_ID=SECRET_ID))
+    assert r.code == 0, r.stderr
+    warn = [x for x in r.log_lines() if x["level"] == "warn" and x.get("vault_next")]
+    assert warn and warn[0]["vault_addr"] == down and warn[0]["vault_next"] == backup.addr
+    assert any("served by the backup cluster" in x["msg"] for x in r.log_lines())
+    assert [x["path"] for x in requests_to(backup)][:1] == ["/v1/auth/approle/login"]
+    no_secrets(r)
+
+
+def test_primary_sealed_fails_over_and_a_refusal_does_not(mdb, tmp_path, vault_for):
+    secrets = {"secret/finops/database": {"dsn": dsn_of(mdb)}}
+    primary, backup = vault_for(secrets), vault_for(secrets)
+    primary.post("/_test/seal")
+    r = run("billing_ingest", sample(tmp_path),
+            env=failover_env(primary.addr, backup, VAULT_TOKEN=TOKEN))
+    assert r.code == 0, r.stderr
+    assert requests_to(backup)
+    # unsealed, but the token is wrong: 403 everywhere, the backup is not asked
+    primary.post("/_test/unseal")
+    before = len(requests_to(backup))
+    r = run("billing_ingest", sample(tmp_path),
+            env=failover_env(primary.addr, backup, VAULT_TOKEN="hvs.wrong"))
+    assert r.code == 2, r.stderr
+    assert "Vault refused to read" in r.stderr
+    assert len(requests_to(backup)) == before
+    no_secrets(r)
+
+
+def test_both_clusters_down_is_exit_4(mdb, tmp_path, vault_for):
+    secrets = {"secret/finops/database": {"dsn": dsn_of(mdb)}}
+    primary, backup = vault_for(secrets), vault_for(secrets)
+    primary.post("/_test/seal")
+    backup.post("/_test/seal")
+    r = run("billing_ingest", sample(tmp_path),
+            env=failover_env(primary.addr, backup, VAULT_TOKEN=TOKEN))
+    assert r.code == 4, r.stderr
+    assert "Vault is sealed" in r.stderr
+    r = run("billing_ingest", sample(tmp_path),
+            env=failover_env(primary.addr, backup, VAULT_TOKEN=TOKEN,
+                             FINOPS_VAULT_BACKUP_ADDR="ftp://nope"))
+    assert r.code == 2 and "FINOPS_VAULT_BACKUP_ADDR ftp://nope: not an http(s) URL" in r.stderr
