@@ -325,19 +325,23 @@ free_tag_val(void *p)
 
 /* ---- keys -------------------------------------------------------------- */
 
-/* Appends a NUL-ended string to the key (a NULL as one 0x01 byte); its offset + 1 or 0. */
+/*
+ * Appends a NUL-ended string to the key (a NULL as one 0x01 byte): the
+ * string's offset in the key + 1, or 0 for a NULL.
+ */
 static uint32_t
-key_str(fo_buf *b, const char *s, size_t n, size_t *offs)
+key_str(fo_buf *b, const char *s, size_t n)
 {
+	size_t at = b->len;
+
 	if (!s) {
 		fo_buf_putc(b, '\1');
 		return 0;
 	}
-	*offs = b->len;
 	fo_buf_putc(b, '\2');
 	fo_buf_append(b, s, n);
 	fo_buf_putc(b, '\0');
-	return (uint32_t)(*offs + 2);   /* past the marker, + 1 */
+	return (uint32_t)(at + 2);   /* past the marker, + 1 */
 }
 
 static int64_t
@@ -426,7 +430,6 @@ billing_daily_add(struct daily *d, int32_t group, const struct fo_cur_row *row, 
 	int32_t day = day_of_us(start), last = day;
 	fo_buf *b = &d->scratch;
 	uint32_t str[4];
-	size_t off = 0;
 	int32_t cur;
 	struct daily_val *v;
 	struct xval billed, effective;
@@ -448,7 +451,7 @@ billing_daily_add(struct daily *d, int32_t group, const struct fo_cur_row *row, 
 	fo_buf_append(b, &last, sizeof(last));
 	fo_buf_putc(b, (char)cur);
 	for (int c = 0; c < 4; c++)
-		str[c] = key_str(b, row->v[day_cols[c]], row->n[day_cols[c]], &off);
+		str[c] = key_str(b, row->v[day_cols[c]], row->n[day_cols[c]]);
 	if (b->oom || (i = table_get(&d->days, b->data, b->len, &added)) < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	v = table_val(&d->days, (size_t)i);
@@ -493,7 +496,7 @@ billing_daily_add(struct daily *d, int32_t group, const struct fo_cur_row *row, 
 		fo_buf_append(b, &day, sizeof(day));
 		fo_buf_append(b, &ki, sizeof(ki));
 		fo_buf_putc(b, (char)cur);
-		vs = key_str(b, tag->value, tag->valuelen, &off);
+		vs = key_str(b, tag->value, tag->valuelen);
 		if (b->oom || (ti = table_get(&d->tags, b->data, b->len, &added)) < 0)
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		tv = table_val(&d->tags, (size_t)ti);
@@ -642,19 +645,11 @@ copy_tags(struct load *l, const char *period, fo_err *err)
 }
 
 int
-billing_daily_write(struct load *l, const char *period, const int *ids, size_t n, fo_err *err)
+billing_daily_write(struct load *l, const char *period, const char *source_ids, fo_err *err)
 {
-	fo_buf arr = FO_BUF_INIT;
-	const char *params[2] = {period, NULL};
-	int rc = 0;
+	const char *params[2] = {period, source_ids};
+	int rc;
 
-	fo_buf_putc(&arr, '{');
-	for (size_t i = 0; i < n; i++)
-		fo_buf_printf(&arr, "%s%d", i ? "," : "", ids[i]);
-	fo_buf_putc(&arr, '}');
-	if (arr.oom)
-		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	params[1] = arr.data;
 	rc = fo_pg_query(l->ctx->conn, "DELETE FROM finops.billing_daily"
 			 " WHERE billing_period = $1 AND source_id = ANY($2::int[])", 2, params,
 			 NULL, err);
@@ -662,7 +657,6 @@ billing_daily_write(struct load *l, const char *period, const int *ids, size_t n
 		rc = fo_pg_query(l->ctx->conn, "DELETE FROM finops.billing_daily_tags"
 				 " WHERE billing_period = $1 AND source_id = ANY($2::int[])", 2,
 				 params, NULL, err);
-	fo_buf_free(&arr);
 	if (rc == 0 && l->daily)
 		rc = copy_days(l, period, err);
 	if (rc == 0 && l->daily)

@@ -101,10 +101,11 @@ void billing_daily_free(struct daily *d);
 /* Adds a row of group (an index of l->groups) to the day's totals and its tags'. */
 int billing_daily_add(struct daily *d, int32_t group, const struct fo_cur_row *row, fo_err *err);
 /*
- * Replaces the daily rows of sources ids (n) of period with the load's, in
- * its transaction: finops.billing_daily and billing_daily_tags.
+ * Replaces the daily rows of the sources source_ids (an int[] literal,
+ * "{3,7}") of period with the load's, in its transaction:
+ * finops.billing_daily and billing_daily_tags.
  */
-int billing_daily_write(struct load *l, const char *period, const int *ids, size_t n,
+int billing_daily_write(struct load *l, const char *period, const char *source_ids,
 			fo_err *err);
 
 /* ---- units ------------------------------------------------------------ */

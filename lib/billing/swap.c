@@ -448,8 +448,14 @@ billing_swap(struct load *l, PGresult *landed, long long ms, fo_err *err)
 		}
 		for (size_t j = i; j < k && rc == 0; j++)
 			rc = record_load(l, order[j], landed, ms, err);
-		if (rc == 0)
-			rc = billing_daily_write(l, period, ids, n, err);
+		if (rc == 0) {
+			fo_buf arr = FO_BUF_INIT;
+
+			id_list(&arr, ids, n, "{}");
+			rc = arr.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+			     : billing_daily_write(l, period, arr.data, err);
+			fo_buf_free(&arr);
+		}
 	}
 	free(order);
 	free(ids);

@@ -6,6 +6,7 @@ panel, its variables interpolated and its macros expanded as Grafana does
 finops_reader against a database the demo loaded, and returns rows (a time column
 for the time series)."""
 import json
+import os
 import re
 import subprocess
 from datetime import date, timedelta
@@ -99,7 +100,7 @@ def demo(tmp_path_factory):
                        FINOPS_WEBHOOK_FINANCE=chat.url("teams", "finance"))
             r = subprocess.run([f"{bindir()}/budget_check", "--dsn", f"dbname={db}",
                                 "--budgets", str(ROOT / "demo/budgets.json")],
-                               capture_output=True, text=True, env={**__import__("os").environ, **env},
+                               capture_output=True, text=True, env={**os.environ, **env},
                                timeout=120)
             assert r.returncode == 0, r.stderr
         finally:
