@@ -81,7 +81,7 @@ Database  $(q "SELECT 'PostgreSQL ' || current_setting('server_version') || ', s
                   || max(name) || ' (' || count(*) || ' migrations)' FROM finops.schema_migrations")
 
 Stages, in the order Airflow runs them
-$(printf "$stages" | awk -F'|' '{ printf "  %-26s %s\n", $1, $2 }')
+$(printf "$stages" | awk -F'|' '{ printf "  %-28s %s\n", $1, $2 }')
 
 Billing loads (finops.billing_loads): each billing period of each source is
 loaded whole, in one transaction, or not at all.
