@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 JOBS = ["instance_catalog_updater", "billing_ingest", "usage_ingest",
-        "rightsizing_calc", "forecast_train", "anomaly_detect", "budget_check"]
+        "rightsizing_calc", "forecast_train", "anomaly_detect", "budget_check", "idle_stop"]
 BINARIES = JOBS + ["finops_migrate"]
 
 
@@ -45,6 +45,10 @@ class Result:
             if rec["msg"].startswith("summary: "):
                 return rec
         raise AssertionError("no summary line in:\n" + self.stderr)
+
+    def run_id(self):
+        """The run's finops.job_runs id, from its summary line."""
+        return self.summary()["run_id"]
 
 
 def run(binary, *args, env=None, timeout=120):

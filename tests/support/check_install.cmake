@@ -6,7 +6,7 @@ execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD}" --prefix "${PREF
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
-foreach(bin instance_catalog_updater billing_ingest usage_ingest rightsizing_calc forecast_train anomaly_detect budget_check finops_migrate)
+foreach(bin instance_catalog_updater billing_ingest usage_ingest rightsizing_calc forecast_train anomaly_detect budget_check idle_stop finops_migrate)
   if(NOT EXISTS "${PREFIX}/bin/${bin}")
     message(FATAL_ERROR "missing ${PREFIX}/bin/${bin}")
   endif()
