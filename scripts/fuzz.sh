@@ -9,13 +9,13 @@
 #
 # The harnesses: the CSV and line readers (plain and gzip), CUR manifests,
 # CloudWatch Metric Streams lines, EC2 offer files, decimal text and
-# timestamps.
+# timestamps, and the XML of EC2's answers.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
 seconds=${1:-20}
 dir="$root/build-fuzz"
-harnesses="fuzz_csv fuzz_manifest fuzz_metric_line fuzz_offer fuzz_decimal fuzz_timestamp"
+harnesses="fuzz_csv fuzz_manifest fuzz_metric_line fuzz_offer fuzz_decimal fuzz_timestamp fuzz_xml"
 
 cc=$(command -v clang-14 || command -v clang || true)
 if [ -z "$cc" ]; then

@@ -135,6 +135,15 @@ fo_xml_free(struct fo_xml *n)
 	}
 }
 
+static int
+bad_tree(struct parser *x, struct fo_xml *root, fo_buf *text, const char *why)
+{
+	for (int i = 0; i < MAX_DEPTH; i++)
+		fo_buf_free(&text[i]);
+	fo_xml_free(root);
+	return bad(x, why);
+}
+
 int
 fo_xml_parse(const char *s, size_t len, const char *what, struct fo_xml **out, fo_err *err)
 {
@@ -145,6 +154,10 @@ fo_xml_parse(const char *s, size_t len, const char *what, struct fo_xml **out, f
 
 	*out = NULL;
 	memset(text, 0, sizeof(text));
+	if (memchr(s, '\0', len)) {
+		x.p = memchr(s, '\0', len);
+		return bad(&x, "a NUL byte");
+	}
 	while (x.p < x.end && rc == 0) {
 		if (*x.p != '<') {
 			if (depth == 0) {
@@ -209,6 +222,11 @@ fo_xml_parse(const char *s, size_t len, const char *what, struct fo_xml **out, f
 			       *q != '\r' && *q != '\n') {
 				if (*q == ':')
 					colon = q;
+				if ((unsigned char)*q < 0x20 || strchr("<&'\"=", *q)) {
+					x.p = q;
+					return bad_tree(&x, root, text, "a bad character in an element"
+							" name");
+				}
 				q++;
 			}
 			/* the end of the tag, past attribute values that may hold '>' */
