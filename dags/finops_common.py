@@ -20,7 +20,8 @@ except ImportError:                     # Airflow 2.10
     from airflow.operators.bash import BashOperator
 
 __all__ = ["DAG", "Asset", "BashOperator", "bin_path", "default_args", "NOTHING_NEW",
-           "BILLING", "USAGE", "CATALOG", "FORECASTS", "hourly_intervals", "job_dag"]
+           "BILLING", "USAGE", "CATALOG", "FORECASTS", "RIGHTSIZING", "hourly_intervals",
+           "job_dag"]
 
 # Exit code 99: nothing new to do; the task shows as skipped.
 NOTHING_NEW = 99
@@ -31,6 +32,8 @@ BILLING = Asset("postgres://finops/finops/billing_line_items")
 USAGE = Asset("postgres://finops/finops/instance_usage_hourly")
 # What forecast_train produces; budget_check is scheduled on it and on billing.
 FORECASTS = Asset("postgres://finops/finops/forecast_values")
+# What rightsizing_calc produces; idle_stop is scheduled on it.
+RIGHTSIZING = Asset("postgres://finops/finops/rightsizing_recommendations")
 
 DEFAULT_BIN_DIR = os.environ.get("FINOPS_BIN_DIR", "/usr/local/bin")
 
@@ -61,10 +64,11 @@ def hourly_intervals():
 
 
 def job_dag(job, description, schedule, timeout, tags, arguments="", outlets=(),
-            start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1):
-    """The DAG of one job: a single BashOperator task that runs the binary with
-    JSON logs and the given (templated) arguments, skipped on exit 99, and
-    publishing the job's outlets. One run at a time and no catchup unless said."""
+            start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1, binary=None):
+    """The DAG of one job: a single BashOperator task that runs the binary (job,
+    unless binary names another) with JSON logs and the given (templated)
+    arguments, skipped on exit 99, and publishing the job's outlets. One run at a
+    time and no catchup unless said."""
     with DAG(
         dag_id=job,
         description=description,
@@ -77,7 +81,7 @@ def job_dag(job, description, schedule, timeout, tags, arguments="", outlets=(),
     ) as dag:
         BashOperator(
             task_id=job,
-            bash_command=bin_path(job) + " --log-format json" + arguments,
+            bash_command=bin_path(binary or job) + " --log-format json" + arguments,
             skip_on_exit_code=NOTHING_NEW,
             outlets=list(outlets),
         )

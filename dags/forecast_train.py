@@ -1,7 +1,7 @@
 """Airflow DAG forecast_train: cost forecasts, whenever new billing data has
-landed (billing_ingest publishes the asset), not on a clock. The
-retraining of drifted series is `forecast_train --retrain-drifted`, which
-operators run by hand ("Forecast Drift -> trigger re-training").
+landed (billing_ingest publishes the asset), not on a clock. Drifted series
+are retrained by the forecast_retrain DAG ("Forecast Drift -> trigger
+re-training").
 """
 from datetime import timedelta
 

@@ -292,9 +292,17 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 		"    FROM s JOIN finops.forecast_series_last_day l"
 		"      ON l.series_key = s.k AND l.currency = s.currency"
 		"   WHERE s.day <= l.last_day - $1::int");
+	/*
+	 * Drifted, and not yet trained to the day it would be trained to now: the
+	 * drift view keeps the old errors until new days close, and a model
+	 * trained again on the same days would be the same one.
+	 */
 	if (opts->retrain_drifted)
 		fo_buf_puts(&q, " AND (s.k, s.currency) IN (SELECT series_key, currency"
-			    " FROM finops.forecast_drift WHERE ape_percent > $2::float8)");
+			    " FROM finops.forecast_drift WHERE ape_percent > $2::float8)"
+			    " AND NOT EXISTS (SELECT 1 FROM finops.forecast_models m"
+			    "  WHERE m.series_key = s.k AND m.currency = s.currency"
+			    "    AND m.cutoff_day >= l.last_day - $1::int)");
 	fo_buf_puts(&q, " ORDER BY 1, 3, 4");
 	params[0] = cut;
 	params[1] = thr;
@@ -341,7 +349,8 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 	PQclear(res);
 	if (rc == 0 && o.series == 0) {
 		fo_buf_printf(&ctx->summary, "no series to %s", opts->retrain_drifted ?
-			      "retrain: none has drifted" : "train: no closed day of billing data");
+			      "retrain: none has drifted since its last training" :
+			      "train: no closed day of billing data");
 		ctx->nothing_new = 1;
 		goto done;
 	}

@@ -57,7 +57,7 @@ def dagbag(airflow_home):
 def test_every_dag_file_loads(dagbag):
     assert dagbag.import_errors == {}
     assert sorted(dagbag.dag_ids) == ["anomaly_detect", "billing_ingest", "budget_check",
-                                      "forecast_train",
+                                      "forecast_retrain", "forecast_train", "idle_stop",
                                       "instance_catalog_updater", "rightsizing_calc",
                                       "usage_ingest"]
 
@@ -159,6 +159,34 @@ def test_budgets_are_judged_after_billing_and_forecasts(dagbag):
         '--budgets "/srv/finops/budgets.json"')
 
 
+def test_idle_stop_follows_rightsizing_and_only_plans_until_told(dagbag):
+    dag = dagbag.get_dag("idle_stop")
+    rightsizing = {o.uri for o in dagbag.get_dag("rightsizing_calc").tasks[0].outlets}
+    assert {a.uri for a in dag.timetable.asset_condition.objects} == rightsizing
+    assert rightsizing == {"postgres://finops/finops/rightsizing_recommendations"}
+    task = dag.tasks[0]
+    assert task.skip_on_exit_code in (99, [99])
+    when = datetime(2026, 11, 3, 6, tzinfo=timezone.utc)
+    plan = BIN + '/idle_stop --log-format json --policy "/etc/finops/idle-policy.json"'
+    assert render(dag, when, {}) == plan
+    assert render(dag, when, {"finops_idle_stop_execute": "no"}) == plan
+    assert render(dag, when, {"finops_idle_stop_execute": "True",
+                              "finops_idle_policy_file": "/srv/p.json"}) == \
+        BIN + '/idle_stop --log-format json --policy "/srv/p.json" --execute'
+
+
+def test_forecast_retrain_runs_retrain_drifted_and_publishes_forecasts(dagbag):
+    dag = dagbag.get_dag("forecast_retrain")
+    tt = dag.timetable
+    assert (getattr(tt, "expression", None) or getattr(tt, "summary", None)
+            or getattr(tt, "_expression", None)) == "15 */6 * * *"
+    task = dag.tasks[0]
+    assert task.bash_command.endswith("/forecast_train --log-format json --retrain-drifted")
+    assert task.skip_on_exit_code in (99, [99])
+    assert [o.uri for o in task.outlets] == \
+        [o.uri for o in dagbag.get_dag("forecast_train").tasks[0].outlets]
+
+
 def test_usage_runs_have_hourly_data_intervals(dagbag):
     from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -227,5 +255,51 @@ def test_billing_dag_runs_the_binary_end_to_end(airflow_home, tmp_path):
         assert psql(db, "SELECT string_agg(status, ',' ORDER BY run_id) FROM finops.job_runs"
                     " WHERE job = 'billing_ingest'") \
             == "succeeded,nothing_new"
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def test_forecast_retrain_dag_skips_without_drift_and_retrains_with_it(airflow_home, tmp_path):
+    """forecast_retrain under `airflow dags test`: skipped while no series has
+    drifted, then the series whose cost doubled and its payer's are retrained
+    (the total, also drifted, was trained to the day: not again), then skipped
+    again."""
+    import test_forecast_cli as fc
+
+    db = "fo_airflow_" + uuid.uuid4().hex[:8]
+    psql("postgres", f"CREATE DATABASE {db}")
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    env = airflow_env(airflow_home, FINOPS_DSN=f"dbname={db}", VAULT_ADDR="",
+                      PGDATABASE=db)
+
+    def dag_run(when):
+        r = subprocess.run([airflow, "dags", "test", "forecast_retrain", when], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        return psql(db, "SELECT status FROM finops.job_runs WHERE job = 'forecast_train'"
+                        " ORDER BY run_id DESC LIMIT 1")
+
+    try:
+        subprocess.run([os.path.join(BIN, "finops_migrate"), "--dsn", f"dbname={db}"],
+                       check=True, capture_output=True)
+        fc.load(db, tmp_path, fc.rows_for(fc.DAYS), "a")
+        assert fc.train(db).code == 0
+        assert dag_run("2026-10-10T00:15:00+00:00") == "nothing_new"
+        more = fc.rows_for(fc.DAYS + 14)
+        for r in more:
+            if r["product/ProductName"] == "S1" and r["lineItem/CurrencyCode"] == "USD" \
+                    and r["lineItem/UsageStartDate"] >= "2026-10-08":
+                r["lineItem/UnblendedCost"] = f"{float(r['lineItem/UnblendedCost']) * 2:.2f}"
+        fc.load(db, tmp_path, more, "b")
+        assert fc.train(db, "--dimensions", "total").code == 0
+        assert dag_run("2026-10-24T00:15:00+00:00") == "succeeded"
+        assert psql(db, "SELECT r.retrained_only_drifted, string_agg(m.series_key || ' '"
+                        " || m.currency, ', ') FROM finops.forecast_runs r JOIN"
+                        " finops.forecast_models m USING (run_id) WHERE r.run_id ="
+                        " (SELECT max(run_id) FROM finops.forecast_runs)"
+                        " GROUP BY r.retrained_only_drifted") == \
+            "t|billing_account=111122223333 USD, sub_account_service=444455556666/S1 USD"
+        # the USD total drifted too, but `--dimensions total` trained it to the day already
+        assert dag_run("2026-10-24T06:15:00+00:00") == "nothing_new"
     finally:
         psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")

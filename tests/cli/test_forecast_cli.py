@@ -144,6 +144,10 @@ def test_accuracy_and_drift_as_actuals_arrive(fdb, tmp_path):
                           " FROM finops.forecast_runs)")
     assert "sub_account_service=444455556666/S1 USD" in retrained
     assert "S2" not in retrained
+    # trained to the day already: again is nothing to do, though the drift view still shows it
+    again = train(fdb, "--retrain-drifted")
+    assert again.code == 99, again.stderr
+    assert "none has drifted since its last training" in again.summary()["msg"]
     # the current view still has every series, each from its newest run
     assert psql(fdb, "SELECT count(DISTINCT (series_key, currency)) FROM"
                      " finops.forecast_current") == "9"
