@@ -8,7 +8,7 @@
 #include "finops/job.h"
 #include "finops/usage.h"
 
-enum { OPT_START = 1000, OPT_END, OPT_INSTANCE, OPT_REGION };
+enum { OPT_START = 1000, OPT_END, OPT_INSTANCE, OPT_REGION, OPT_SKIP_PRESENT };
 
 static const struct fo_option options[] = {
 	{"start", 1, OPT_START, "TIME",
@@ -19,6 +19,9 @@ static const struct fo_option options[] = {
 	 " instance hours in the billing table during the window)"},
 	{"region", 1, OPT_REGION, "REGION",
 	 "region of --instance ids and of s3:// sources [$AWS_REGION]"},
+	{"skip-present", 0, OPT_SKIP_PRESENT, NULL,
+	 "load only the hours of the window with no usage yet, leave the others as they are"
+	 " (a backfill after a restore: docs/operations.md)"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -50,6 +53,9 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 		return 0;
 	case OPT_REGION:
 		s->opts.region = arg;
+		return 0;
+	case OPT_SKIP_PRESENT:
+		s->opts.skip_present = 1;
 		return 0;
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");

@@ -52,6 +52,7 @@ struct fo_usage_opts {
 	const char *region;       /* region of explicit instances (NULL: AWS_REGION ...) */
 	char **streams;           /* metric-stream files, directories or s3:// URIs */
 	size_t nstreams;          /* none: CloudWatch GetMetricData */
+	int skip_present;         /* load only the window's hours that have no usage yet */
 };
 
 /*

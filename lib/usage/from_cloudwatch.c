@@ -97,6 +97,10 @@ cw_end(void *ctx, size_t first, size_t n, int partial, fo_err *err)
 
 			if (!c->have)
 				continue;
+			if (usage_hour_present(r, r->start_s + (int64_t)h * 3600)) {
+				r->present_points++;
+				continue;
+			}
 			r->inst.v[inst].seen = 1;
 			for (int m = 0; m < NMETRICS && rc == 0; m++) {
 				double sum = 0, max = 0, count = 0;

@@ -22,6 +22,10 @@ struct run {
 	struct instances inst;
 	struct rollup roll;
 	const char *source;          /* "metric_stream" or "cloudwatch" */
+	/* --skip-present: present[h] for each hour of the window that has rows already */
+	unsigned char *present;
+	size_t present_hours;
+	long long present_points;    /* datapoints of those hours left out */
 	/* metric streams */
 	const char *file;
 	long long lines, used_lines, ignored, outside;
@@ -39,6 +43,14 @@ enum dp_field { DP_AVG, DP_MAX, DP_MIN };
  */
 int usage_implausible(enum metric m, double avg, double max, double min, int has_min,
 		      enum dp_field *field, char *msg, size_t len);
+
+/* Whether the hour starting at hour_s is one --skip-present leaves alone. */
+static inline int
+usage_hour_present(const struct run *r, int64_t hour_s)
+{
+	return r->present && hour_s >= r->start_s && hour_s < r->end_s &&
+	       r->present[(hour_s - r->start_s) / 3600];
+}
 
 /* from_cloudwatch.c: the instances to ask for (named, else billed), then their hours. */
 int usage_cw_instances(struct run *r, fo_err *err);

@@ -257,6 +257,10 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 		r->outside++;
 		return 0;
 	}
+	if (usage_hour_present(r, p.ts_ms / 1000 - (p.ts_ms / 1000 - r->start_s) % 3600)) {
+		r->present_points++;
+		return 0;
+	}
 	idx = instance_of(&r->inst, p.instance_id, strlen(p.instance_id));
 	if (idx < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
@@ -388,6 +392,44 @@ merge(struct run *r, long long *rows, fo_err *err)
 	return 0;
 }
 
+/*
+ * --skip-present: the hours of the window that already have usage rows (of
+ * any instance: every run loads an hour whole, in one transaction), which
+ * this run leaves as they are.
+ */
+static int
+find_present(struct run *r, fo_err *err)
+{
+	char s[40], e[40];
+	struct fo_ts ts1 = {r->start_s, 0}, ts2 = {r->end_s, 0};
+	size_t hours = (size_t)((r->end_s - r->start_s) / 3600);
+	PGresult *res;
+
+	fo_ts_format(&ts1, s, sizeof(s));
+	fo_ts_format(&ts2, e, sizeof(e));
+	r->present = calloc(hours, 1);
+	if (!r->present)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	if (fo_pg_query(r->ctx->conn,
+			"SELECT (extract(epoch FROM h) - extract(epoch FROM $1::timestamptz))::bigint"
+			"       / 3600"
+			"  FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 hour',"
+			"                       interval '1 hour') h"
+			" WHERE EXISTS (SELECT 1 FROM finops.instance_usage_hourly u WHERE u.hour = h)",
+			2, (const char *[]){s, e}, &res, err) < 0)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long long h = atoll(PQgetvalue(res, i, 0));
+
+		if (h >= 0 && (size_t)h < hours && !r->present[h]) {
+			r->present[h] = 1;
+			r->present_hours++;
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
 static int
 window(const struct fo_usage_opts *opts, int64_t *start, int64_t *end, fo_err *err)
 {
@@ -443,6 +485,19 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 		rc = fo_pg_begin_writer(ctx->conn, err);
 	if (rc == 0)
 		rc = fo_pg_exec(ctx->conn, stage_sql, err);
+	if (rc == 0 && opts->skip_present)
+		rc = find_present(&r, err);
+	if (rc == 0 && opts->skip_present &&
+	    r.present_hours == (size_t)((r.end_s - r.start_s) / 3600)) {
+		/* every hour is there: nothing to ask anyone for */
+		fo_pg_rollback(ctx->conn);
+		fo_buf_printf(&ctx->summary, "every hour of the window has usage already (%zu);"
+			      " nothing loaded", r.present_hours);
+		ctx->nothing_new = 1;
+		free(r.present);
+		rollup_free(&r.roll);
+		return 0;
+	}
 	if (rc == 0 && !opts->nstreams)
 		rc = usage_cw_instances(&r, err);
 	if (rc == 0)
@@ -485,9 +540,14 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 		else
 			fo_buf_printf(&ctx->summary, " (%zu instance(s), %zu without datapoints)",
 				      r.inst.n, silent);
+		if (opts->skip_present)
+			fo_buf_printf(&ctx->summary, "; %zu of %lld hour(s) present already, left as"
+				      " they are (%lld datapoint(s) of theirs skipped)", r.present_hours,
+				      (long long)((r.end_s - r.start_s) / 3600), r.present_points);
 		ctx->nothing_new = rows == 0;
 	}
 	rollup_free(&r.roll);
 	instances_free(&r.inst);
+	free(r.present);
 	return rc;
 }

@@ -119,6 +119,65 @@ def test_cron_runs_never_overlap(mdb, site):
         holder.wait()
 
 
+def dr_reload(db, site, now, *args):
+    env = dict(os.environ, FINOPS_BIN_DIR=bindir(), FINOPS_DSN=f"dbname={db}", VAULT_ADDR="",
+               FINOPS_CUR_REPORT_ROOT=site["report_root"], FINOPS_PRICING_FILE=site["offer"],
+               FINOPS_METRIC_STREAM_PREFIX=site["streams"], FINOPS_NOW=now)
+    env.pop("PGDATABASE", None)
+    return subprocess.run([os.path.join(DEPLOY, "dr-reload"), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_usage_backfill_skips_the_hours_present(mdb, site):
+    """usage_ingest --skip-present over 00:00-04:00 with 01:00 loaded: the other
+    three hours are loaded, 01:00 is left exactly as it was."""
+    assert cron("usage_ingest", mdb, site, "2026-10-05T03:10:00Z").returncode == 0
+    hour1 = psql(mdb, "SELECT string_agg(instance_id || run_id || loaded_at, ','"
+                      " ORDER BY instance_id) FROM finops.instance_usage_hourly")
+    r = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-05T00:00:00Z",
+            "--end", "2026-10-05T04:00:00Z", "--skip-present", site["streams"])
+    assert r.code == 0, r.stderr
+    assert "1 of 4 hour(s) present already" in r.summary()["msg"]
+    # the three hours as a plain load of the window gives them
+    rows = ("SELECT string_agg(instance_id || ' ' || hour || ' ' || cpu_avg || ' '"
+            " || coalesce(net_in_bytes, -1), ',' ORDER BY instance_id, hour)"
+            " FROM finops.instance_usage_hourly WHERE hour <> '2026-10-05T01:00Z'")
+    plain = "fo_plain_" + uuid.uuid4().hex[:8]
+    psql("postgres", f"CREATE DATABASE {plain}")
+    try:
+        assert run("finops_migrate", "--dsn", f"dbname={plain}").code == 0
+        assert run("usage_ingest", "--dsn", f"dbname={plain}", "--start",
+                   "2026-10-05T00:00:00Z", "--end", "2026-10-05T04:00:00Z",
+                   site["streams"]).code == 0
+        assert psql(mdb, rows) == psql(plain, rows) != ""
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {plain} WITH (FORCE)")
+    assert psql(mdb, "SELECT count(DISTINCT hour) FROM finops.instance_usage_hourly") == "4"
+    assert psql(mdb, "SELECT string_agg(instance_id || run_id || loaded_at, ','"
+                     " ORDER BY instance_id) FROM finops.instance_usage_hourly"
+                     " WHERE hour = '2026-10-05T01:00Z'") == hour1
+    again = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-05T00:00:00Z",
+                "--end", "2026-10-05T04:00:00Z", "--skip-present", site["streams"])
+    assert again.code == 99, again.stderr
+    assert "every hour of the window has usage already (4)" in again.summary()["msg"]
+
+
+def test_dr_reload_refuses_what_it_cannot_do(mdb, site):
+    # an empty database and no SINCE: it says to give one
+    r = dr_reload(mdb, site, "2026-10-05T04:10:00Z")
+    assert r.returncode == 2 and "give -s SINCE" in r.stderr, r.stderr
+    r = dr_reload(mdb, site, "2026-10-05T04:10:00Z", "-s", "yesterday-ish")
+    assert r.returncode == 2 and "not a time" in r.stderr
+    # a failing job stops the reload, naming it; what was loaded stays
+    r = dr_reload(mdb, site, "2026-10-05T04:10:00Z", "-s", "2026-10-05T00:00:00Z")
+    assert r.returncode == 0, r.stdout + r.stderr
+    bad = dict(site, offer=str(site["tmp"] / "missing-offer.csv"))
+    r = dr_reload(mdb, bad, "2026-10-05T04:10:00Z", "-s", "2026-10-05T00:00:00Z")
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "instance_catalog_updater failed (exit 3)" in r.stderr
+    assert "billing_ingest" not in r.stdout
+
+
 def test_backup_restore_and_rerun_after_disaster_recovery(mdb, site):
     load_everything(mdb, site)
     before = psql(mdb, TOTALS)
@@ -145,15 +204,31 @@ def test_backup_restore_and_rerun_after_disaster_recovery(mdb, site):
         assert r.returncode == 2
         assert "refusing to overwrite" in r.stderr
 
-        # the runbook: re-trigger the three ingest jobs, in order
-        catalog = run("instance_catalog_updater", "--dsn", f"dbname={restored}", "--from-file",
-                      site["offer"])
-        assert catalog.code == 99, catalog.stderr
-        assert cron("billing_ingest", restored, site, "2026-10-20T12:00:00Z").returncode == 99
-        usage = cron("usage_ingest", restored, site, "2026-10-05T03:10:00Z")
-        assert usage.returncode == 0, usage.stderr
+        # the runbook: deploy/dr-reload re-runs the three ingest jobs in order and
+        # backfills the usage hours since the backup (its newest hour is 01:00)
+        hour1 = psql(restored, "SELECT string_agg(instance_id || run_id || loaded_at, ','"
+                               " ORDER BY instance_id) FROM finops.instance_usage_hourly")
+        r = dr_reload(restored, site, "2026-10-05T04:10:00Z")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "reloading since 2026-10-05T02:00:00Z" in r.stdout
+        lines = {line.split()[0]: line for line in r.stdout.splitlines()[1:-1]}
+        assert list(lines) == ["instance_catalog_updater", "billing_ingest", "usage_ingest"]
+        assert "exit 99" in lines["instance_catalog_updater"]
+        assert "exit 99" in lines["billing_ingest"]
+        assert "exit 0" in lines["usage_ingest"] and "3 instance-hour(s) upserted" in \
+            lines["usage_ingest"]
         after = psql(restored, TOTALS).split(" ")
-        # everything equal but the job_runs of the re-runs
-        assert after[:4] == before.split(" ")[:4]
+        # billing, prices and loads as they were; the lost hour 02:00 is back
+        assert after[0] == before.split(" ")[0] and after[1] == before.split(" ")[1]
+        assert after[3] == before.split(" ")[3]
+        assert psql(restored, "SELECT string_agg(DISTINCT hour::text, ',') FROM"
+                              " finops.instance_usage_hourly") == \
+            "2026-10-05 01:00:00+00,2026-10-05 02:00:00+00"
+        assert psql(restored, "SELECT string_agg(instance_id || run_id || loaded_at, ','"
+                              " ORDER BY instance_id) FROM finops.instance_usage_hourly"
+                              " WHERE hour = '2026-10-05T01:00Z'") == hour1
+        # again: nothing to do
+        again = dr_reload(restored, site, "2026-10-05T04:10:00Z")
+        assert again.returncode == 0 and "nothing to backfill" in again.stdout, again.stdout
     finally:
         psql("postgres", f"DROP DATABASE IF EXISTS {restored} WITH (FORCE)")

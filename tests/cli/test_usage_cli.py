@@ -226,6 +226,30 @@ def test_cloudwatch_get_metric_data(mdb, moto_cw):
         == before
 
 
+def test_cloudwatch_backfill_skips_the_hours_present(mdb, moto_cw):
+    """--skip-present on CloudWatch: an hour already loaded is left as it was
+    (the datapoints CloudWatch returns for it are not used), the others load."""
+    cw = moto_cw["cw"]
+    for h in range(3):
+        for k in range(2):
+            put(cw, "AWS/EC2", "CPUUtilization", "i-0bf1", H0 + h * 3600 + k * 1800, 10.0 + h)
+    env = {"VAULT_ADDR": "", "AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret",
+           "AWS_REGION": "eu-west-1", "FINOPS_CLOUDWATCH_ENDPOINT": moto_cw["url"]}
+    one = run("usage_ingest", "--dsn", f"dbname={mdb}", "--start", "2026-10-05T01:00:00Z",
+              "--end", "2026-10-05T02:00:00Z", "--instance", "i-0bf1", env=env)
+    assert one.code == 0, one.stderr
+    # the restored hour differs from what CloudWatch says now: it must stay
+    psql(mdb, "UPDATE finops.instance_usage_hourly SET cpu_avg = 99 WHERE instance_id ="
+              " 'i-0bf1'")
+    r = ingest(mdb, "--instance", "i-0bf1", "--skip-present", env=env)
+    assert r.code == 0, r.stderr
+    assert "1 of 3 hour(s) present already, left as they are (1 datapoint(s)" in \
+        r.summary()["msg"]
+    assert psql(mdb, "SELECT string_agg(extract(hour FROM hour AT TIME ZONE 'UTC') || '='"
+                     " || cpu_avg, ',' ORDER BY hour) FROM finops.instance_usage_hourly"
+                     " WHERE instance_id = 'i-0bf1'") == "0=10,1=99,2=12"
+
+
 def test_cloudwatch_instances_default_to_those_billed_in_the_window(mdb, moto_cw, tmp_path):
     from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
 
