@@ -179,9 +179,10 @@ def test_forecast_retrain_runs_retrain_drifted_and_publishes_forecasts(dagbag):
     dag = dagbag.get_dag("forecast_retrain")
     tt = dag.timetable
     assert (getattr(tt, "expression", None) or getattr(tt, "summary", None)
-            or getattr(tt, "_expression", None)) == "15 */6 * * *"
+            or getattr(tt, "_expression", None)) == "50 */6 * * *"
     task = dag.tasks[0]
-    assert task.bash_command.endswith("/forecast_train --log-format json --retrain-drifted")
+    assert task.bash_command.endswith("/forecast_train --log-format json --retrain-drifted"
+                                      " --lock-wait 600")
     assert task.skip_on_exit_code in (99, [99])
     assert [o.uri for o in task.outlets] == \
         [o.uri for o in dagbag.get_dag("forecast_train").tasks[0].outlets]
@@ -284,7 +285,7 @@ def test_forecast_retrain_dag_skips_without_drift_and_retrains_with_it(airflow_h
                        check=True, capture_output=True)
         fc.load(db, tmp_path, fc.rows_for(fc.DAYS), "a")
         assert fc.train(db).code == 0
-        assert dag_run("2026-10-10T00:15:00+00:00") == "nothing_new"
+        assert dag_run("2026-10-10T00:50:00+00:00") == "nothing_new"
         more = fc.rows_for(fc.DAYS + 14)
         for r in more:
             if r["product/ProductName"] == "S1" and r["lineItem/CurrencyCode"] == "USD" \
@@ -292,7 +293,7 @@ def test_forecast_retrain_dag_skips_without_drift_and_retrains_with_it(airflow_h
                 r["lineItem/UnblendedCost"] = f"{float(r['lineItem/UnblendedCost']) * 2:.2f}"
         fc.load(db, tmp_path, more, "b")
         assert fc.train(db, "--dimensions", "total").code == 0
-        assert dag_run("2026-10-24T00:15:00+00:00") == "succeeded"
+        assert dag_run("2026-10-24T00:50:00+00:00") == "succeeded"
         assert psql(db, "SELECT r.retrained_only_drifted, string_agg(m.series_key || ' '"
                         " || m.currency, ', ') FROM finops.forecast_runs r JOIN"
                         " finops.forecast_models m USING (run_id) WHERE r.run_id ="
@@ -300,6 +301,6 @@ def test_forecast_retrain_dag_skips_without_drift_and_retrains_with_it(airflow_h
                         " GROUP BY r.retrained_only_drifted") == \
             "t|billing_account=111122223333 USD, sub_account_service=444455556666/S1 USD"
         # the USD total drifted too, but `--dimensions total` trained it to the day already
-        assert dag_run("2026-10-24T06:15:00+00:00") == "nothing_new"
+        assert dag_run("2026-10-24T06:50:00+00:00") == "nothing_new"
     finally:
         psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")

@@ -95,6 +95,20 @@ def test_cron_wrapper_runs_jobs_as_the_dags_would(mdb, site):
                        ' "thresholds": [{"type": "actual", "percent": 80}]}]}')
     r = cron("budget_check", mdb, site, "2026-10-20T18:40:00Z", FINOPS_BUDGETS_FILE=str(budgets))
     assert r.returncode == 99, r.stderr
+    # rightsizing, forecasts, drift retraining and idle_stop, as their DAGs would
+    for job in ("rightsizing_calc", "forecast_train", "forecast_retrain"):
+        r = cron(job, mdb, site, "2026-10-20T18:50:00Z")
+        assert r.returncode in (0, 99), (job, r.stderr)
+    summaries = [json.loads(x)["msg"] for x in (site["tmp"] / "log" / "forecast_retrain.log")
+                 .read_text().splitlines() if '"summary: ' in x]
+    assert "none has drifted" in summaries[-1]
+    policy = site["tmp"] / "idle-policy.json"
+    policy.write_text('{"opt_in": [{"tag": "finops:auto-stop", "values": ["true"]}]}')
+    r = cron("idle_stop", mdb, site, "2026-10-21T07:20:00Z", FINOPS_IDLE_POLICY_FILE=str(policy))
+    assert r.returncode == 99, r.stderr
+    assert "plan (nothing is stopped without --execute)" in \
+        (site["tmp"] / "log" / "idle_stop.out").read_text()
+    assert cron("idle_stop", mdb, site, "2026-10-21T07:20:00Z").returncode == 2   # no policy
     # JSON lines for Promtail, one summary per run
     lines = [json.loads(line) for line in
              (site["tmp"] / "log" / "billing_ingest.log").read_text().splitlines()]
