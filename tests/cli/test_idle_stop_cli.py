@@ -66,12 +66,13 @@ def moto():
                  "aws_access_key_id": keys["admin"]["AccessKeyId"],
                  "aws_secret_access_key": keys["admin"]["SecretAccessKey"]}
         aiam = boto3.client("iam", **dict(admin, region_name="us-east-1"))
-        aiam.create_user(UserName="readonly")
-        keys["readonly"] = aiam.create_access_key(UserName="readonly")["AccessKey"]
-        aiam.put_user_policy(UserName="readonly", PolicyName="p", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeInstances",
-                           "Resource": "*"}]}))
+        for user, action in (("readonly", "ec2:DescribeInstances"),
+                             ("blind", "ec2:StopInstances")):
+            aiam.create_user(UserName=user)
+            keys[user] = aiam.create_access_key(UserName=user)["AccessKey"]
+            aiam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}))
         yield {"url": server.url, "keys": keys, "admin": admin,
                "ec2": boto3.client("ec2", **admin), "asg": boto3.client("autoscaling", **admin)}
     finally:
@@ -249,6 +250,20 @@ def test_a_denied_stop_fails_cleanly_naming_the_iam_action(db, moto, fleet, tmp_
         # the first eligible one failed on the DryRun, the other was not tried
         assert [d[1:3] for d in got] == [["failed", "denied"], ["skipped", "not_tried"]]
     assert moto["keys"]["readonly"]["SecretAccessKey"] not in r.stderr
+
+
+def test_describe_denied_or_keys_refused_stop_nothing(db, moto, fleet, tmp_path):
+    r = idle_stop(db, moto, tmp_path, "--execute", user="blind")
+    assert r.code == 2, r.stderr
+    err = [x for x in r.log_lines() if x["level"] == "error"][0]
+    assert "ec2:DescribeInstances" in err["msg"], err
+    r = idle_stop(db, moto, tmp_path, "--execute",
+                  AWS_SECRET_ACCESS_KEY="WRONG" + moto["keys"]["finops"]["SecretAccessKey"][5:])
+    assert r.code == 2, r.stderr
+    assert "refused the credentials" in [x for x in r.log_lines()
+                                         if x["level"] == "error"][0]["msg"]
+    assert set(states(moto, fleet.values()).values()) == {"running"}
+    assert psql(db, "SELECT count(*) FROM finops.idle_stop_decisions") == "0"
 
 
 def test_the_cap_takes_the_largest_savings_first(db, moto, fleet, tmp_path):
