@@ -17,7 +17,8 @@ static const struct fo_option options[] = {
 	{"as-of", 1, OPT_AS_OF, "TIME",
 	 "judge the findings' and the usage's freshness at TIME (ISO 8601; default now)"},
 	{"region", 1, OPT_REGION, "REGION", "only instances of REGION (repeatable; default all)"},
-	{"no-notify", 0, OPT_NO_NOTIFY, NULL, "tell no owner (the stops are still recorded)"},
+	{"no-notify", 0, OPT_NO_NOTIFY, NULL,
+	 "tell no owner now (the stops are recorded; a later run without it tells them)"},
 	{NULL, 0, 0, NULL, NULL}
 };
 

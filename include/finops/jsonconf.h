@@ -46,6 +46,13 @@ int fo_jc_int(struct fo_jc *x, json_t *obj, const char *key, const char *path, i
 int fo_jc_string(struct fo_jc *x, json_t *obj, const char *key, const char *path,
 		 const char **out);
 
+/*
+ * v, a list of 1 to max strings of 1 to 256 bytes at path, into *out (an
+ * array the caller frees; the strings stay v's) and *n.
+ */
+int fo_jc_strings(struct fo_jc *x, json_t *v, const char *path, size_t max, const char ***out,
+		  size_t *n);
+
 /* A name (letters, digits, '.', '_', '-') fit for logs, URLs and dedup keys. */
 int fo_jc_name_ok(const char *s);
 

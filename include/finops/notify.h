@@ -43,6 +43,16 @@ struct fo_notify_channel {
 };
 
 /*
+ * A configuration file's whole "channels" list, arr at path: at most max
+ * channels (at least one when required), each as
+ * fo_notify_channel_from_json reads it, no name twice. *out (calloc'ed, one
+ * spare entry; the caller frees it) and *n.
+ */
+int fo_notify_channels_from_json(struct fo_jc *x, json_t *arr, const char *path, int required,
+				 size_t max, const char *const *keys,
+				 struct fo_notify_channel **out, size_t *n);
+
+/*
  * A channel of a configuration file's "channels" list (the anomaly
  * monitors, the budgets): the JSON object e at path holds name (letters,
  * digits, '.', '_', '-'), kind, and webhook (the secret's name; default the

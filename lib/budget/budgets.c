@@ -40,29 +40,11 @@ struct ctx {
 	struct fo_bd_file *f;
 };
 
-/* A list of strings at path (non-empty, each a non-empty string) into a calloc'ed array. */
+/* A list of 1 to 1000 strings at path into a calloc'ed array. */
 static int
 strings(struct ctx *x, json_t *v, const char *path, const char ***out, size_t *n)
 {
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 1000)
-		return fo_jc_bad(&x->jc, path, "must be a list of 1 to 1000 strings");
-	*out = calloc(json_array_size(v), sizeof(char *));
-	if (!*out)
-		return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
-	*n = 0;
-	json_array_foreach(v, i, e) {
-		if (!json_is_string(e) || json_string_length(e) == 0) {
-			char p[300];
-
-			snprintf(p, sizeof(p), "%s[%zu]", path, i);
-			return fo_jc_bad(&x->jc, p, "must be a non-empty string");
-		}
-		(*out)[(*n)++] = json_string_value(e);
-	}
-	return 0;
+	return fo_jc_strings(&x->jc, v, path, 1000, out, n);
 }
 
 static int
@@ -340,30 +322,9 @@ static int
 parse_channels(struct ctx *x, json_t *arr)
 {
 	static const char *const keys[] = {"name", "kind", "webhook", NULL};
-	struct fo_bd_file *f = x->f;
-	size_t i;
-	json_t *e;
 
-	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 50)
-		return fo_jc_bad(&x->jc, "channels", "must be a list of 1 to 50 channels");
-	f->channels = calloc(json_array_size(arr), sizeof(*f->channels));
-	if (!f->channels)
-		return fo_err_set(x->jc.err, FO_EXIT_FAILURE, "out of memory");
-	json_array_foreach(arr, i, e) {
-		struct fo_notify_channel *ch = &f->channels[i];
-		char path[64], p[300];
-
-		snprintf(path, sizeof(path), "channels[%zu]", i);
-		if (fo_notify_channel_from_json(&x->jc, e, path, keys, ch) < 0)
-			return -1;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(f->channels[k].name, ch->name) == 0) {
-				fo_jc_path(p, sizeof(p), path, "name");
-				return fo_jc_bad(&x->jc, p, "'%s' is also channels[%zu]", ch->name, k);
-			}
-		f->nchannels++;
-	}
-	return 0;
+	return fo_notify_channels_from_json(&x->jc, arr, "channels", 1, 50, keys,
+					    &x->f->channels, &x->f->nchannels);
 }
 
 static int

@@ -143,6 +143,32 @@ fo_jc_string(struct fo_jc *x, json_t *obj, const char *key, const char *path, co
 }
 
 int
+fo_jc_strings(struct fo_jc *x, json_t *v, const char *path, size_t max, const char ***out,
+	      size_t *n)
+{
+	size_t i;
+	json_t *e;
+
+	*n = 0;
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > max)
+		return fo_jc_bad(x, path, "must be a list of 1 to %zu strings", max);
+	*out = calloc(json_array_size(v), sizeof(char *));
+	if (!*out)
+		return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e) || json_string_length(e) == 0 ||
+		    json_string_length(e) > 256) {
+			char p[300];
+
+			snprintf(p, sizeof(p), "%s[%zu]", path, i);
+			return fo_jc_bad(x, p, "must be a string of 1 to 256 bytes");
+		}
+		(*out)[(*n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
+int
 fo_jc_name_ok(const char *s)
 {
 	if (!*s)

@@ -29,7 +29,6 @@ enum action { A_SKIPPED, A_WOULD_STOP, A_STOPPED, A_FAILED, A_DONE_BEFORE };
 static const char *const action_name[] = {"skipped", "would_stop", "stopped", "failed", NULL};
 
 struct cand {
-	int row;                   /* in the findings result */
 	const char *rs_run, *id, *account, *region, *type, *finding, *saving, *saving_eff;
 	enum action action;
 	int judged;                /* EC2's answer checked */
@@ -206,7 +205,7 @@ static int
 record(struct fo_run *ctx, struct cand *c, fo_err *err)
 {
 	char run[24];
-	const char *p[14];
+	const char *p[15];
 
 	snprintf(run, sizeof(run), "%lld", ctx->run_id);
 	p[0] = run;
@@ -223,15 +222,14 @@ record(struct fo_run *ctx, struct cand *c, fo_err *err)
 	p[11] = action_name[c->action];
 	p[12] = c->why ? c->why : "eligible";
 	p[13] = c->reason;
+	p[14] = c->answer[0] ? c->answer : NULL;
 	c->recorded = 1;
 	return fo_pg_query(ctx->conn,
 		"INSERT INTO finops.idle_stop_decisions (run_id, rightsizing_run_id, instance_id,"
 		"  account_id, region, instance_type, finding, monthly_saving_list,"
 		"  monthly_saving_effective, owner, channel, action, why, reason, ec2_answer)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-		"         nullif($15, ''))", 15,
-		(const char *[]){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
-				 p[11], p[12], p[13], c->answer}, NULL, err);
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)", 15, p,
+		NULL, err);
 }
 
 /* The current idle findings with their freshest usage and what was done before. */
@@ -469,7 +467,6 @@ fo_idle_run(struct fo_run *ctx, struct fo_idle_opts *o, fo_err *err)
 	for (int r = 0; r < n; r++) {
 		struct cand *k = &c[r];
 
-		k->row = r;
 		k->rs_run = PQgetvalue(res, r, 0);
 		k->id = PQgetvalue(res, r, 1);
 		k->account = PQgetvalue(res, r, 2);

@@ -13,32 +13,6 @@
 
 #define MAX_FILE (1 << 20)
 
-/* A list of 1 to max non-empty strings at path into a calloc'ed array. */
-static int
-strings(struct fo_jc *x, json_t *v, const char *path, size_t max, const char ***out, size_t *n)
-{
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > max)
-		return fo_jc_bad(x, path, "must be a list of 1 to %zu strings", max);
-	*out = calloc(json_array_size(v), sizeof(char *));
-	if (!*out)
-		return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
-	*n = 0;
-	json_array_foreach(v, i, e) {
-		if (!json_is_string(e) || json_string_length(e) == 0 ||
-		    json_string_length(e) > 256) {
-			char p[300];
-
-			snprintf(p, sizeof(p), "%s[%zu]", path, i);
-			return fo_jc_bad(x, p, "must be a string of 1 to 256 bytes");
-		}
-		(*out)[(*n)++] = json_string_value(e);
-	}
-	return 0;
-}
-
 static int
 parse_rules(struct fo_jc *x, struct fo_idle_policy *p, json_t *arr)
 {
@@ -70,7 +44,7 @@ parse_rules(struct fo_jc *x, struct fo_idle_policy *p, json_t *arr)
 		fo_jc_path(sub, sizeof(sub), path, "values");
 		if (!json_object_get(e, "values"))
 			return fo_jc_bad(x, sub, "missing: the tag values that opt in");
-		if (strings(x, json_object_get(e, "values"), sub, 100, &r->values, &r->nvalues) < 0)
+		if (fo_jc_strings(x, json_object_get(e, "values"), sub, 100, &r->values, &r->nvalues) < 0)
 			return -1;
 	}
 	return 0;
@@ -80,29 +54,9 @@ static int
 parse_channels(struct fo_jc *x, struct fo_idle_policy *p, json_t *arr)
 {
 	static const char *const keys[] = {"name", "kind", "webhook", NULL};
-	size_t i;
-	json_t *e;
 
-	if (!json_is_array(arr) || json_array_size(arr) > 50)
-		return fo_jc_bad(x, "channels", "must be a list of at most 50 channels");
-	p->channels = calloc(json_array_size(arr) + 1, sizeof(*p->channels));
-	if (!p->channels)
-		return fo_err_set(x->err, FO_EXIT_FAILURE, "out of memory");
-	json_array_foreach(arr, i, e) {
-		struct fo_notify_channel *ch = &p->channels[i];
-		char path[64], sub[300];
-
-		snprintf(path, sizeof(path), "channels[%zu]", i);
-		if (fo_notify_channel_from_json(x, e, path, keys, ch) < 0)
-			return -1;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(p->channels[k].name, ch->name) == 0) {
-				fo_jc_path(sub, sizeof(sub), path, "name");
-				return fo_jc_bad(x, sub, "'%s' is also channels[%zu]", ch->name, k);
-			}
-		p->nchannels++;
-	}
-	return 0;
+	return fo_notify_channels_from_json(x, arr, "channels", 0, 50, keys, &p->channels,
+					    &p->nchannels);
 }
 
 static const struct fo_notify_channel *
@@ -163,8 +117,8 @@ from_json(struct fo_jc *x, struct fo_idle_policy *p, json_t *root)
 	    fo_jc_int(x, root, "max_finding_age_days", "", 1, 30, &p->max_finding_age_days) < 0)
 		return -1;
 	if (json_object_get(root, "owner_tags")) {
-		if (strings(x, json_object_get(root, "owner_tags"), "owner_tags", 10,
-			    &p->owner_tags, &p->nowner_tags) < 0)
+		if (fo_jc_strings(x, json_object_get(root, "owner_tags"), "owner_tags", 10,
+				  &p->owner_tags, &p->nowner_tags) < 0)
 			return -1;
 	} else {
 		p->owner_tags = calloc(2, sizeof(char *));
