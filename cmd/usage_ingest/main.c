@@ -8,7 +8,7 @@
 #include "finops/job.h"
 #include "finops/usage.h"
 
-enum { OPT_START = 1000, OPT_END, OPT_INSTANCE, OPT_REGION, OPT_SKIP_PRESENT };
+enum { OPT_START = 1000, OPT_END, OPT_INSTANCE, OPT_REGION, OPT_SKIP_PRESENT, OPT_SHARD };
 
 static const struct fo_option options[] = {
 	{"start", 1, OPT_START, "TIME",
@@ -22,6 +22,9 @@ static const struct fo_option options[] = {
 	{"skip-present", 0, OPT_SKIP_PRESENT, NULL,
 	 "load only the hours of the window with no usage yet, leave the others as they are"
 	 " (a backfill after a restore: docs/operations.md)"},
+	{"shard", 1, OPT_SHARD, "I/N",
+	 "only the instances whose id falls in shard I of N (0 <= I < N; FNV-1a of the id"
+	 " modulo N): N runs at once split a fleet (docs/operations.md, \"Shards\")"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -57,6 +60,8 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 	case OPT_SKIP_PRESENT:
 		s->opts.skip_present = 1;
 		return 0;
+	case OPT_SHARD:
+		return fo_opt_shard("shard", arg, &s->opts.shard, &s->opts.nshards, err);
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
 }

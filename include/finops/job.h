@@ -76,4 +76,10 @@ int fo_parse_int(const char *s, long min, long max, long *out);
 int fo_opt_int(const char *name, const char *arg, long min, long max, const char *what, int *out,
 	       fo_err *err);
 
+/*
+ * The value of option --name as "I/N", shard I of N (0 <= I < N <= 1024), into
+ * *i and *n; else FO_EXIT_USAGE "--name ARG: ...".
+ */
+int fo_opt_shard(const char *name, const char *arg, int *i, int *n, fo_err *err);
+
 #endif

@@ -53,6 +53,8 @@ struct fo_usage_opts {
 	char **streams;           /* metric-stream files, directories or s3:// URIs */
 	size_t nstreams;          /* none: CloudWatch GetMetricData */
 	int skip_present;         /* load only the window's hours that have no usage yet */
+	int shard, nshards;       /* --shard I/N: only instances whose id is in shard I of N
+				     (core.h fo_shard_of); nshards 0: every instance */
 };
 
 /*

@@ -20,6 +20,16 @@ fo_fnv1a(uint64_t h, const char *s, size_t n)
 }
 
 /*
+ * The shard of an id among n (0 .. n-1): FNV-1a 64 of its bytes, modulo n.
+ * Stable across runs, machines and versions (docs/operations.md, "Shards").
+ */
+static inline unsigned
+fo_shard_of(const char *id, size_t len, unsigned n)
+{
+	return n ? (unsigned)(fo_fnv1a(FO_FNV1A_BASIS, id, len) % n) : 0;
+}
+
+/*
  * Open addressing over the positions of an array: a table of n slots (a
  * power of two), each 0 (empty) or an index + 1, filled by linear probing
  * with the hashes of entries 0 .. count-1 (hash(ctx, i)). NULL when out of

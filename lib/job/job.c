@@ -84,6 +84,28 @@ fo_opt_int(const char *name, const char *arg, long min, long max, const char *wh
 	return 0;
 }
 
+int
+fo_opt_shard(const char *name, const char *arg, int *i, int *n, fo_err *err)
+{
+	const char *slash = strchr(arg, '/');
+	char first[16];
+	long vi, vn;
+
+	if (!slash || (size_t)(slash - arg) >= sizeof(first))
+		return fo_err_set(err, FO_EXIT_USAGE, "--%s %s: I/N, shard I of N counted from 0"
+				  " (0/4 to 3/4)", name, arg);
+	memcpy(first, arg, (size_t)(slash - arg));
+	first[slash - arg] = '\0';
+	if (fo_parse_int(slash + 1, 1, 1024, &vn) < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "--%s %s: N must be 1 to 1024", name, arg);
+	if (fo_parse_int(first, 0, vn - 1, &vi) < 0)
+		return fo_err_set(err, FO_EXIT_USAGE, "--%s %s: I must be 0 to %ld (shards count"
+				  " from 0)", name, arg, vn - 1);
+	*i = (int)vi;
+	*n = (int)vn;
+	return 0;
+}
+
 static int
 has_dry_run(const struct fo_job *job)
 {

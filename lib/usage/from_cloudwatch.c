@@ -196,9 +196,13 @@ instances_from_billing(struct run *r, fo_err *err)
 			" ORDER BY 1", 2, params, &res, err) < 0)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
-		long k = instance_of(&r->inst, PQgetvalue(res, i, 0),
-				     (size_t)PQgetlength(res, i, 0));
+		long k;
 
+		if (!usage_in_shard(r, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0))) {
+			r->other_shards++;
+			continue;
+		}
+		k = instance_of(&r->inst, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
 		if (k < 0) {
 			PQclear(res);
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
@@ -227,8 +231,13 @@ usage_cw_instances(struct run *r, fo_err *err)
 	if (r->opts->ninstances == 0)
 		return instances_from_billing(r, err);
 	for (size_t i = 0; i < r->opts->ninstances; i++) {
-		long k = instance_of(&r->inst, r->opts->instances[i], strlen(r->opts->instances[i]));
+		long k;
 
+		if (!usage_in_shard(r, r->opts->instances[i], strlen(r->opts->instances[i]))) {
+			r->other_shards++;
+			continue;
+		}
+		k = instance_of(&r->inst, r->opts->instances[i], strlen(r->opts->instances[i]));
 		if (k < 0)
 			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 		instance_set_text(&r->inst.v[k].region, default_region(r));

@@ -26,6 +26,7 @@ struct run {
 	unsigned char *present;
 	size_t present_hours;
 	long long present_points;    /* datapoints of those hours left out */
+	long long other_shards;      /* --shard: datapoints (or instances) of other shards */
 	/* metric streams */
 	const char *file;
 	long long lines, used_lines, ignored, outside;
@@ -51,6 +52,9 @@ usage_hour_present(const struct run *r, int64_t hour_s)
 	return r->present && hour_s >= r->start_s && hour_s < r->end_s &&
 	       r->present[(hour_s - r->start_s) / 3600];
 }
+
+/* Whether an instance id is in this run's shard (every id when unsharded). */
+int usage_in_shard(const struct run *r, const char *id, size_t len);
 
 /* from_cloudwatch.c: the instances to ask for (named, else billed), then their hours. */
 int usage_cw_instances(struct run *r, fo_err *err);

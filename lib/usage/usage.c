@@ -257,6 +257,10 @@ stream_line(void *arg, const char *line, size_t len, unsigned long long lineno, 
 		r->outside++;
 		return 0;
 	}
+	if (!usage_in_shard(r, p.instance_id, strlen(p.instance_id))) {
+		r->other_shards++;
+		return 0;
+	}
 	if (usage_hour_present(r, p.ts_ms / 1000 - (p.ts_ms / 1000 - r->start_s) % 3600)) {
 		r->present_points++;
 		return 0;
@@ -287,6 +291,13 @@ stream_file(struct run *r, const char *name, fo_err *err)
 	rc = fo_lines_read(name, fo_source_read, f, stream_line, r, NULL, err);
 	fo_source_close(f);
 	return rc;
+}
+
+int
+usage_in_shard(const struct run *r, const char *id, size_t len)
+{
+	return !r->opts->nshards ||
+	       fo_shard_of(id, len, (unsigned)r->opts->nshards) == (unsigned)r->opts->shard;
 }
 
 /* Every file of each source, a directory or prefix however deep, in name order. */
@@ -365,8 +376,11 @@ merge(struct run *r, long long *rows, fo_err *err)
 	fo_ts_format(&ts1, s, sizeof(s));
 	fo_ts_format(&ts2, e, sizeof(e));
 	snprintf(run_id, sizeof(run_id), "%lld", r->ctx->run_id);
-	if (ensure_partitions(r, err) < 0)
-		return -1;
+	/*
+	 * In (instance, hour) order: runs of overlapping shards (or a sharded and
+	 * an unsharded one) upserting the same rows at once take their row locks
+	 * in the same order, so one waits for the other and they never deadlock.
+	 */
 	if (fo_pg_query(r->ctx->conn,
 		"INSERT INTO finops.instance_usage_hourly AS u (instance_id, hour, account_id, region,"
 		"  cpu_avg, cpu_max, mem_avg, mem_max, net_in_bytes, net_out_bytes, sample_count,"
@@ -379,7 +393,7 @@ merge(struct run *r, long long *rows, fo_err *err)
 		"        coalesce(sum(cpu_n), 0)::integer, $3, nullif($4, '0')::bigint"
 		"   FROM usage_stage"
 		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
-		"  GROUP BY instance_id, hour"
+		"  GROUP BY instance_id, hour ORDER BY instance_id, hour"
 		" ON CONFLICT (instance_id, hour) DO UPDATE SET account_id = EXCLUDED.account_id,"
 		"   region = EXCLUDED.region, cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max,"
 		"   mem_avg = EXCLUDED.mem_avg, mem_max = EXCLUDED.mem_max,"
@@ -469,6 +483,7 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 	struct run r;
 	long long rows = 0;
 	size_t silent = 0;
+	char scope[64];
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -480,9 +495,30 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 		return -1;
 	if (rollup_init(&r.roll) < 0)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
-	rc = fo_run_lock(ctx, "usage", err);
+	if (opts->nshards)
+		snprintf(scope, sizeof(scope), "usage shard %d/%d", opts->shard, opts->nshards);
+	rc = fo_run_lock(ctx, opts->nshards ? scope : "usage", err);
+	/*
+	 * The window's partitions first, in a transaction of their own under a
+	 * lock, so that runs at once (shards) never race to create one; an empty
+	 * partition is harmless. A dry run makes them in its own transaction.
+	 */
+	if (rc == 0 && !ctx->dry_run) {
+		rc = fo_pg_begin_writer(ctx->conn, err);
+		if (rc == 0)
+			rc = fo_pg_query(ctx->conn, "SELECT pg_advisory_xact_lock(hashtextextended("
+					 "'finops usage partitions', 0))", 0, NULL, NULL, err);
+		if (rc == 0)
+			rc = ensure_partitions(&r, err);
+		if (rc == 0)
+			rc = fo_pg_commit(ctx->conn, err);
+		else
+			fo_pg_rollback(ctx->conn);
+	}
 	if (rc == 0)
 		rc = fo_pg_begin_writer(ctx->conn, err);
+	if (rc == 0 && ctx->dry_run)
+		rc = ensure_partitions(&r, err);
 	if (rc == 0)
 		rc = fo_pg_exec(ctx->conn, stage_sql, err);
 	if (rc == 0 && opts->skip_present)
@@ -540,6 +576,10 @@ fo_usage_ingest(struct fo_run *ctx, const struct fo_usage_opts *opts, fo_err *er
 		else
 			fo_buf_printf(&ctx->summary, " (%zu instance(s), %zu without datapoints)",
 				      r.inst.n, silent);
+		if (opts->nshards)
+			fo_buf_printf(&ctx->summary, "; shard %d/%d (%lld %s of other shards left out)",
+				      opts->shard, opts->nshards, r.other_shards,
+				      opts->nstreams ? "datapoint(s)" : "instance(s)");
 		if (opts->skip_present)
 			fo_buf_printf(&ctx->summary, "; %zu of %lld hour(s) present already, left as"
 				      " they are (%lld datapoint(s) of theirs skipped)", r.present_hours,

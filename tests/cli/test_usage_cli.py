@@ -429,3 +429,89 @@ def test_cloudwatch_answering_an_impossible_value_fails_naming_it(mdb, moto_cw):
     assert ("CloudWatch GetMetricData in eu-west-1: CPUUtilization Average of i-0neg at"
             " 2026-10-05 00:00:00+00: CPUUtilization -50 is negative") in r.stderr
     assert psql(mdb, "SELECT count(*) FROM finops.instance_usage_hourly") == "0"
+
+
+# ---- shards: N runs at once split a fleet ---------------------------------------------
+
+EDGE = int(datetime(2026, 9, 30, 22, tzinfo=timezone.utc).timestamp())   # across a month end
+FLEET = [f"i-0{n:016x}" for n in range(1, 121)]
+SNAPSHOT = ("SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max"
+            " || coalesce(net_in_bytes, -1) || sample_count, ',' ORDER BY instance_id, hour))"
+            " || ' ' || count(*) FROM finops.instance_usage_hourly")
+
+
+def fleet_files(tmp_path):
+    """120 instances over the 6 hours from 2026-09-30T22:00Z, 5-minute datapoints, in 4
+    files an instance is spread over (as Firehose writes them)."""
+    files = [[] for _ in range(4)]
+    for i, inst in enumerate(FLEET):
+        for h in range(6):
+            for minute in range(0, 60, 5):
+                ts = EDGE + h * 3600 + minute * 60
+                f = files[(i + minute) % 4]
+                f.append(record(inst, "CPUUtilization", ts, (i % 40) + h + minute / 20,
+                                mx=(i % 40) + h + 10))
+                f.append(record(inst, "NetworkIn", ts, 100.0 * i + minute, unit="Bytes"))
+    d = tmp_path / "fleet"
+    d.mkdir()
+    for k, recs in enumerate(files):
+        write_lines(d / f"part-{k}.json", recs)
+    return str(d)
+
+
+def fleet_run(db, src, *args):
+    return ["usage_ingest", "--dsn", f"dbname={db}", "--start", "2026-09-30T22:00:00Z",
+            "--end", "2026-10-01T04:00:00Z", *args, src]
+
+
+def test_shards_split_a_fleet_and_at_once_give_one_runs_rows(db, tmp_path):
+    import uuid
+    from conftest import start
+
+    src = fleet_files(tmp_path)
+    dbs = [db] + ["fo_shard_" + uuid.uuid4().hex[:8] for _ in range(2)]
+    for d in dbs[1:]:
+        psql("postgres", f"CREATE DATABASE {d}")
+    try:
+        for d in dbs:
+            assert run("finops_migrate", "--dsn", f"dbname={d}").code == 0
+        serial, parallel, split = dbs
+        one = run(*fleet_run(serial, src))
+        assert one.code == 0, one.stderr
+        want = psql(serial, SNAPSHOT)
+        assert want.endswith(" 720")
+        # shard by shard: each instance in exactly one of 3, none left out
+        seen = {}
+        for k in range(3):
+            r = run(*fleet_run(split, src, "--shard", f"{k}/3"))
+            assert r.code == 0, r.stderr
+            assert f"shard {k}/3 (" in r.summary()["msg"]
+            for inst in psql(split, "SELECT DISTINCT instance_id FROM"
+                                    " finops.instance_usage_hourly").split():
+                seen.setdefault(inst, k)
+        assert sorted(seen) == FLEET
+        sizes = [list(seen.values()).count(k) for k in range(3)]
+        assert all(25 <= s <= 55 for s in sizes), sizes
+        assert psql(split, SNAPSHOT) == want
+        # at once, on the same window (and its two new partitions): three shards, two
+        # overlapping ones and an unsharded run
+        procs = [start(*fleet_run(parallel, src, *extra))
+                 for extra in (["--shard", "0/3"], ["--shard", "1/3"], ["--shard", "2/3"],
+                               ["--shard", "0/2"], ["--shard", "1/2"], [])]
+        for p in procs:
+            out, errs = p.communicate(timeout=120)
+            assert p.returncode == 0, errs
+        assert psql(parallel, SNAPSHOT) == want
+        assert psql(parallel, "SELECT count(*) FROM pg_inherits WHERE inhparent ="
+                              " 'finops.instance_usage_hourly'::regclass") == "2"
+    finally:
+        for d in dbs[1:]:
+            psql("postgres", f"DROP DATABASE IF EXISTS {d} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("arg", ["3/3", "1", "a/2", "0/0", "0/2000", "-1/2", "1/2/3"])
+def test_a_bad_shard_is_a_usage_error(arg):
+    r = run("usage_ingest", "--start", START, "--end", END, "--shard", arg,
+            env={"PGHOST": "/nonexistent-fo-socket-dir"})
+    assert r.code == 2, r.stderr
+    assert f"--shard {arg}:" in r.log_lines()[0]["msg"]
