@@ -2,12 +2,13 @@
  * billing_ingest: loads AWS CUR (legacy and 2.0) and FOCUS exports into
  * finops.billing_line_items, one atomic billing period at a time.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "finops/billing.h"
 #include "finops/job.h"
 
-enum { OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS, OPT_REGION };
+enum { OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS, OPT_REGION, OPT_LIST_UNITS };
 
 static const struct fo_option options[] = {
 	{"force", 0, OPT_FORCE, NULL,
@@ -19,6 +20,9 @@ static const struct fo_option options[] = {
 	 "accept rows with fewer fields than the header, the missing ones empty"},
 	{"region", 1, OPT_REGION, "REGION",
 	 "AWS region of s3:// sources [$AWS_REGION, $AWS_DEFAULT_REGION, us-east-1]"},
+	{"list-units", 0, OPT_LIST_UNITS, NULL,
+	 "print the units the sources hold, one JSON object a line (a report root: each of"
+	 " its period folders), and load nothing; needs no database"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -44,6 +48,9 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 			return fo_err_set(err, FO_EXIT_USAGE, "--region: empty");
 		o->region = arg;
 		return 0;
+	case OPT_LIST_UNITS:
+		o->list_units = 1;
+		return 0;
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
 }
@@ -63,6 +70,20 @@ static int
 check(struct fo_run *ctx, fo_err *err)
 {
 	return fo_billing_check(ctx->data, err);
+}
+
+static int
+list_units(struct fo_run *ctx, fo_err *err)
+{
+	struct fo_billing_opts *o = ctx->data;
+	size_t n;
+
+	if (!o->list_units)
+		return 0;
+	if (fo_billing_list_units(o, stdout, &n, err) < 0)
+		return -1;
+	fo_buf_printf(&ctx->summary, "%zu unit(s) listed", n);
+	return 1;
 }
 
 static int
@@ -86,12 +107,13 @@ static const struct fo_job job = {
 		"holds replaces that period of its source (payer or billing account, and\n"
 		"report) or nothing changes.\n"
 		"Re-running a loaded assembly exits 99; bad input exits 3 naming file, line and\n"
-		"column.",
+		"column. --list-units prints the units instead (for a fan-out, one task a unit).",
 	.flags = FO_JOB_DRY_RUN,
 	.options = options,
 	.option = on_option,
 	.args = on_args,
 	.check = check,
+	.offline = list_units,
 	.run = run,
 };
 

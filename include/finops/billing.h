@@ -17,6 +17,7 @@
 #define FINOPS_BILLING_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "finops/error.h"
 #include "finops/run.h"
@@ -28,7 +29,21 @@ struct fo_billing_opts {
 	int force;                /* load even when nothing is new or the assembly is older */
 	int allow_short_rows;     /* rows with fewer fields than the header: missing are empty */
 	const char *region;       /* AWS region of s3:// sources; NULL: AWS_REGION etc. */
+	int list_units;           /* --list-units: print the units, load nothing */
 };
+
+/*
+ * --list-units: prints on out, one JSON object a line, the units the sources
+ * hold, each as billing_ingest would load it: {"source": what to pass to load
+ * just this unit, "kind": "manifest" or "files", "report", "assembly" (a
+ * manifest's), "period" (the folder's, YYYY-MM-DD, or null), "files"}. A
+ * report root (a directory or prefix holding period folders such as
+ * 20261101-20261201/ and no report file of its own) stands for every period
+ * folder in it, in order. *n is the count. Reads the sources (manifests
+ * included), never the database.
+ */
+int fo_billing_list_units(const struct fo_billing_opts *opts, FILE *out, size_t *n,
+			  fo_err *err);
 
 /*
  * Loads every unit of opts->sources in order, each atomically; stops at the

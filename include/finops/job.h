@@ -56,6 +56,13 @@ struct fo_job {
 	 * never retries a misconfigured task as if it were transient.
 	 */
 	int (*check)(struct fo_run *ctx, fo_err *err);
+	/*
+	 * Work that needs no database (may be NULL), called after check():
+	 * returns 1 when it was the whole run (billing_ingest --list-units: no
+	 * connection, no job_runs row, no job metrics, which would pass for a
+	 * load), 0 to go on to run(), -1 on error.
+	 */
+	int (*offline)(struct fo_run *ctx, fo_err *err);
 	/* The work, with ctx->conn open and the schema checked. */
 	int (*run)(struct fo_run *ctx, fo_err *err);
 };

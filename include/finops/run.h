@@ -23,6 +23,7 @@ struct fo_run {
 	long long rows_read;      /* the job adds to these; they go to job_runs */
 	long long rows_written;
 	int nothing_new;          /* set by the work: exit 99 instead of 0 */
+	int offline;              /* the run needed no database (fo_job.offline) */
 	char scope[256];          /* set by fo_run_lock(); recorded in job_runs */
 	fo_buf details;           /* JSON object for job_runs.details, or empty */
 	fo_buf summary;           /* extra text for the summary line, or empty */

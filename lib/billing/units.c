@@ -5,10 +5,14 @@
  * and .gz files, in name order, are one unit; a plain file or object is a
  * unit of one.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "finops/billing.h"
 #include "finops/source.h"
 #include "billing/load.h"
 
@@ -137,4 +141,154 @@ billing_unit(struct unit *u, const char *source, const char *report, fo_err *err
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	u->report_name = report;
 	return 0;
+}
+
+/* "20261101-20261201": a billing period folder as AWS names it. */
+static int
+period_folder(const char *s, size_t n)
+{
+	if (n != 17 || s[8] != '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (i != 8 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	return 1;
+}
+
+/* The period folders of a report root, sorted, as "ROOT/20261101-20261201/". */
+static int
+period_folders(const char *root, char ***out, size_t *nout, fo_err *err)
+{
+	char **all;
+	size_t n, len = strlen(root);
+
+	*out = NULL;
+	*nout = 0;
+	while (len > 0 && root[len - 1] == '/')
+		len--;
+	if (fo_source_list(root, FO_SOURCE_DEEP, &all, &n, err) < 0)
+		return -1;
+	*out = calloc(n + 1, sizeof(char *));
+	if (!*out) {
+		fo_source_free_list(all, n);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *rel = all[i], *slash;
+
+		if (strncmp(rel, root, len) != 0)
+			continue;
+		for (rel += len; *rel == '/'; rel++)
+			;
+		slash = strchr(rel, '/');
+		if (!slash || !period_folder(rel, (size_t)(slash - rel)))
+			continue;
+		if (*nout && strncmp((*out)[*nout - 1] + len + 1, rel, 17) == 0)
+			continue;            /* sorted: the same folder as the one before */
+		(*out)[*nout] = malloc(len + 20);
+		if (!(*out)[*nout]) {
+			fo_source_free_list(all, n);
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
+		snprintf((*out)[*nout], len + 20, "%.*s/%.17s/", (int)len, root, rel);
+		(*nout)++;
+	}
+	fo_source_free_list(all, n);
+	return 0;
+}
+
+/* Whether a listing holds a report of its own (a manifest, .csv or .gz right in it). */
+static int
+holds_report(const char *name, int *yes, fo_err *err)
+{
+	char **all;
+	size_t n;
+
+	*yes = 0;
+	if (fo_source_list(name, FO_SOURCE_TOP, &all, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !*yes; i++) {
+		const char *base = fo_source_base(all[i]);
+
+		*yes = ends_with(base, "Manifest.json") || ends_with(base, ".csv") ||
+		       ends_with(base, ".gz");
+	}
+	fo_source_free_list(all, n);
+	return 0;
+}
+
+static int
+print_unit(FILE *out, const char *source, const char *report, fo_err *err)
+{
+	struct unit u;
+	const char *base;
+	size_t len = strlen(source);
+	char period[11] = "";
+	json_t *j;
+	int rc;
+
+	if (billing_unit(&u, source, report, err) < 0) {
+		billing_unit_free(&u);
+		return -1;
+	}
+	/* the period of a folder named as AWS names it: ".../20261101-20261201/" */
+	while (len > 0 && source[len - 1] == '/')
+		len--;
+	base = source + len;
+	while (base > source && base[-1] != '/')
+		base--;
+	if (period_folder(base, (size_t)(source + len - base)))
+		snprintf(period, sizeof(period), "%.4s-%.2s-%.2s", base, base + 4, base + 6);
+	j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I}", "source", source, "kind",
+		      u.has_manifest ? "manifest" : "files", "report", u.report_name,
+		      "assembly", u.has_manifest ? u.assembly_id : NULL,
+		      "period", period[0] ? period : NULL, "files", (json_int_t)u.nfiles);
+	billing_unit_free(&u);
+	if (!j)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	rc = json_dumpf(j, out, JSON_COMPACT) < 0 || fputc('\n', out) == EOF;
+	json_decref(j);
+	return rc ? fo_err_set(err, FO_EXIT_FAILURE, "writing the list: %s", strerror(errno)) : 0;
+}
+
+int
+fo_billing_list_units(const struct fo_billing_opts *opts, FILE *out, size_t *n, fo_err *err)
+{
+	const char *report = opts->report_name ? opts->report_name : "default";
+
+	*n = 0;
+	fo_source_set_region(opts->region);
+	for (size_t i = 0; i < opts->nsources; i++) {
+		const char *src = opts->sources[i];
+		enum fo_source_kind kind;
+		char **periods = NULL;
+		size_t np = 0;
+		int own = 1, rc = 0;
+
+		if (fo_source_kind_of(src, &kind, err) < 0)
+			return -1;
+		if (FO_SOURCE_IS_LISTING(kind) && holds_report(src, &own, err) < 0)
+			return -1;
+		if (own) {
+			if (print_unit(out, src, report, err) < 0)
+				return -1;
+			(*n)++;
+			continue;
+		}
+		if (period_folders(src, &periods, &np, err) < 0) {
+			fo_source_free_list(periods, np);
+			return -1;
+		}
+		if (np == 0)
+			rc = fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: no report and no billing period"
+					" folder (such as 20261101-20261201/) in it", src);
+		for (size_t k = 0; rc == 0 && k < np; k++)
+			if ((rc = print_unit(out, periods[k], report, err)) == 0)
+				(*n)++;
+		fo_source_free_list(periods, np);
+		if (rc < 0)
+			return -1;
+	}
+	return fflush(out) == EOF ? fo_err_set(err, FO_EXIT_FAILURE, "writing the list: %s",
+					       strerror(errno)) : 0;
 }

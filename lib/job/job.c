@@ -450,6 +450,13 @@ run_job(const struct fo_job *job, struct fo_run *ctx, const char *dsn, int argc,
 	const char *source = "--dsn";
 	int rc;
 
+	if (job->offline) {
+		rc = job->offline(ctx, err);
+		if (rc != 0) {
+			ctx->offline = rc > 0;
+			return rc < 0 ? -1 : 0;
+		}
+	}
 	if (!dsn) {
 		if (fo_secret_dsn(&secret_dsn, &source, err) < 0)
 			return -1;
@@ -581,7 +588,7 @@ fo_job_main(const struct fo_job *job, void *data, int argc, char **argv)
 	fo_secrets_close();
 	fo_http_global_cleanup();
 out:
-	if (!p.help && !p.version)
+	if (!p.help && !p.version && !ctx.offline)
 		publish_metrics(&ctx, p.metrics_scope, code, seconds_since(&start));
 	if (p.dsn) {
 		fo_memzero(p.dsn, strlen(p.dsn));

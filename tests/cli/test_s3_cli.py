@@ -182,3 +182,12 @@ def test_aws_credentials_from_vault(mdb, moto, tmp_path):
     finally:
         vault.terminate()
         vault.wait(timeout=10)
+
+
+def test_list_units_of_an_s3_report_root(moto):
+    r = run("billing_ingest", "--list-units", f"s3://{BUCKET}/koku-local/",
+            env=s3_env(moto, PGHOST="/nonexistent-fo-socket-dir"))
+    assert r.code == 0, r.stderr
+    units = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(u["source"], u["period"], u["kind"], u["assembly"]) for u in units] == [
+        (f"s3://{BUCKET}/koku-local/20180801-20180901/", "2018-08-01", "manifest", ASSEMBLY)]
