@@ -3,6 +3,7 @@ they load, each DAG is what operators expect (task, schedule, retries,
 skip code, templated command), and one DAG runs end to end with
 `airflow dags test`, its BashOperator running the real binary against the
 throwaway PostgreSQL."""
+import json
 import os
 import subprocess
 import sys
@@ -64,7 +65,6 @@ def test_every_dag_file_loads(dagbag):
 
 @pytest.mark.parametrize("dag_id,schedule,catchup,max_runs", [
     ("instance_catalog_updater", "0 3 * * *", False, 1),
-    ("billing_ingest", "0 */6 * * *", False, 1),
     ("usage_ingest", "0 * * * *", True, 3),
 ])
 def test_dag_shape(dagbag, dag_id, schedule, catchup, max_runs):
@@ -86,11 +86,11 @@ def test_dag_shape(dagbag, dag_id, schedule, catchup, max_runs):
     assert [o.uri for o in task.outlets]
 
 
-def render(dag, logical, variables):
+def render(dag, logical, variables, task_id=None):
     """The task's command for a run whose data interval ends at `logical`."""
     from jinja2 import Environment, StrictUndefined
 
-    task = dag.tasks[0]
+    task = dag.get_task(task_id) if task_id else dag.tasks[0]
     when = pendulum.instance(logical)
     infer = getattr(dag.timetable, "infer_manual_data_interval", None)
     if infer:
@@ -109,15 +109,20 @@ def render(dag, logical, variables):
         def __getattr__(self, key):
             return self.values[key]
 
+    class JsonVar(Var):
+        def get(self, key, default=None):
+            return json.loads(self.values[key]) if key in self.values else default
+
     ctx = {"data_interval_start": interval.start, "data_interval_end": interval.end,
-           "var": {"value": Var(variables)}, "ds": interval.start.strftime("%Y-%m-%d")}
+           "var": {"value": Var(variables), "json": JsonVar(variables)},
+           "ds": interval.start.strftime("%Y-%m-%d")}
     return Environment(undefined=StrictUndefined).from_string(task.bash_command).render(ctx)
 
 
 def test_rightsizing_is_scheduled_on_the_ingest_assets(dagbag):
     dag = dagbag.get_dag("rightsizing_calc")
     ingest = {o.uri for d in ("billing_ingest", "usage_ingest")
-              for o in dagbag.get_dag(d).tasks[0].outlets}
+              for t in dagbag.get_dag(d).tasks for o in t.outlets}
     condition = dag.timetable.asset_condition
     assert {a.uri for a in condition.objects} == ingest
     assert type(condition).__name__.endswith("All")      # both, not either
@@ -128,14 +133,14 @@ def test_rightsizing_is_scheduled_on_the_ingest_assets(dagbag):
 
 def test_forecast_is_scheduled_on_new_billing(dagbag):
     dag = dagbag.get_dag("forecast_train")
-    billing = {o.uri for o in dagbag.get_dag("billing_ingest").tasks[0].outlets}
+    billing = {o.uri for o in dagbag.get_dag("billing_ingest").get_task("load").outlets}
     assert {a.uri for a in dag.timetable.asset_condition.objects} == billing
     assert dag.tasks[0].bash_command.endswith("/forecast_train --log-format json")
 
 
 def test_anomalies_are_judged_on_new_billing_with_the_monitors_variable(dagbag):
     dag = dagbag.get_dag("anomaly_detect")
-    billing = {o.uri for o in dagbag.get_dag("billing_ingest").tasks[0].outlets}
+    billing = {o.uri for o in dagbag.get_dag("billing_ingest").get_task("load").outlets}
     assert {a.uri for a in dag.timetable.asset_condition.objects} == billing
     task = dag.tasks[0]
     assert task.skip_on_exit_code in (99, [99]) and task.retries == 3
@@ -148,7 +153,7 @@ def test_anomalies_are_judged_on_new_billing_with_the_monitors_variable(dagbag):
 def test_budgets_are_judged_after_billing_and_forecasts(dagbag):
     dag = dagbag.get_dag("budget_check")
     want = {o.uri for d in ("billing_ingest", "forecast_train")
-            for o in dagbag.get_dag(d).tasks[0].outlets}
+            for t in dagbag.get_dag(d).tasks for o in t.outlets}
     condition = dag.timetable.asset_condition
     assert {a.uri for a in condition.objects} == want and len(want) == 2
     assert type(condition).__name__.endswith("All")
@@ -188,6 +193,26 @@ def test_forecast_retrain_runs_retrain_drifted_and_publishes_forecasts(dagbag):
         [o.uri for o in dagbag.get_dag("forecast_train").tasks[0].outlets]
 
 
+def test_billing_fans_out_one_mapped_task_a_unit(dagbag):
+    dag = dagbag.get_dag("billing_ingest")
+    assert sorted(t.task_id for t in dag.tasks) == ["list_units", "load"]
+    tt = dag.timetable
+    assert (getattr(tt, "expression", None) or getattr(tt, "summary", None)
+            or getattr(tt, "_expression", None)) == "0 */6 * * *"
+    assert dag.catchup is False and dag.max_active_runs == 1
+    listing, load = dag.get_task("list_units"), dag.get_task("load")
+    assert listing.output_processor('[{"source": "s3://b/r/20261101-20261201/"}]') == \
+        [{"source": "s3://b/r/20261101-20261201/"}]
+    assert listing.output_processor("[]") == []
+    assert [t.task_id for t in load.upstream_list] == ["list_units"]
+    assert type(load).__name__ == "MappedOperator"
+    assert load.partial_kwargs["skip_on_exit_code"] in (99, [99])
+    assert load.partial_kwargs["append_env"] is True
+    assert load.partial_kwargs["bash_command"].endswith(
+        '/billing_ingest --log-format json "$FINOPS_UNIT_SOURCE"')
+    assert [o.uri for o in load.outlets] == ["postgres://finops/finops/billing_line_items"]
+
+
 def test_usage_runs_have_hourly_data_intervals(dagbag):
     from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -205,14 +230,17 @@ def test_templated_commands(dagbag):
     assert cmd.endswith(' "s3://m/firehose/2026/11/03/03/" "s3://m/firehose/2026/11/03/04/"')
     assert cmd.startswith(BIN + "/usage_ingest ")
     root = {"finops_cur_report_root": "s3://cur/reports/finops"}
-    cmd = render(dagbag.get_dag("billing_ingest"), datetime(2026, 11, 20, 12,
-                 tzinfo=timezone.utc), root)
-    assert cmd.endswith(' --log-format json "s3://cur/reports/finops/20261101-20261201/"')
-    # early in a month the previous period is loaded too (AWS finalises it then)
-    cmd = render(dagbag.get_dag("billing_ingest"), datetime(2026, 12, 2, 6, tzinfo=timezone.utc),
-                 root)
-    assert cmd.endswith(' "s3://cur/reports/finops/20261101-20261201/"'
-                        ' "s3://cur/reports/finops/20261201-20270101/"')
+    billing = dagbag.get_dag("billing_ingest")
+    cmd = render(billing, datetime(2026, 11, 20, 12, tzinfo=timezone.utc), root, "list_units")
+    assert cmd == ("set -o pipefail; " + BIN + "/billing_ingest --log-format json --list-units"
+                   ' "s3://cur/reports/finops/20261101-20261201/"'
+                   " | paste -sd, - | sed 's/.*/[&]/'")
+    # early in a month the previous period is loaded too (AWS finalises it then); several
+    # report roots, each its periods
+    roots = {"finops_cur_report_roots": '["s3://a/r1", "/srv/cur/r2"]'}
+    cmd = render(billing, datetime(2026, 12, 2, 6, tzinfo=timezone.utc), roots, "list_units")
+    assert ('--list-units "s3://a/r1/20261101-20261201/" "s3://a/r1/20261201-20270101/"'
+            ' "/srv/cur/r2/20261101-20261201/" "/srv/cur/r2/20261201-20270101/" |') in cmd
     cmd = render(dagbag.get_dag("instance_catalog_updater"),
                  datetime(2026, 11, 3, 3, tzinfo=timezone.utc), {})
     assert cmd == BIN + "/instance_catalog_updater --log-format json"
@@ -302,5 +330,37 @@ def test_forecast_retrain_dag_skips_without_drift_and_retrains_with_it(airflow_h
             "t|billing_account=111122223333 USD, sub_account_service=444455556666/S1 USD"
         # the USD total drifted too, but `--dimensions total` trained it to the day already
         assert dag_run("2026-10-24T06:50:00+00:00") == "nothing_new"
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def test_billing_dag_maps_one_load_a_unit_over_several_roots(airflow_home, tmp_path):
+    """Two report roots (two reports of the organisation) in finops_cur_report_roots:
+    list_units finds a unit in each, and the mapped load tasks load both."""
+    from curfixtures import legacy_row, write_legacy_delivery
+
+    db = "fo_airflow_" + uuid.uuid4().hex[:8]
+    psql("postgres", f"CREATE DATABASE {db}")
+    try:
+        subprocess.run([os.path.join(BIN, "finops_migrate"), "--dsn", f"dbname={db}"],
+                       check=True, capture_output=True)
+        roots = []
+        for k, report in enumerate(("finops", "finops-eu")):
+            write_legacy_delivery(str(tmp_path / "bucket"), report, "2026-11", f"asm-{report}",
+                                  [[legacy_row(100 * k + i, period="2026-11")
+                                    for i in range(3 + k)]])
+            roots.append(str(tmp_path / "bucket" / report))
+        env = airflow_env(airflow_home, AIRFLOW_VAR_FINOPS_CUR_REPORT_ROOTS=json.dumps(roots),
+                          FINOPS_DSN=f"dbname={db}", VAULT_ADDR="")
+        airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+        r = subprocess.run([airflow, "dags", "test", "billing_ingest",
+                            "2026-11-20T12:00:00+00:00"], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        assert psql(db, "SELECT string_agg(s.report_name || ' ' || l.rows_loaded, ', '"
+                        " ORDER BY s.report_name) FROM finops.billing_loads l JOIN"
+                        " finops.billing_sources s USING (source_id)") == "finops 3, finops-eu 4"
+        assert psql(db, "SELECT count(*) || ' ' || string_agg(DISTINCT status, ',') FROM"
+                        " finops.job_runs WHERE job = 'billing_ingest'") == "2 succeeded"
     finally:
         psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
