@@ -26,14 +26,17 @@ __all__ = ["DAG", "Asset", "BashOperator", "bin_path", "default_args", "NOTHING_
 # Exit code 99: nothing new to do; the task shows as skipped.
 NOTHING_NEW = 99
 
+# Assets name tables as the Postgres provider's URIs do (host:port/database/schema/table;
+# with that provider installed, as on any Airflow with a PostgreSQL metadata database, a
+# shorter URI fails the DAG's import). "finops-db" is a name, not a connection.
 # What the ingest DAGs produce; rightsizing and forecasting are scheduled on them.
-CATALOG = Asset("postgres://finops/finops/instance_prices")
-BILLING = Asset("postgres://finops/finops/billing_line_items")
-USAGE = Asset("postgres://finops/finops/instance_usage_hourly")
+CATALOG = Asset("postgres://finops-db:5432/finops/finops/instance_prices")
+BILLING = Asset("postgres://finops-db:5432/finops/finops/billing_line_items")
+USAGE = Asset("postgres://finops-db:5432/finops/finops/instance_usage_hourly")
 # What forecast_train produces; budget_check is scheduled on it and on billing.
-FORECASTS = Asset("postgres://finops/finops/forecast_values")
+FORECASTS = Asset("postgres://finops-db:5432/finops/finops/forecast_values")
 # What rightsizing_calc produces; idle_stop is scheduled on it.
-RIGHTSIZING = Asset("postgres://finops/finops/rightsizing_recommendations")
+RIGHTSIZING = Asset("postgres://finops-db:5432/finops/finops/rightsizing_recommendations")
 
 DEFAULT_BIN_DIR = os.environ.get("FINOPS_BIN_DIR", "/usr/local/bin")
 

@@ -8,7 +8,8 @@ PACKAGES="build-essential cmake ninja-build pkg-config ca-certificates
 libpq-dev libcurl4-openssl-dev libjansson-dev libcsv-dev zlib1g-dev libcmocka-dev
 postgresql-15 postgresql-client-15 python3 python3-venv util-linux openssl faketime
 clang-14 libclang-rt-14-dev
-prometheus prometheus-pushgateway prometheus-postgres-exporter prometheus-alertmanager"
+prometheus prometheus-pushgateway prometheus-postgres-exporter prometheus-alertmanager
+redis-server"
 
 missing=""
 for p in $PACKAGES; do

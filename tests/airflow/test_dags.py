@@ -168,7 +168,7 @@ def test_idle_stop_follows_rightsizing_and_only_plans_until_told(dagbag):
     dag = dagbag.get_dag("idle_stop")
     rightsizing = {o.uri for o in dagbag.get_dag("rightsizing_calc").tasks[0].outlets}
     assert {a.uri for a in dag.timetable.asset_condition.objects} == rightsizing
-    assert rightsizing == {"postgres://finops/finops/rightsizing_recommendations"}
+    assert rightsizing == {"postgres://finops-db:5432/finops/finops/rightsizing_recommendations"}
     task = dag.tasks[0]
     assert task.skip_on_exit_code in (99, [99])
     when = datetime(2026, 11, 3, 6, tzinfo=timezone.utc)
@@ -210,7 +210,7 @@ def test_billing_fans_out_one_mapped_task_a_unit(dagbag):
     assert load.partial_kwargs["append_env"] is True
     assert load.partial_kwargs["bash_command"].endswith(
         '/billing_ingest --log-format json "$FINOPS_UNIT_SOURCE"')
-    assert [o.uri for o in load.outlets] == ["postgres://finops/finops/billing_line_items"]
+    assert [o.uri for o in load.outlets] == ["postgres://finops-db:5432/finops/finops/billing_line_items"]
 
 
 def test_usage_runs_have_hourly_data_intervals(dagbag):
