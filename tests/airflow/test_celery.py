@@ -1,12 +1,14 @@
-"""The billing DAG on Airflow's CeleryExecutor with two workers (issue 20):
+"""The billing and usage DAGs on Airflow's CeleryExecutor with two workers (issue 20):
 Redis from Debian's packages as the broker, the throwaway PostgreSQL as the
 metadata database and the result backend, Airflow's API server (the Task
 Execution API the workers call) and two Celery workers of one slot each, all
 on 127.0.0.1, started and stopped here. `airflow dags test --use-executor`
 schedules the run through the CeleryExecutor (a scheduler on its own would
 also start runs for the wall clock's intervals). Six report roots give six
-mapped load tasks; they must run on both workers, and the tables must equal
-those of one serial billing_ingest run."""
+mapped billing loads, and three usage shards three mapped usage loads; each
+DAG's loads must run on both workers, and the tables must equal those of one
+serial billing_ingest and one unsharded usage_ingest."""
+import calendar
 import json
 import os
 import shutil
@@ -53,7 +55,32 @@ def wait_until(what, predicate, timeout, procs):
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
-def test_billing_fan_out_runs_on_two_celery_workers(tmp_path):
+USAGE = ("SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max || sample_count, ','"
+         " ORDER BY instance_id, hour)) || ' ' || count(*) FROM finops.instance_usage_hourly")
+
+
+def metric_streams(root):
+    """Firehose's folders of 2026-11-03 03:00 and 04:00: 90 instances' minutes of 03:00 (what
+    the run of the interval ending 05:00 loads: the hour before its interval)."""
+    from test_usage_cli import record, write_lines
+
+    h0 = calendar.timegm((2026, 11, 3, 3, 0, 0))
+    for folder in ("03", "04"):
+        os.makedirs(os.path.join(root, "2026", "11", "03", folder))
+    recs = [record(f"i-0{n:016x}", "CPUUtilization", h0 + m * 60, 1.0 + n % 50 + m / 60,
+                   mx=60.0) for n in range(90) for m in range(0, 60, 5)]
+    from pathlib import Path
+    write_lines(Path(root, "2026", "11", "03", "03", "part.json"), recs)
+
+
+def ran_on(meta, dag_id):
+    rows = psql(meta, "SELECT string_agg(task_id || ':' || state || ':' || hostname, ','"
+                      f" ORDER BY task_id, map_index) FROM task_instance WHERE dag_id = '{dag_id}'"
+                ).split(",")
+    return [x for x in rows if x.startswith("load:")], rows
+
+
+def test_billing_and_usage_fan_out_on_two_celery_workers(tmp_path):
     from curfixtures import legacy_row, write_legacy_delivery
 
     meta = "af_celery_" + uuid.uuid4().hex[:8]
@@ -94,7 +121,10 @@ def test_billing_fan_out_runs_on_two_celery_workers(tmp_path):
         "FINOPS_DSN": f"dbname={data}",
         "VAULT_ADDR": "",
         "AIRFLOW_VAR_FINOPS_CUR_REPORT_ROOTS": json.dumps(roots),
+        "AIRFLOW_VAR_FINOPS_USAGE_SHARDS": "3",
+        "AIRFLOW_VAR_FINOPS_METRIC_STREAM_PREFIX": str(tmp_path / "streams"),
     })
+    metric_streams(str(tmp_path / "streams"))
     procs = []
 
     def spawn(name, args, **extra):
@@ -131,11 +161,15 @@ def test_billing_fan_out_runs_on_two_celery_workers(tmp_path):
                             "2026-11-20T12:00:00+00:00", "--use-executor"], env=env,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-        ran = psql(meta, "SELECT string_agg(task_id || ':' || state || ':' || hostname, ','"
-                         " ORDER BY task_id, map_index) FROM task_instance"
-                         " WHERE dag_id = 'billing_ingest'").split(",")
-        loads = [x for x in ran if x.startswith("load:")]
+        loads, ran = ran_on(meta, "billing_ingest")
         assert len(loads) == 6 and all(":success:" in x for x in loads), ran
+        assert {x.rsplit(":", 1)[1] for x in loads} == {"worker-a", "worker-b"}, ran
+        r = subprocess.run([AIRFLOW, "dags", "test", "usage_ingest",
+                            "2026-11-03T05:00:00+00:00", "--use-executor"], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        loads, ran = ran_on(meta, "usage_ingest")
+        assert len(loads) == 3 and all(":success:" in x for x in loads), ran
         assert {x.rsplit(":", 1)[1] for x in loads} == {"worker-a", "worker-b"}, ran
         # the same units, one serial run
         subprocess.run([os.path.join(BIN, "finops_migrate"), "--dsn", f"dbname={serial}"],
@@ -146,6 +180,11 @@ def test_billing_fan_out_runs_on_two_celery_workers(tmp_path):
         assert one.returncode == 0, one.stderr
         assert psql(data, TOTALS) == psql(serial, TOTALS)
         assert psql(data, "SELECT count(*) FROM finops.billing_loads") == "6"
+        one = subprocess.run([os.path.join(BIN, "usage_ingest"), "--dsn", f"dbname={serial}",
+                              "--start", "2026-11-03T03:00:00Z", "--end", "2026-11-03T04:00:00Z",
+                              str(tmp_path / "streams")], capture_output=True, text=True)
+        assert one.returncode == 0, one.stderr
+        assert psql(data, USAGE) == psql(serial, USAGE) and psql(data, USAGE).endswith(" 90")
     finally:
         for name, p, log in reversed(procs):
             try:

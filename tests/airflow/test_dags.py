@@ -65,7 +65,6 @@ def test_every_dag_file_loads(dagbag):
 
 @pytest.mark.parametrize("dag_id,schedule,catchup,max_runs", [
     ("instance_catalog_updater", "0 3 * * *", False, 1),
-    ("usage_ingest", "0 * * * *", True, 3),
 ])
 def test_dag_shape(dagbag, dag_id, schedule, catchup, max_runs):
     dag = dagbag.get_dag(dag_id)
@@ -116,7 +115,9 @@ def render(dag, logical, variables, task_id=None):
     ctx = {"data_interval_start": interval.start, "data_interval_end": interval.end,
            "var": {"value": Var(variables), "json": JsonVar(variables)},
            "ds": interval.start.strftime("%Y-%m-%d")}
-    return Environment(undefined=StrictUndefined).from_string(task.bash_command).render(ctx)
+    cmd = task.partial_kwargs["bash_command"] if type(task).__name__ == "MappedOperator" \
+        else task.bash_command
+    return Environment(undefined=StrictUndefined).from_string(cmd).render(ctx)
 
 
 def test_rightsizing_is_scheduled_on_the_ingest_assets(dagbag):
@@ -216,19 +217,33 @@ def test_billing_fans_out_one_mapped_task_a_unit(dagbag):
 def test_usage_runs_have_hourly_data_intervals(dagbag):
     from airflow.timetables.interval import CronDataIntervalTimetable
 
-    assert isinstance(dagbag.get_dag("usage_ingest").timetable, CronDataIntervalTimetable)
+    dag = dagbag.get_dag("usage_ingest")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is True and dag.max_active_runs == 3
+    assert sorted(t.task_id for t in dag.tasks) == ["load", "shards"]
 
 
 def test_templated_commands(dagbag):
-    cmd = render(dagbag.get_dag("usage_ingest"), datetime(2026, 11, 3, 5, tzinfo=timezone.utc),
-                 {"finops_bin_dir": "/opt/finops/bin"})
-    # the run of [04:00, 05:00) loads the hour before it
+    usage = dagbag.get_dag("usage_ingest")
+    load = usage.get_task("load")
+    cmd = render(usage, datetime(2026, 11, 3, 5, tzinfo=timezone.utc),
+                 {"finops_bin_dir": "/opt/finops/bin"}, "load")
+    # the run of [04:00, 05:00) loads the hour before it, its shard from the mapping
     assert cmd == ("/opt/finops/bin/usage_ingest --log-format json"
-                   " --start 2026-11-03T03:00:00Z --end 2026-11-03T04:00:00Z")
-    cmd = render(dagbag.get_dag("usage_ingest"), datetime(2026, 11, 3, 5, tzinfo=timezone.utc),
-                 {"finops_metric_stream_prefix": "s3://m/firehose"})
+                   ' --start 2026-11-03T03:00:00Z --end 2026-11-03T04:00:00Z'
+                   ' --shard "$FINOPS_SHARD"')
+    cmd = render(usage, datetime(2026, 11, 3, 5, tzinfo=timezone.utc),
+                 {"finops_metric_stream_prefix": "s3://m/firehose"}, "load")
     assert cmd.endswith(' "s3://m/firehose/2026/11/03/03/" "s3://m/firehose/2026/11/03/04/"')
     assert cmd.startswith(BIN + "/usage_ingest ")
+    assert load.partial_kwargs["append_env"] is True
+    for n, want in (({}, '["0/1"]'), ({"finops_usage_shards": "3"}, '["0/3","1/3","2/3"]'),
+                    ({"finops_usage_shards": "0"}, '["0/1"]')):
+        script = render(usage, datetime(2026, 11, 3, 5, tzinfo=timezone.utc), n, "shards")
+        out = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        assert out == want and usage.get_task("shards").output_processor(out) == \
+            json.loads(want)
     root = {"finops_cur_report_root": "s3://cur/reports/finops"}
     billing = dagbag.get_dag("billing_ingest")
     cmd = render(billing, datetime(2026, 11, 20, 12, tzinfo=timezone.utc), root, "list_units")
