@@ -18,7 +18,7 @@ already loaded exits 99 and its task shows as skipped.
 import json
 from datetime import datetime, timedelta
 
-from finops_common import BILLING, NOTHING_NEW, BashOperator, DAG, bin_path, default_args
+from finops_common import BILLING, BashOperator, DAG, bin_path, default_args, mapped_loads
 
 ROOTS = ("{% set roots = var.json.get('finops_cur_report_roots', none)"
          " or [var.value.finops_cur_report_root] %}")
@@ -56,11 +56,5 @@ with DAG(
         output_processor=json.loads,
         execution_timeout=timedelta(minutes=10),
     )
-    BashOperator.partial(
-        task_id="load",
-        bash_command=bin_path("billing_ingest") + ' --log-format json "$FINOPS_UNIT_SOURCE"',
-        append_env=True,
-        skip_on_exit_code=NOTHING_NEW,
-        outlets=[BILLING],
-        do_xcom_push=False,
-    ).expand(env=list_units.output.map(unit_env))
+    mapped_loads("load", bin_path("billing_ingest") + ' --log-format json "$FINOPS_UNIT_SOURCE"',
+                 [BILLING], list_units.output.map(unit_env))

@@ -6,6 +6,7 @@ FINOPS_BIN_DIR of the scheduler and workers, else /usr/local/bin. Secrets never
 appear here: the binaries read VAULT_ADDR and the AppRole (or token) from the
 worker's environment (docs/secrets.md), which BashOperator passes on.
 """
+import json
 import os
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ except ImportError:                     # Airflow 2.10
 
 __all__ = ["DAG", "Asset", "BashOperator", "bin_path", "default_args", "NOTHING_NEW",
            "BILLING", "USAGE", "CATALOG", "FORECASTS", "RIGHTSIZING", "hourly_intervals",
-           "job_dag"]
+           "job_dag", "shards_task", "shard_env", "mapped_loads"]
 
 # Exit code 99: nothing new to do; the task shows as skipped.
 NOTHING_NEW = 99
@@ -64,6 +65,42 @@ def hourly_intervals():
     """Runs whose data interval is the hour before them. (Airflow 3 turns a cron
     string into a trigger timetable, whose data interval is empty.)"""
     return CronDataIntervalTimetable("0 * * * *", timezone="UTC")
+
+
+def shards_task(variable):
+    """The task ``shards``: the shards "0/N" to "N-1/N" as a JSON list on one line
+    (XCom holds a task's last line of output), N the Variable's value (default 1,
+    and 1 for anything below it)."""
+    return BashOperator(
+        task_id="shards",
+        bash_command="n={{ var.value.get('%s', '1') | int }};"
+        " [ \"$n\" -ge 1 ] || n=1;"
+        " seq 0 $((n - 1)) | sed \"s|.*|\\\"&/$n\\\"|\" | paste -sd, - | sed 's/.*/[&]/'"
+        % variable,
+        do_xcom_push=True,
+        output_processor=json.loads,
+        execution_timeout=timedelta(minutes=1),
+    )
+
+
+def shard_env(shard):
+    """The environment of the mapped task of one shard (added to the worker's own):
+    its command says --shard "$FINOPS_SHARD"."""
+    return {"FINOPS_SHARD": shard}
+
+
+def mapped_loads(task_id, command, outlets, envs):
+    """One task per item of envs (dynamic task mapping), each running command with
+    its environment added to the worker's, skipped on exit 99, publishing outlets;
+    on as many workers as there are."""
+    return BashOperator.partial(
+        task_id=task_id,
+        bash_command=command,
+        append_env=True,
+        skip_on_exit_code=NOTHING_NEW,
+        outlets=list(outlets),
+        do_xcom_push=False,
+    ).expand(env=envs)
 
 
 def job_dag(job, description, schedule, timeout, tags, arguments="", outlets=(),

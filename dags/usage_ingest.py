@@ -15,11 +15,10 @@ The Variable ``finops_usage_shards`` (default 1) splits the fleet: the task
 each task ``usage_ingest --shard I/N`` (docs/operations.md, "Shards and
 fan-out"), on as many workers as there are.
 """
-import json
 from datetime import datetime, timedelta
 
-from finops_common import (USAGE, NOTHING_NEW, BashOperator, DAG, bin_path, default_args,
-                           hourly_intervals)
+from finops_common import (USAGE, DAG, bin_path, default_args, hourly_intervals, mapped_loads,
+                           shard_env, shards_task)
 
 FMT = "%Y-%m-%dT%H:%M:%SZ"
 WINDOW = (" --start {{ data_interval_start.subtract(hours=1).strftime('%s') }}"
@@ -29,11 +28,6 @@ STREAMS = ("{% if var.value.get('finops_metric_stream_prefix', '') %}"
            "{{ data_interval_start.subtract(hours=1).strftime('%Y/%m/%d/%H') }}/\""
            " \"{{ var.value.finops_metric_stream_prefix }}/"
            "{{ data_interval_start.strftime('%Y/%m/%d/%H') }}/\"{% endif %}")
-
-
-def shard_env(shard):
-    """The environment of the load task of one shard (added to the worker's own)."""
-    return {"FINOPS_SHARD": shard}
 
 
 with DAG(
@@ -46,22 +40,6 @@ with DAG(
     default_args=default_args(timedelta(minutes=50)),
     tags=["finops", "ingest"],
 ) as dag:
-    # ["0/N", ..., "N-1/N"] on one line (XCom holds a task's last line of output)
-    shards = BashOperator(
-        task_id="shards",
-        bash_command="n={{ var.value.get('finops_usage_shards', '1') | int }};"
-        " [ \"$n\" -ge 1 ] || n=1;"
-        " seq 0 $((n - 1)) | sed \"s|.*|\\\"&/$n\\\"|\" | paste -sd, - | sed 's/.*/[&]/'",
-        do_xcom_push=True,
-        output_processor=json.loads,
-        execution_timeout=timedelta(minutes=1),
-    )
-    BashOperator.partial(
-        task_id="load",
-        bash_command=bin_path("usage_ingest") + " --log-format json" + WINDOW
-        + ' --shard "$FINOPS_SHARD"' + STREAMS,
-        append_env=True,
-        skip_on_exit_code=NOTHING_NEW,
-        outlets=[USAGE],
-        do_xcom_push=False,
-    ).expand(env=shards.output.map(shard_env))
+    shards = shards_task("finops_usage_shards")
+    mapped_loads("load", bin_path("usage_ingest") + " --log-format json" + WINDOW
+                 + ' --shard "$FINOPS_SHARD"' + STREAMS, [USAGE], shards.output.map(shard_env))

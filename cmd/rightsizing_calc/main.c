@@ -10,7 +10,7 @@
 
 enum {
 	OPT_END = 1000, OPT_LOOKBACK, OPT_STAT, OPT_HEADROOM, OPT_MEM_HEADROOM, OPT_ARCH,
-	OPT_MIN_HOURS
+	OPT_MIN_HOURS, OPT_SHARD
 };
 
 static const struct fo_option options[] = {
@@ -26,6 +26,10 @@ static const struct fo_option options[] = {
 	 "allow recommending another architecture (x86_64 <-> arm64)"},
 	{"min-hours", 1, OPT_MIN_HOURS, "HOURS",
 	 "fewer hours of metrics: insufficient data (default 30)"},
+	{"shard", 1, OPT_SHARD, "I/N",
+	 "only the instances whose id falls in shard I of N (0 <= I < N; the hash of"
+	 " usage_ingest --shard): N runs at once split a fleet, and finops.rightsizing_current"
+	 " is the newest run of each shard (docs/operations.md, \"Shards\")"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -69,6 +73,8 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 		return 0;
 	case OPT_MIN_HOURS:
 		return fo_opt_int("min-hours", arg, 1, 100000, "a count of hours", &o->min_hours, err);
+	case OPT_SHARD:
+		return fo_opt_shard("shard", arg, &o->shard, &o->nshards, err);
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
 }
@@ -92,10 +98,11 @@ static const struct fo_job job = {
 	.description =
 		"Reads finops.instance_usage_hourly over the lookback, what each instance ran as\n"
 		"from the billing table, and the instance catalog, and writes one recommendation\n"
-		"per instance to finops.rightsizing_recommendations (the newest run is\n"
-		"finops.rightsizing_current). Defaults follow AWS Compute Optimizer: p99.5 of the\n"
-		"hourly CPU maxima, 20% headroom, current-generation types of the same\n"
-		"architecture, GPUs, storage and no lower network; idle by Trusted Advisor's rule.",
+		"per instance to finops.rightsizing_recommendations (the newest run, or the\n"
+		"newest of each shard, is finops.rightsizing_current). Defaults follow AWS\n"
+		"Compute Optimizer: p99.5 of the hourly CPU maxima, 20% headroom,\n"
+		"current-generation types of the same architecture, GPUs, storage and no lower\n"
+		"network; idle by Trusted Advisor's rule.",
 	.flags = FO_JOB_DRY_RUN,
 	.options = options,
 	.option = on_option,

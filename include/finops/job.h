@@ -85,7 +85,8 @@ int fo_opt_int(const char *name, const char *arg, long min, long max, const char
 
 /*
  * The value of option --name as "I/N", shard I of N (0 <= I < N <= 1024), into
- * *i and *n; else FO_EXIT_USAGE "--name ARG: ...".
+ * *i and *n ("0/1", the whole fleet, gives *n 0: not sharded); else
+ * FO_EXIT_USAGE "--name ARG: ...".
  */
 int fo_opt_shard(const char *name, const char *arg, int *i, int *n, fo_err *err);
 

@@ -21,6 +21,8 @@ struct fo_rightsizing_opts {
 	int allow_arch_change;
 	double under_threshold;     /* CPU statistic above this %: under-provisioned (90) */
 	int min_hours;              /* fewer hours of metrics: insufficient data (30) */
+	int shard, nshards;         /* --shard I/N: only instances whose id is in shard I of N
+				       (core.h fo_shard_of); nshards 0: every instance */
 };
 
 void fo_rightsizing_defaults(struct fo_rightsizing_opts *o);

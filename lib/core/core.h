@@ -10,7 +10,7 @@
 #include "finops/error.h"
 
 /* FNV-1a over n bytes of s, from h (FO_FNV1A_BASIS to start). */
-#define FO_FNV1A_BASIS 1469598103934665603ull
+#define FO_FNV1A_BASIS 14695981039346656037ull   /* 0xcbf29ce484222325 */
 static inline uint64_t
 fo_fnv1a(uint64_t h, const char *s, size_t n)
 {

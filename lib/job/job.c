@@ -102,7 +102,7 @@ fo_opt_shard(const char *name, const char *arg, int *i, int *n, fo_err *err)
 		return fo_err_set(err, FO_EXIT_USAGE, "--%s %s: I must be 0 to %ld (shards count"
 				  " from 0)", name, arg, vn - 1);
 	*i = (int)vi;
-	*n = (int)vn;
+	*n = vn == 1 ? 0 : (int)vn;      /* 0/1 is every instance: not sharded */
 	return 0;
 }
 

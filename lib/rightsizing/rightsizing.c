@@ -92,6 +92,7 @@ struct calc {
 	int64_t start_s, end_s;
 	fo_copy *out;
 	long long examined, by_finding[5];
+	long long other_shards;      /* --shard: instances of other shards left out */
 	int64_t saving_list_u;       /* total, units of 1e-10 */
 	char stat_name[16];
 };
@@ -469,6 +470,59 @@ flush_out(struct calc *k, fo_err *err)
 }
 
 /*
+ * --shard I/N: the instances with hours in the window whose id falls in
+ * shard I (fo_shard_of, the hash usage_ingest --shard uses), into the temp
+ * table rightsizing_shard. The ids come from a skip scan of the primary key
+ * (one index probe per instance, not a read of every hour), so a shard's
+ * run reads only its own instances' hours.
+ */
+static int
+shard_instances(struct calc *k, const char *start, const char *end, fo_err *err)
+{
+	static const char *const cols[] = {"instance_id"};
+	const char *params[2] = {start, end};
+	PGresult *res = NULL;
+	fo_copy *c = NULL;
+	int rc;
+
+	rc = fo_pg_exec(k->ctx->conn,
+		"CREATE TEMP TABLE rightsizing_shard (instance_id text PRIMARY KEY) ON COMMIT DROP",
+		err);
+	if (rc == 0)
+		rc = fo_pg_query(k->ctx->conn,
+			"WITH RECURSIVE ids (id) AS ("
+			"  (SELECT instance_id FROM finops.instance_usage_hourly"
+			"    WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
+			"    ORDER BY instance_id LIMIT 1)"
+			"  UNION ALL"
+			"  SELECT (SELECT instance_id FROM finops.instance_usage_hourly"
+			"           WHERE instance_id > ids.id"
+			"             AND hour >= $1::timestamptz AND hour < $2::timestamptz"
+			"           ORDER BY instance_id LIMIT 1)"
+			"    FROM ids WHERE ids.id IS NOT NULL)"
+			" SELECT id FROM ids WHERE id IS NOT NULL", 2, params, &res, err);
+	if (rc == 0)
+		rc = fo_copy_begin(k->ctx->conn, "rightsizing_shard", cols, 1, 0, &c, err);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		if (fo_shard_of(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0),
+				(unsigned)k->o->nshards) != (unsigned)k->o->shard) {
+			k->other_shards++;
+			continue;
+		}
+		fo_copy_put_str(c, PQgetvalue(res, i, 0));
+		rc = fo_copy_end_row(c, err);
+	}
+	PQclear(res);
+	if (c && rc == 0)
+		rc = fo_copy_finish(c, NULL, err);
+	else if (c)
+		fo_copy_abort(c, "failed");
+	if (rc == 0)
+		rc = fo_pg_exec(k->ctx->conn, "ANALYZE rightsizing_shard", err);
+	return rc;
+}
+
+/*
  * Reads the window's hours through a cursor, ordered by instance, deciding
  * each instance when its hours are all read; memory holds one batch.
  */
@@ -480,7 +534,16 @@ read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 	int rc, rows;
 
 	memset(&in, 0, sizeof(in));
-	rc = fo_pg_query(k->ctx->conn,
+	rc = k->o->nshards ? shard_instances(k, start, end, err) : 0;
+	if (rc == 0)
+		rc = fo_pg_query(k->ctx->conn, k->o->nshards ?
+		"DECLARE usage_rows NO SCROLL CURSOR FOR"
+		" SELECT instance_id, coalesce(account_id, ''), coalesce(region, ''),"
+		"        extract(epoch FROM hour)::bigint, cpu_avg, cpu_max, mem_max, net_in_bytes,"
+		"        net_out_bytes"
+		"   FROM finops.instance_usage_hourly JOIN rightsizing_shard USING (instance_id)"
+		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
+		"  ORDER BY instance_id, hour" :
 		"DECLARE usage_rows NO SCROLL CURSOR FOR"
 		" SELECT instance_id, coalesce(account_id, ''), coalesce(region, ''),"
 		"        extract(epoch FROM hour)::bigint, cpu_avg, cpu_max, mem_max, net_in_bytes,"
@@ -561,8 +624,8 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 {
 	struct calc k;
 	struct fo_ts t;
-	char start[40], end[40], run[24], params[512];
-	const char *qp[5];
+	char start[40], end[40], run[24], params[512], shard[12], nshards[12], scope[48];
+	const char *qp[6];
 	int rc;
 
 	memset(&k, 0, sizeof(k));
@@ -587,7 +650,9 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 		 "\"min_hours\":%d}", o->lookback_days, k.stat_name, o->cpu_headroom, o->mem_headroom,
 		 o->allow_arch_change ? "true" : "false", o->under_threshold, o->min_hours);
 
-	rc = fo_run_lock(ctx, "rightsizing", err);
+	if (o->nshards)
+		snprintf(scope, sizeof(scope), "rightsizing shard %d/%d", o->shard, o->nshards);
+	rc = fo_run_lock(ctx, o->nshards ? scope : "rightsizing", err);
 	if (rc == 0)
 		rc = load_catalog(ctx->conn, start, end, &k.cat, err);
 	if (rc == 0)
@@ -608,12 +673,17 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 	qp[1] = start;
 	qp[2] = end;
 	qp[3] = params;
+	snprintf(shard, sizeof(shard), "%d", o->nshards ? o->shard : 0);
+	snprintf(nshards, sizeof(nshards), "%d", o->nshards ? o->nshards : 1);
+	qp[4] = shard;
+	qp[5] = nshards;
 	if (rc == 0)
 		rc = fo_pg_query(ctx->conn,
 			"INSERT INTO finops.rightsizing_runs (run_id, window_start, window_end, parameters,"
-			"  instances, monthly_saving_list, monthly_saving_effective)"
-			" SELECT $1::bigint, $2::timestamptz, $3::timestamptz, $4::jsonb, 0, 0, 0", 4, qp,
-			NULL, err);
+			"  instances, monthly_saving_list, monthly_saving_effective, shard_index,"
+			"  shard_count)"
+			" SELECT $1::bigint, $2::timestamptz, $3::timestamptz, $4::jsonb, 0, 0, 0,"
+			"        $5::integer, $6::integer", 6, qp, NULL, err);
 	if (rc == 0)
 		rc = fo_pg_query(ctx->conn,
 			"INSERT INTO finops.rightsizing_recommendations (run_id, instance_id,"
@@ -660,6 +730,9 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 			      " insufficient data; monthly saving $%s at list price", k.examined,
 			      k.by_finding[F_IDLE], k.by_finding[F_OVER], k.by_finding[F_UNDER],
 			      k.by_finding[F_OPTIMIZED], k.by_finding[F_INSUFFICIENT], total);
+		if (o->nshards)
+			fo_buf_printf(&ctx->summary, "; shard %d/%d (%lld instance(s) of other shards"
+				      " left out)", o->shard, o->nshards, k.other_shards);
 		ctx->nothing_new = k.examined == 0;
 	}
 	catalog_free(&k.cat);

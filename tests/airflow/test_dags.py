@@ -127,9 +127,17 @@ def test_rightsizing_is_scheduled_on_the_ingest_assets(dagbag):
     condition = dag.timetable.asset_condition
     assert {a.uri for a in condition.objects} == ingest
     assert type(condition).__name__.endswith("All")      # both, not either
-    task = dag.tasks[0]
-    assert task.skip_on_exit_code in (99, [99])
-    assert task.bash_command.endswith("/rightsizing_calc --log-format json")
+    task = dag.get_task("rightsizing_calc")
+    assert task.partial_kwargs["skip_on_exit_code"] in (99, [99])
+    assert task.partial_kwargs["append_env"] is True
+    assert dag.get_task("shards").downstream_task_ids == {"rightsizing_calc"}
+    cmd = render(dag, datetime(2026, 11, 3, 5, tzinfo=timezone.utc), {}, "rightsizing_calc")
+    assert cmd == BIN + '/rightsizing_calc --log-format json --shard "$FINOPS_SHARD"'
+    for n, want in (({}, '["0/1"]'), ({"finops_rightsizing_shards": "4"},
+                                      '["0/4","1/4","2/4","3/4"]')):
+        script = render(dag, datetime(2026, 11, 3, 5, tzinfo=timezone.utc), n, "shards")
+        assert subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                              check=True).stdout.strip() == want
 
 
 def test_forecast_is_scheduled_on_new_billing(dagbag):
@@ -167,7 +175,8 @@ def test_budgets_are_judged_after_billing_and_forecasts(dagbag):
 
 def test_idle_stop_follows_rightsizing_and_only_plans_until_told(dagbag):
     dag = dagbag.get_dag("idle_stop")
-    rightsizing = {o.uri for o in dagbag.get_dag("rightsizing_calc").tasks[0].outlets}
+    rightsizing = {o.uri for o in dagbag.get_dag("rightsizing_calc").get_task(
+        "rightsizing_calc").outlets}
     assert {a.uri for a in dag.timetable.asset_condition.objects} == rightsizing
     assert rightsizing == {"postgres://finops-db:5432/finops/finops/rightsizing_recommendations"}
     task = dag.tasks[0]

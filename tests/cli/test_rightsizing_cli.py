@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import psql, run
+from conftest import psql, run, start
 from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
 
 END = datetime(2026, 10, 15, tzinfo=timezone.utc)
@@ -318,3 +318,57 @@ def test_the_idle_rule_reads_the_window_it_was_given(base, tmp_path):
     # 14 days: 3 quiet days are not enough
     assert calc(base).code == 0
     assert found(base)["i-idle"][0] == "optimized"
+
+
+def shard_of(inst, n):
+    """FNV-1a 64 of the id's bytes, modulo n: docs/operations.md, "Shards"."""
+    h = 0xcbf29ce484222325
+    for b in inst.encode():
+        h = ((h ^ b) * 0x100000001b3) % 2**64
+    return h % n
+
+
+def test_shards_at_once_give_the_unsharded_answer(scenario):
+    assert calc(scenario).code == 0
+    whole = found(scenario)
+    # three shards at once: each decides only its own instances, and together
+    # they are the current set, exactly the unsharded run's answers
+    procs = [start("rightsizing_calc", "--dsn", f"dbname={scenario}", "--end", END.isoformat(),
+                   "--shard", f"{i}/3") for i in range(3)]
+    for p in procs:
+        _, errs = p.communicate(timeout=120)
+        assert p.returncode == 0, errs
+    assert found(scenario) == whole
+    per_shard = psql(scenario, """
+        SELECT string_agg(run.shard_index || ':' || r.instance_id, ' ' ORDER BY r.instance_id)
+          FROM finops.rightsizing_current r JOIN finops.rightsizing_runs run USING (run_id)""")
+    assert per_shard == " ".join(f"{shard_of(i, 3)}:{i}" for i in sorted(whole))
+    assert len({shard_of(i, 3) for i in whole}) == 3      # the fixture fills every shard
+    # the shards summed: the same instances and saving as the whole run
+    assert psql(scenario, "SELECT shard_count, shards, instances, monthly_saving_list"
+                          " FROM finops.rightsizing_windows ORDER BY shard_count") == \
+        "1|1|11|597.87\n3|3|11|597.87"
+    # a shard run again replaces its own instances only
+    r = calc(scenario, "--shard", "1/3", "--cpu-headroom", "50")
+    assert r.code == 0, r.stderr
+    n1 = sum(1 for i in whole if shard_of(i, 3) == 1)
+    assert f"{n1} instance(s) examined" in r.summary()["msg"]
+    assert f"; shard 1/3 ({11 - n1} instance(s) of other shards left out)" in \
+        r.summary()["msg"]
+    again = found(scenario)
+    assert {i: v for i, v in again.items() if shard_of(i, 3) != 1} == \
+        {i: v for i, v in whole.items() if shard_of(i, 3) != 1}
+    assert psql(scenario, "SELECT count(*) FROM finops.rightsizing_current") == "11"
+    # an unsharded run is the whole set again, and a later split starts afresh:
+    # its first shard is all that is current, never mixed with the older split
+    assert calc(scenario).code == 0
+    assert found(scenario) == whole
+    assert calc(scenario, "--shard", "2/3").code == 0
+    assert sorted(found(scenario)) == sorted(i for i in whole if shard_of(i, 3) == 2)
+
+
+@pytest.mark.parametrize("bad", ["3/3", "0/0", "-1/2", "1", "a/b", "1/2000"])
+def test_a_bad_shard_is_a_usage_error(bad):
+    r = run("rightsizing_calc", "--dsn", "dbname=nonexistent", "--shard", bad)
+    assert r.code == 2
+    assert "--shard" in r.stderr

@@ -104,6 +104,34 @@ test_backoff_is_jittered(void **state)
 	assert_true(seen_low && seen_high);
 }
 
+/*
+ * The shard hash is the published 64-bit FNV-1a (the test vectors of
+ * draft-eastlake-fnv), so shards documented in docs/operations.md can be
+ * computed by any tool; and the --shard option's bounds.
+ */
+static void
+test_shard_hash_is_fnv1a_64(void **state)
+{
+	int i, n;
+	fo_err err;
+
+	(void)state;
+	assert_int_equal(fo_fnv1a(FO_FNV1A_BASIS, "", 0), 0xcbf29ce484222325ull);
+	assert_int_equal(fo_fnv1a(FO_FNV1A_BASIS, "a", 1), 0xaf63dc4c8601ec8cull);
+	assert_int_equal(fo_fnv1a(FO_FNV1A_BASIS, "foobar", 6), 0x85944171f73967e8ull);
+	assert_int_equal(fo_shard_of("foobar", 6, 1000), 0x85944171f73967e8ull % 1000);
+	assert_int_equal(fo_shard_of("i-0abc", 6, 0), 0);
+	assert_int_equal(fo_opt_shard("shard", "3/4", &i, &n, &err), 0);
+	assert_int_equal(i, 3);
+	assert_int_equal(n, 4);
+	assert_int_equal(fo_opt_shard("shard", "0/1", &i, &n, &err), 0);
+	assert_int_equal(n, 0);                  /* one shard: not sharded */
+	assert_int_equal(fo_opt_shard("shard", "4/4", &i, &n, &err), -1);
+	assert_int_equal(err.code, FO_EXIT_USAGE);
+	assert_int_equal(fo_opt_shard("shard", "0/0", &i, &n, &err), -1);
+	assert_int_equal(fo_opt_shard("shard", "1/", &i, &n, &err), -1);
+}
+
 int
 main(void)
 {
@@ -114,6 +142,7 @@ main(void)
 		cmocka_unit_test(test_parse_int_bounds),
 		cmocka_unit_test(test_backoff_stays_within_capped_exponential_ceiling),
 		cmocka_unit_test(test_backoff_is_jittered),
+		cmocka_unit_test(test_shard_hash_is_fnv1a_64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
