@@ -104,11 +104,14 @@ def mapped_loads(task_id, command, outlets, envs):
 
 
 def job_dag(job, description, schedule, timeout, tags, arguments="", outlets=(),
-            start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1, binary=None):
+            start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1, binary=None,
+            shards_variable=None):
     """The DAG of one job: a single BashOperator task that runs the binary (job,
     unless binary names another) with JSON logs and the given (templated)
     arguments, skipped on exit 99, and publishing the job's outlets. One run at a
-    time and no catchup unless said."""
+    time and no catchup unless said. With shards_variable, the task ``shards``
+    reads that Variable (N, default 1) and the job's task is mapped over its
+    shards, each run with --shard I/N (docs/operations.md, "Shards and fan-out")."""
     with DAG(
         dag_id=job,
         description=description,
@@ -119,10 +122,16 @@ def job_dag(job, description, schedule, timeout, tags, arguments="", outlets=(),
         default_args=default_args(timeout),
         tags=["finops"] + list(tags),
     ) as dag:
-        BashOperator(
-            task_id=job,
-            bash_command=bin_path(binary or job) + " --log-format json" + arguments,
-            skip_on_exit_code=NOTHING_NEW,
-            outlets=list(outlets),
-        )
+        command = bin_path(binary or job) + " --log-format json" + arguments
+        if shards_variable:
+            shards = shards_task(shards_variable)
+            mapped_loads(job, command + ' --shard "$FINOPS_SHARD"', outlets,
+                         shards.output.map(shard_env))
+        else:
+            BashOperator(
+                task_id=job,
+                bash_command=command,
+                skip_on_exit_code=NOTHING_NEW,
+                outlets=list(outlets),
+            )
     return dag

@@ -10,21 +10,16 @@ of each shard (docs/operations.md, "Shards and fan-out").
 
 A run with nothing to examine exits 99 and shows as skipped.
 """
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from finops_common import (BILLING, DAG, RIGHTSIZING, USAGE, bin_path, default_args,
-                           mapped_loads, shard_env, shards_task)
+from finops_common import BILLING, RIGHTSIZING, USAGE, job_dag
 
-with DAG(
-    dag_id="rightsizing_calc",
-    description="Idle, over- and under-provisioned EC2 instances, with the saving",
+dag = job_dag(
+    "rightsizing_calc",
+    "Idle, over- and under-provisioned EC2 instances, with the saving",
     schedule=(BILLING & USAGE),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(timedelta(hours=1)),
-    tags=["finops", "analysis"],
-) as dag:
-    shards = shards_task("finops_rightsizing_shards")
-    mapped_loads("rightsizing_calc", bin_path("rightsizing_calc") + " --log-format json"
-                 ' --shard "$FINOPS_SHARD"', [RIGHTSIZING], shards.output.map(shard_env))
+    timeout=timedelta(hours=1),
+    tags=["analysis"],
+    outlets=[RIGHTSIZING],
+    shards_variable="finops_rightsizing_shards",
+)

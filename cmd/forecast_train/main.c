@@ -8,7 +8,8 @@
 #include "finops/forecast_train.h"
 #include "finops/job.h"
 
-enum { OPT_CUTOFF = 1000, OPT_DIMS, OPT_ORIGINS, OPT_DRIFTED, OPT_THRESHOLD, OPT_BT_DAYS };
+enum { OPT_CUTOFF = 1000, OPT_DIMS, OPT_ORIGINS, OPT_DRIFTED, OPT_THRESHOLD, OPT_BT_DAYS,
+       OPT_SHARD };
 
 static const struct fo_option options[] = {
 	{"cutoff-days", 1, OPT_CUTOFF, "DAYS",
@@ -21,6 +22,9 @@ static const struct fo_option options[] = {
 	 "retrain only the series in finops.forecast_drift above the threshold"},
 	{"drift-threshold", 1, OPT_THRESHOLD, "PERCENT",
 	 "absolute percentage error on the month that marks drift (default 12)"},
+	{"shard", 1, OPT_SHARD, "I/N",
+	 "only the series whose key falls in shard I of N (0 <= I < N; FNV-1a of the key"
+	 " modulo N): N runs at once split the series (docs/operations.md, \"Shards\")"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -48,6 +52,8 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 			return -1;
 		o->drift_threshold = v;
 		return 0;
+	case OPT_SHARD:
+		return fo_opt_shard("shard", arg, &o->shard, &o->nshards, err);
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
 }

@@ -17,6 +17,8 @@ struct fo_forecast_opts {
 	int backtest_days;        /* horizon of each backtest window (14) */
 	int retrain_drifted;      /* only series whose drift exceeds the threshold */
 	double drift_threshold;   /* absolute percentage error on the month (12) */
+	int shard, nshards;       /* --shard I/N: only series whose key is in shard I of N
+				     (core.h fo_shard_of); nshards 0: every series */
 };
 
 void fo_forecast_defaults(struct fo_forecast_opts *o);

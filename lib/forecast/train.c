@@ -15,6 +15,7 @@
 #include "finops/forecast_train.h"
 #include "finops/log.h"
 #include "finops/pg.h"
+#include "core/core.h"
 
 void
 fo_forecast_defaults(struct fo_forecast_opts *o)
@@ -243,7 +244,9 @@ int
 fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_err *err)
 {
 	char cutoff_s[16], first_cutoff_s[16], end_s[16], run[24], thr[24], cut[16];
-	const char *params[5];
+	char scope[48], shard[12], nshards[12];
+	const char *params[7];
+	long long other_shards = 0;
 	struct out o;
 	PGresult *res;
 	int rc, rows;
@@ -252,7 +255,9 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 	memset(&o, 0, sizeof(o));
 	if (fo_forecast_check(opts, err) < 0)
 		return -1;
-	if (fo_run_lock(ctx, "forecast", err) < 0)
+	if (opts->nshards)
+		snprintf(scope, sizeof(scope), "forecast shard %d/%d", opts->shard, opts->nshards);
+	if (fo_run_lock(ctx, opts->nshards ? scope : "forecast", err) < 0)
 		return -1;
 	snprintf(run, sizeof(run), "%lld", ctx->run_id);
 	snprintf(thr, sizeof(thr), "%g", opts->drift_threshold);
@@ -318,9 +323,19 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 		long cutoff = fo_day_parse(PQgetvalue(res, i, 5));
 		long horizon_end = month_start(cutoff + 1, 2) - 1;
 		size_t n = (size_t)(cutoff - first + 1);
-		double *y = calloc(n ? n : 1, sizeof(double));
+		double *y;
 		int j = i;
 
+		if (opts->nshards && fo_shard_of(key, (size_t)PQgetlength(res, i, 0),
+						 (unsigned)opts->nshards) != (unsigned)opts->shard) {
+			for (; j < rows && strcmp(PQgetvalue(res, j, 0), key) == 0 &&
+			       strcmp(PQgetvalue(res, j, 2), cur) == 0; j++)
+				;
+			other_shards++;
+			i = j;
+			continue;
+		}
+		y = calloc(n ? n : 1, sizeof(double));
 		if (!y) {
 			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 			break;
@@ -351,6 +366,9 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 		fo_buf_printf(&ctx->summary, "no series to %s", opts->retrain_drifted ?
 			      "retrain: none has drifted since its last training" :
 			      "train: no closed day of billing data");
+		if (opts->nshards)
+			fo_buf_printf(&ctx->summary, " in shard %d/%d (%lld series of other shards"
+				      " left out)", opts->shard, opts->nshards, other_shards);
 		ctx->nothing_new = 1;
 		goto done;
 	}
@@ -368,13 +386,18 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 		params[2] = end_s;
 		params[3] = dims;
 		params[4] = cut;
+		snprintf(shard, sizeof(shard), "%d", opts->nshards ? opts->shard : 0);
+		snprintf(nshards, sizeof(nshards), "%d", opts->nshards ? opts->nshards : 1);
+		params[5] = shard;
+		params[6] = nshards;
 		rc = fo_pg_query(ctx->conn, opts->retrain_drifted
 				 ? "INSERT INTO finops.forecast_runs (run_id, cutoff_day, horizon_end,"
-				   " dimensions, cutoff_days, retrained_only_drifted)"
-				   " VALUES ($1, $2, $3, $4, $5, true)"
+				   " dimensions, cutoff_days, shard_index, shard_count,"
+				   " retrained_only_drifted)"
+				   " VALUES ($1, $2, $3, $4, $5, $6, $7, true)"
 				 : "INSERT INTO finops.forecast_runs (run_id, cutoff_day, horizon_end,"
-				   " dimensions, cutoff_days) VALUES ($1, $2, $3, $4, $5)", 5, params,
-				 NULL, err);
+				   " dimensions, cutoff_days, shard_index, shard_count)"
+				   " VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, params, NULL, err);
 	}
 	if (rc == 0)
 		rc = fo_copy_text_rows(ctx->conn, "finops.forecast_models", model_columns,
@@ -407,6 +430,9 @@ fo_forecast_train(struct fo_run *ctx, const struct fo_forecast_opts *opts, fo_er
 				      " too short to backtest", o.series, ctx->dry_run ?
 				      "would be forecast" : "forecast", end_s, first_cutoff_s, cutoff_s,
 				      o.fallback);
+		if (opts->nshards)
+			fo_buf_printf(&ctx->summary, "; shard %d/%d (%lld series of other shards left"
+				      " out)", opts->shard, opts->nshards, other_shards);
 	}
 done:
 	fo_buf_free(&o.models);

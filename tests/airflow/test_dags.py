@@ -144,7 +144,14 @@ def test_forecast_is_scheduled_on_new_billing(dagbag):
     dag = dagbag.get_dag("forecast_train")
     billing = {o.uri for o in dagbag.get_dag("billing_ingest").get_task("load").outlets}
     assert {a.uri for a in dag.timetable.asset_condition.objects} == billing
-    assert dag.tasks[0].bash_command.endswith("/forecast_train --log-format json")
+    task = dag.get_task("forecast_train")
+    assert task.partial_kwargs["skip_on_exit_code"] in (99, [99])
+    assert render(dag, datetime(2026, 11, 3, 5, tzinfo=timezone.utc), {}, "forecast_train") \
+        == BIN + '/forecast_train --log-format json --shard "$FINOPS_SHARD"'
+    script = render(dag, datetime(2026, 11, 3, 5, tzinfo=timezone.utc),
+                    {"finops_forecast_shards": "2"}, "shards")
+    assert subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          check=True).stdout.strip() == '["0/2","1/2"]'
 
 
 def test_anomalies_are_judged_on_new_billing_with_the_monitors_variable(dagbag):
@@ -200,7 +207,7 @@ def test_forecast_retrain_runs_retrain_drifted_and_publishes_forecasts(dagbag):
                                       " --lock-wait 600")
     assert task.skip_on_exit_code in (99, [99])
     assert [o.uri for o in task.outlets] == \
-        [o.uri for o in dagbag.get_dag("forecast_train").tasks[0].outlets]
+        [o.uri for o in dagbag.get_dag("forecast_train").get_task("forecast_train").outlets]
 
 
 def test_billing_fans_out_one_mapped_task_a_unit(dagbag):

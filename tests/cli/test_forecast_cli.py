@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import psql, run
+from conftest import psql, run, start
 from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
 
 FIRST = date(2026, 8, 1)
@@ -279,3 +279,53 @@ def test_a_month_of_support_billed_on_the_first_is_spread_over_its_month(db, tmp
     november = float(psql(db, "SELECT point FROM finops.forecast_months WHERE month ="
                               " '2026-11-01'"))
     assert abs(november - (30 * 100 + 620)) <= 0.05 * (30 * 100 + 620), november
+
+
+def shard_of(key, n):
+    """FNV-1a 64 of the key's bytes, modulo n: docs/operations.md, "Shards"."""
+    h = 0xcbf29ce484222325
+    for b in key.encode():
+        h = ((h ^ b) * 0x100000001b3) % 2**64
+    return h % n
+
+
+CURRENT = ("SELECT string_agg(series_key || ' ' || currency || ' ' || day || ' ' || point"
+           " || ' ' || lo80 || ' ' || hi95, ', ' ORDER BY series_key, currency, day)"
+           " FROM finops.forecast_current")
+
+
+def test_shards_at_once_give_the_unsharded_forecasts(fdb):
+    assert train(fdb).code == 0
+    whole = psql(fdb, CURRENT)
+    keys = psql(fdb, "SELECT DISTINCT series_key FROM finops.forecast_models").splitlines()
+    # four shards: the fixture's seven keys fill three of them; the empty one has
+    # nothing to train (99, skipped in Airflow)
+    assert sorted({shard_of(k, 4) for k in keys}) == [0, 1, 3]
+    procs = [start("forecast_train", "--dsn", f"dbname={fdb}", "--shard", f"{i}/4")
+             for i in range(4)]
+    for i, p in enumerate(procs):
+        _, errs = p.communicate(timeout=120)
+        assert p.returncode == (99 if i == 2 else 0), errs
+    # each series trained by exactly the shard its key hashes to, and the current
+    # forecasts are the unsharded run's, value for value
+    assert psql(fdb, """
+        SELECT string_agg(m.series_key || ' ' || r.shard_index, ', ' ORDER BY 1)
+          FROM (SELECT DISTINCT ON (series_key, currency) * FROM finops.forecast_models
+                 ORDER BY series_key, currency, run_id DESC) m
+          JOIN finops.forecast_runs r USING (run_id)""") == ", ".join(
+        f"{k} {shard_of(k, 4)}" for k in sorted(
+            psql(fdb, "SELECT series_key FROM finops.forecast_models m JOIN"
+                      " finops.forecast_runs r USING (run_id) WHERE r.shard_count = 1"
+                      " ORDER BY 1").splitlines()))
+    assert psql(fdb, CURRENT) == whole
+    assert psql(fdb, "SELECT sum(series) FROM finops.forecast_runs WHERE shard_count = 4") == "9"
+    # a shard of one dimension: total (USD and EUR) is in shard 1 of 4, no series of
+    # the other shards' is trained again
+    r = train(fdb, "--shard", "1/4", "--dimensions", "total")
+    assert r.code == 0, r.stderr
+    assert "2 series forecast" in r.summary()["msg"]
+    assert "; shard 1/4 (0 series of other shards left out)" in r.summary()["msg"]
+    r = train(fdb, "--shard", "0/4", "--dimensions", "total")
+    assert r.code == 99
+    assert "in shard 0/4 (2 series of other shards left out)" in r.summary()["msg"]
+    assert train(fdb, "--shard", "4/4").code == 2
