@@ -12,19 +12,14 @@ import calendar
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 
 import pytest
 
+from celery_cluster import CeleryCluster
 from test_dags import BIN, DAGS, psql
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 TOTALS = ("SELECT count(*) || ' ' || sum(billed_cost) || ' ' || md5(string_agg(line_item_id"
           " || resource_id || billed_cost, ',' ORDER BY line_item_id, resource_id)) || ' / '"
           " || (SELECT string_agg(s.report_name || ':' || l.rows_loaded, ',' ORDER BY"
@@ -34,26 +29,6 @@ TOTALS = ("SELECT count(*) || ' ' || sum(billed_cost) || ' ' || md5(string_agg(l
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server is missing (scripts/setup-debian.sh"
                                        " installs Debian's redis-server)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(what, predicate, timeout, procs):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        for name, p, log in procs:
-            if p.poll() is not None:
-                raise AssertionError(f"{name} exited {p.returncode}:\n"
-                                     + open(log).read()[-3000:])
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
 
 USAGE = ("SELECT md5(string_agg(instance_id || hour || cpu_avg || cpu_max || sample_count, ','"
          " ORDER BY instance_id, hour)) || ' ' || count(*) FROM finops.instance_usage_hourly")
@@ -95,26 +70,7 @@ def test_billing_and_usage_fan_out_on_two_celery_workers(tmp_path):
                               [[legacy_row(100 * k + i, period="2026-11")
                                 for i in range(20 + k)]])
         roots.append(str(tmp_path / "bucket" / report))
-    host = os.environ.get("PGHOST", "/tmp")
-    redis_port, api_port = free_port(), free_port()
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__EXECUTOR":
-            "airflow.providers.celery.executors.celery_executor.CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@/{meta}"
-                                               f"?host={host}",
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@/{meta}?host={host}",
-        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
-        "AIRFLOW__CORE__DAGS_FOLDER": DAGS,
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "finops-celery-test-" + uuid.uuid4().hex,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_name.get",
-        "PYTHONPATH": HERE,
+    cluster = CeleryCluster(str(tmp_path), meta, DAGS, {
         # what a worker needs (deploy/celery/README.md): the binaries, the database
         # (here FINOPS_DSN; in production VAULT_ADDR and the AppRole), the Variables
         "FINOPS_BIN_DIR": BIN,
@@ -125,58 +81,14 @@ def test_billing_and_usage_fan_out_on_two_celery_workers(tmp_path):
         "AIRFLOW_VAR_FINOPS_METRIC_STREAM_PREFIX": str(tmp_path / "streams"),
     })
     metric_streams(str(tmp_path / "streams"))
-    procs = []
-
-    def spawn(name, args, clean_env=False, **extra):
-        log = str(tmp_path / f"{name}.log")
-        penv = dict(env, **extra)
-        if clean_env:
-            # Redis cannot run under libfaketime (the clock+2y pass): the broker keeps
-            # the real clock, which no message of Airflow's depends on
-            penv = {k: v for k, v in penv.items()
-                    if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
-        p = subprocess.Popen(args, env=penv, stdout=open(log, "w"),
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        procs.append((name, p, log))
-        return log
-
     try:
         subprocess.run([os.path.join(BIN, "finops_migrate"), "--dsn", f"dbname={data}"],
                        check=True, capture_output=True)
-        spawn("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                        "--save", "", "--appendonly", "no"], clean_env=True)
-
-        def listening(port):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        wait_until("Redis", lambda: listening(redis_port), 30, procs)
-        r = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-        spawn("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port",
-                             str(api_port), "--workers", "1"])
-        logs = [spawn(f"worker-{w}", [AIRFLOW, "celery", "worker", "--celery-hostname",
-                                      f"worker-{w}@%h", "--concurrency", "1"],
-                      FINOPS_TEST_WORKER=f"worker-{w}") for w in "ab"]
-
-        def ready():
-            return listening(api_port) and all(" ready." in open(log).read() for log in logs)
-
-        wait_until("the API server and both workers", ready, 120, procs)
-        r = subprocess.run([AIRFLOW, "dags", "test", "billing_ingest",
-                            "2026-11-20T12:00:00+00:00", "--use-executor"], env=env,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        cluster.start(workers=("a", "b"))
+        cluster.dags_test("billing_ingest", "2026-11-20T12:00:00+00:00")
         billing, ran = ran_on(meta, "billing_ingest")
         assert len(billing) == 6 and all(":success:" in x for x in billing), ran
-        r = subprocess.run([AIRFLOW, "dags", "test", "usage_ingest",
-                            "2026-11-03T05:00:00+00:00", "--use-executor"], env=env,
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        cluster.dags_test("usage_ingest", "2026-11-03T05:00:00+00:00")
         usage, ran = ran_on(meta, "usage_ingest")
         assert len(usage) == 4 and all(":success:" in x for x in usage), ran
         # Celery hands each queued task to a free worker (one slot each, prefetch 1), but
@@ -199,16 +111,6 @@ def test_billing_and_usage_fan_out_on_two_celery_workers(tmp_path):
         assert one.returncode == 0, one.stderr
         assert psql(data, USAGE) == psql(serial, USAGE) and psql(data, USAGE).endswith(" 90")
     finally:
-        for name, p, log in reversed(procs):
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for name, p, log in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        cluster.stop()
         for d in (meta, data, serial):
             psql("postgres", f"DROP DATABASE IF EXISTS {d} WITH (FORCE)")
