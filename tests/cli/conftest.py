@@ -88,6 +88,28 @@ def db():
     psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def migrated_template():
+    """A database finops_migrate has migrated, once a session: the template of
+    migrated_db (test_migrate_cli migrates fresh databases itself)."""
+    name = "fo_tmpl_" + uuid.uuid4().hex[:10]
+    psql("postgres", f"CREATE DATABASE {name}")
+    r = run("finops_migrate", "--dsn", f"dbname={name}")
+    assert r.code == 0, r.stderr
+    yield name
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def migrated_db(migrated_template):
+    """A fresh database holding the migrated schema (a copy of the session's
+    template: half the time of migrating each one)."""
+    name = "fo_cli_" + uuid.uuid4().hex[:10]
+    psql("postgres", f"CREATE DATABASE {name} TEMPLATE {migrated_template}")
+    yield name
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 class LockHolder:
     """A psql session holding the advisory lock a finops run would take."""
 

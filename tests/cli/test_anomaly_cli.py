@@ -51,8 +51,8 @@ def detect(db, *args, env=None):
 
 
 @pytest.fixture
-def adb(db, tmp_path):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+def adb(migrated_db, tmp_path):
+    db = migrated_db
     load(db, tmp_path, rows(leak), "a")
     return db
 

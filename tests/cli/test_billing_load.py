@@ -17,9 +17,8 @@ FINGERPRINT = ("SELECT count(*) || '|' || coalesce(sum(billed_cost), 0) || '|'"
 
 
 @pytest.fixture
-def fdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
+def fdb(migrated_db):
+    return migrated_db
 
 
 def ingest(db, *args, **kw):

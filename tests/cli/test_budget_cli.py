@@ -86,8 +86,8 @@ def status(db, name):
 
 
 @pytest.fixture
-def bdb(db, tmp_path):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+def bdb(migrated_db, tmp_path):
+    db = migrated_db
     load(db, tmp_path, date(2026, 10, 25), "a")        # closed to 10-23
     return db
 

@@ -56,9 +56,8 @@ def cron(job, db, site, now, **extra):
 
 
 @pytest.fixture
-def mdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
+def mdb(migrated_db):
+    return migrated_db
 
 
 def load_everything(db, site):

@@ -49,8 +49,8 @@ def load(db, tmp_path, rows, name):
 
 
 @pytest.fixture
-def fdb(db, tmp_path):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+def fdb(migrated_db, tmp_path):
+    db = migrated_db
     load(db, tmp_path, rows_for(DAYS), "a")
     return db
 

@@ -14,9 +14,8 @@ from pricefixtures import HEADER, offer_csv, offer_rows
 
 
 @pytest.fixture
-def mdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
+def mdb(migrated_db):
+    return migrated_db
 
 
 def errors(r):

@@ -109,8 +109,8 @@ ALL = range(14 * 24)
 
 
 @pytest.fixture
-def base(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+def base(migrated_db):
+    db = migrated_db
     psql(db, "CREATE TABLE finops.instance_usage_hourly_p202609 PARTITION OF"
              " finops.instance_usage_hourly FOR VALUES FROM ('2026-09-01') TO ('2026-10-01');"
              "CREATE TABLE finops.instance_usage_hourly_p202610 PARTITION OF"

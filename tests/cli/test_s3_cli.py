@@ -62,9 +62,8 @@ def moto():
 
 
 @pytest.fixture
-def mdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
+def mdb(migrated_db):
+    return migrated_db
 
 
 def s3_env(m, **extra):

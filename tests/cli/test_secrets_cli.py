@@ -53,9 +53,8 @@ def vault_for(tmp_path):
 
 
 @pytest.fixture
-def mdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
+def mdb(migrated_db):
+    return migrated_db
 
 
 def dsn_of(db):

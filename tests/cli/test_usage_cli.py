@@ -92,9 +92,8 @@ def close(got, want):
 
 
 @pytest.fixture
-def mdb(db):
-    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
-    return db
+def mdb(migrated_db):
+    return migrated_db
 
 
 def ingest(db, *args, env=None):
