@@ -9,8 +9,10 @@ for an organisation with several payer accounts or reports), else
 AWS names them (20261101-20261201): an S3 prefix (s3://bucket/prefix/report)
 or a local directory.
 
-The task ``list_units`` runs ``billing_ingest --list-units`` on those period
-folders; ``load`` is mapped over its answer, one task per unit, so the
+The task ``list_units`` runs ``billing_ingest --list-units --skip-undelivered``
+on those period folders (a period AWS has not delivered yet, as this month's
+on its first hours, is left out; a root with nothing in it is an error);
+``load`` is mapped over its answer, one task per unit, so the
 units of a run load in parallel on as many workers as there are (each unit
 stays atomic and locked by its source and period). A unit whose assembly is
 already loaded exits 99 and its task shows as skipped.
@@ -50,7 +52,7 @@ with DAG(
     list_units = BashOperator(
         task_id="list_units",
         bash_command="set -o pipefail; " + bin_path("billing_ingest")
-        + " --log-format json --list-units" + FOLDERS
+        + " --log-format json --list-units --skip-undelivered" + FOLDERS
         + " | paste -sd, - | sed 's/.*/[&]/'",
         do_xcom_push=True,
         output_processor=json.loads,

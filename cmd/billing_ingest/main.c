@@ -8,7 +8,10 @@
 #include "finops/billing.h"
 #include "finops/job.h"
 
-enum { OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS, OPT_REGION, OPT_LIST_UNITS };
+enum {
+	OPT_FORCE = 1000, OPT_REPORT_NAME, OPT_ALLOW_SHORT_ROWS, OPT_REGION, OPT_LIST_UNITS,
+	OPT_SKIP_UNDELIVERED
+};
 
 static const struct fo_option options[] = {
 	{"force", 0, OPT_FORCE, NULL,
@@ -23,6 +26,10 @@ static const struct fo_option options[] = {
 	{"list-units", 0, OPT_LIST_UNITS, NULL,
 	 "print the units the sources hold, one JSON object a line (a report root: each of"
 	 " its period folders), and load nothing; needs no database"},
+	{"skip-undelivered", 0, OPT_SKIP_UNDELIVERED, NULL,
+	 "leave out a period folder that does not exist or holds nothing yet (AWS has not"
+	 " delivered it) in a report root that holds something, with a log line; nothing"
+	 " left: exit 99"},
 	{NULL, 0, 0, NULL, NULL}
 };
 
@@ -50,6 +57,9 @@ on_option(struct fo_run *ctx, int id, const char *arg, fo_err *err)
 		return 0;
 	case OPT_LIST_UNITS:
 		o->list_units = 1;
+		return 0;
+	case OPT_SKIP_UNDELIVERED:
+		o->skip_undelivered = 1;
 		return 0;
 	}
 	return fo_err_set(err, FO_EXIT_USAGE, "unknown option");
@@ -83,6 +93,7 @@ list_units(struct fo_run *ctx, fo_err *err)
 	if (fo_billing_list_units(o, stdout, &n, err) < 0)
 		return -1;
 	fo_buf_printf(&ctx->summary, "%zu unit(s) listed", n);
+	ctx->nothing_new = n == 0;      /* only with --skip-undelivered: else an error */
 	return 1;
 }
 

@@ -30,6 +30,8 @@ struct fo_billing_opts {
 	int allow_short_rows;     /* rows with fewer fields than the header: missing are empty */
 	const char *region;       /* AWS region of s3:// sources; NULL: AWS_REGION etc. */
 	int list_units;           /* --list-units: print the units, load nothing */
+	int skip_undelivered;     /* --skip-undelivered: a source that does not exist or
+				     holds nothing yet (in a root that does) is left out */
 };
 
 /*
@@ -40,7 +42,9 @@ struct fo_billing_opts {
  * report root (a directory or prefix holding period folders such as
  * 20261101-20261201/ and no report file of its own) stands for every period
  * folder in it, in order. *n is the count. Reads the sources (manifests
- * included), never the database.
+ * included), never the database. With opts->skip_undelivered, a local path
+ * that does not exist, or a folder or S3 prefix holding nothing, is left out
+ * with a log line (a period AWS has not delivered yet), not an error.
  */
 int fo_billing_list_units(const struct fo_billing_opts *opts, FILE *out, size_t *n,
 			  fo_err *err);

@@ -241,7 +241,7 @@ fo_billing_check(const struct fo_billing_opts *opts, fo_err *err)
 {
 	if (opts->nsources == 0)
 		return fo_err_set(err, FO_EXIT_USAGE, "name at least one manifest, file or directory");
-	for (size_t i = 0; i < opts->nsources; i++)
+	for (size_t i = 0; i < opts->nsources && !opts->skip_undelivered; i++)
 		if (fo_source_check(opts->sources[i], err) < 0)
 			return -1;
 	return 0;
@@ -258,8 +258,15 @@ fo_billing_ingest(struct fo_run *ctx, const struct fo_billing_opts *opts, fo_err
 	fo_source_set_region(opts->region);
 	for (size_t i = 0; i < opts->nsources && !failed; i++) {
 		struct unit u;
-		int changed, rc;
+		int changed, rc, missing = 0;
 
+		if (opts->skip_undelivered &&
+		    billing_undelivered(opts->sources[i], &missing, err) < 0)
+			return -1;
+		if (missing) {
+			skipped++;
+			continue;
+		}
 		rc = billing_unit(&u, opts->sources[i],
 				    opts->report_name ? opts->report_name : "default", err);
 		if (rc == 0)

@@ -113,6 +113,14 @@ int billing_daily_write(struct load *l, const char *period, const char *source_i
 
 /* units.c: the unit a source names (report: its report name, unless a manifest's). */
 int billing_unit(struct unit *u, const char *source, const char *report, fo_err *err);
+
+/*
+ * --skip-undelivered: *yes when source is a local path that does not exist or
+ * a folder or S3 prefix holding nothing (a period AWS has not delivered yet),
+ * logged; FO_EXIT_BAD_INPUT when its report root is missing or empty too (a
+ * wrong name).
+ */
+int billing_undelivered(const char *source, int *yes, fo_err *err);
 void billing_unit_free(struct unit *u);
 
 /* rows.c */

@@ -10,9 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <jansson.h>
 
 #include "finops/billing.h"
+#include "finops/log.h"
+#include "finops/s3.h"
 #include "finops/source.h"
 #include "billing/load.h"
 
@@ -251,6 +255,70 @@ print_unit(FILE *out, const char *source, const char *report, fo_err *err)
 	return rc ? fo_err_set(err, FO_EXIT_FAILURE, "writing the list: %s", strerror(errno)) : 0;
 }
 
+/* Whether the listing name holds a file (1: at its top, or anywhere when deep), or not (0). */
+static int
+holds_anything(const char *name, int deep, fo_err *err)
+{
+	char **all;
+	size_t n;
+
+	if (fo_source_list(name, deep ? FO_SOURCE_DEEP : FO_SOURCE_TOP, &all, &n, err) < 0)
+		return -1;
+	fo_source_free_list(all, n);
+	return n > 0;
+}
+
+/*
+ * --skip-undelivered: whether src is not delivered yet: a local path that
+ * does not exist, or a folder or S3 prefix with nothing in it (AWS makes a
+ * period's folder with its first delivery), in a report root that does
+ * hold something. A root that is missing or empty as a whole is a wrong
+ * name, not a late delivery: an error, so that a mistyped Variable never
+ * passes for a quiet month.
+ */
+int
+billing_undelivered(const char *src, int *yes, fo_err *err)
+{
+	enum fo_source_kind kind;
+	struct stat st;
+	char *parent;
+	size_t len = strlen(src);
+	int s3 = fo_s3_is_uri(src), rc;
+
+	*yes = 0;
+	if (!s3 && stat(src, &st) < 0 && errno == ENOENT) {
+		*yes = 1;
+	} else {
+		if (fo_source_kind_of(src, &kind, err) < 0)
+			return -1;
+		if (!FO_SOURCE_IS_LISTING(kind))
+			return 0;
+		if ((rc = holds_anything(src, 0, err)) < 0)
+			return -1;
+		*yes = !rc;
+	}
+	if (!*yes)
+		return 0;
+	fo_logf(FO_LOG_INFO, FO_FIELDS(FO_STR("source", src)),
+		"%s: not delivered yet (nothing there), left out", src);
+	/* the report root: src without its last segment, ending in '/' */
+	while (len > 0 && src[len - 1] == '/')
+		len--;
+	while (len > 0 && src[len - 1] != '/')
+		len--;
+	if (len == 0 || (s3 && strncmp(src, "s3://", len) == 0))
+		return fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: does not exist or is empty", src);
+	if (!(parent = strndup(src, len)))
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	rc = (s3 || stat(parent, &st) == 0) ? holds_anything(parent, 1, err) : 0;
+	if (rc == 0)
+		fo_err_set(err, FO_EXIT_BAD_INPUT, "%s: does not exist or is empty, and so does its"
+			   " report root %s (a wrong name, not a period not delivered yet)", src,
+			   parent);
+	free(parent);
+	return rc > 0 ? 0 : -1;
+}
+
 int
 fo_billing_list_units(const struct fo_billing_opts *opts, FILE *out, size_t *n, fo_err *err)
 {
@@ -263,8 +331,14 @@ fo_billing_list_units(const struct fo_billing_opts *opts, FILE *out, size_t *n, 
 		enum fo_source_kind kind;
 		char **periods = NULL;
 		size_t np = 0;
-		int own = 1, rc = 0;
+		int own = 1, rc = 0, missing;
 
+		if (opts->skip_undelivered) {
+			if (billing_undelivered(src, &missing, err) < 0)
+				return -1;
+			if (missing)
+				continue;
+		}
 		if (fo_source_kind_of(src, &kind, err) < 0)
 			return -1;
 		if (FO_SOURCE_IS_LISTING(kind) && holds_report(src, &own, err) < 0)

@@ -117,6 +117,33 @@ class CeleryCluster:
 
         self.wait_until("the API server and the workers", ready, 120)
 
+    def start_scheduler(self):
+        """Airflow's scheduler and DAG processor, free running (the DAGs serialized
+        first, so that runs can be triggered at once). The scheduler starts no run
+        of its own (use_job_schedule off): only the runs triggered."""
+        r = subprocess.run([AIRFLOW, "dags", "reserialize"], env=self.env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        log = self.spawn("scheduler", [AIRFLOW, "scheduler"])
+        self.spawn("dag-processor", [AIRFLOW, "dag-processor"])
+        self.wait_until("the scheduler", lambda: "Starting the scheduler" in open(log).read()
+                        or "Launched DagFileProcessorManager" in open(log).read()
+                        or "Adopting or resetting orphaned tasks" in open(log).read(), 120)
+
+    def trigger(self, dag_id, logical_date, state_of, timeout=600):
+        """Unpauses the DAG and triggers a run of logical_date; waits until
+        state_of(run_id) (the run's state, read by the caller from the metadata
+        database) is success or failed, and returns it."""
+        run_id = f"manual__{logical_date}"
+        for args in (["dags", "unpause", dag_id],
+                     ["dags", "trigger", dag_id, "-l", logical_date, "-r", run_id]):
+            r = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True,
+                               timeout=300)
+            assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        self.wait_until(f"the {dag_id} run", lambda: state_of(run_id) in ("success", "failed"),
+                        timeout)
+        return state_of(run_id)
+
     def dags_test(self, dag_id, logical_date, timeout=600):
         r = subprocess.run([AIRFLOW, "dags", "test", dag_id, logical_date, "--use-executor"],
                            env=self.env, capture_output=True, text=True, timeout=timeout)

@@ -114,6 +114,24 @@ def test_cron_wrapper_runs_jobs_as_the_dags_would(mdb, site):
     assert [x["exit_code"] for x in lines if x["msg"].startswith("summary:")] == [0, 99]
 
 
+def test_cron_billing_early_in_a_month_before_aws_delivers_it(mdb, site):
+    # 2026-11-01 01:00: October is loaded again (AWS finalises it in the first days), and
+    # November's folder does not exist yet: left out, not a failure
+    r = cron("billing_ingest", mdb, site, "2026-11-01T01:00:00Z")
+    assert r.returncode == 0, r.stderr
+    assert psql(mdb, "SELECT count(*) FROM finops.billing_line_items") == "6"
+    log = (site["tmp"] / "log" / "billing_ingest.log").read_text()
+    assert "/20261101-20261201/: not delivered yet (nothing there), left out" in log
+    # then, with October loaded, nothing to do; a report root that is not there at all
+    # is a wrong name: exit 3
+    assert cron("billing_ingest", mdb, site, "2026-11-01T07:00:00Z").returncode == 99
+    r = cron("billing_ingest", mdb, site, "2026-11-01T07:00:00Z",
+             FINOPS_CUR_REPORT_ROOT=str(site["tmp"] / "bucket" / "typo"))
+    assert r.returncode == 3
+    assert "(a wrong name, not a period not delivered yet)" in \
+        (site["tmp"] / "log" / "billing_ingest.log").read_text()
+
+
 def test_cron_runs_never_overlap(mdb, site):
     lock = site["tmp"] / "lock"
     lock.mkdir()

@@ -47,6 +47,35 @@ def test_list_units_of_a_report_root_needs_no_database(tmp_path):
     assert bad.code == 3 and "no billing period folder" in bad.stderr
 
 
+def test_a_period_not_delivered_yet_is_left_out_only_when_told(db, tmp_path):
+    """On a month's first hours the DAG names this month's folder before AWS has
+    made it: --skip-undelivered leaves it out (a folder missing or empty, in a root
+    that holds something); a root missing or empty as a whole is a wrong name."""
+    root = bucket(tmp_path)
+    nov = root + "/20261101-20261201/"
+    oct_ = root + "/20261001-20261101/"
+    assert run("billing_ingest", "--list-units", oct_, nov).code == 3      # not told
+    r = run("billing_ingest", "--list-units", "--skip-undelivered", oct_, nov)
+    assert r.code == 0, r.stderr
+    assert [json.loads(line)["period"] for line in r.stdout.splitlines()] == ["2026-10-01"]
+    assert f"{nov}: not delivered yet (nothing there), left out" in r.stderr
+    os_mkdir = tmp_path / "bucket" / "finops" / "20261101-20261201"
+    os_mkdir.mkdir()                                     # made, still empty
+    r = run("billing_ingest", "--list-units", "--skip-undelivered", nov)
+    assert r.code == 99 and "0 unit(s) listed" in r.summary()["msg"]
+    for wrong in (str(tmp_path / "typo") + "/20261101-20261201/",
+                  str(tmp_path / "empty-root") + "/20261101-20261201/"):
+        (tmp_path / "empty-root").mkdir(exist_ok=True)
+        r = run("billing_ingest", "--list-units", "--skip-undelivered", wrong)
+        assert r.code == 3 and "(a wrong name, not a period not delivered yet)" in r.stderr
+    # the same when loading: October loads, November is left out; then nothing new
+    assert run("finops_migrate", "--dsn", f"dbname={db}").code == 0
+    r = run("billing_ingest", "--dsn", f"dbname={db}", "--skip-undelivered", oct_, nov)
+    assert r.code == 0, r.stderr
+    assert psql(db, LOADS) == "2026-10 asm-2026-10 120"
+    assert run("billing_ingest", "--dsn", f"dbname={db}", "--skip-undelivered", nov).code == 99
+
+
 def test_units_loaded_in_parallel_equal_one_serial_run(db, tmp_path):
     root = bucket(tmp_path)
     units = [json.loads(line)["source"] for line in

@@ -190,3 +190,17 @@ def test_list_units_of_an_s3_report_root(moto):
     units = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(u["source"], u["period"], u["kind"], u["assembly"]) for u in units] == [
         (f"s3://{BUCKET}/koku-local/20180801-20180901/", "2018-08-01", "manifest", ASSEMBLY)]
+    # the next period's prefix, not delivered yet, is left out (99 when it is all there
+    # is); a report root with no object at all is a wrong name (3)
+    nxt = f"s3://{BUCKET}/koku-local/20180901-20181001/"
+    r = run("billing_ingest", "--list-units", "--skip-undelivered",
+            f"s3://{BUCKET}/{PERIOD_DIR}/", nxt, env=s3_env(moto))
+    assert r.code == 0, r.stderr
+    assert [json.loads(line)["period"] for line in r.stdout.splitlines()] == ["2018-08-01"]
+    assert f"{nxt}: not delivered yet" in r.stderr
+    assert run("billing_ingest", "--list-units", "--skip-undelivered", nxt,
+               env=s3_env(moto)).code == 99
+    r = run("billing_ingest", "--list-units", "--skip-undelivered",
+            f"s3://{BUCKET}/typo/20180901-20181001/", env=s3_env(moto))
+    assert r.code == 3 and "a wrong name" in r.stderr
+    assert run("billing_ingest", "--list-units", nxt, env=s3_env(moto)).code == 3
