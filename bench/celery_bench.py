@@ -5,8 +5,9 @@ with two, side by side in one run (issue 20, docs/scaling.md).
 UNITS report roots, each one period (2026-10) of a ROWS-row legacy CUR from
 gen_cur (distinct seeds, cached under the work directory), are loaded by the
 billing DAG (list_units, then one mapped load task per unit) through a real
-CeleryExecutor (tests/airflow/celery_cluster.py: Redis, the API server,
-workers of one slot each) into a throwaway PostgreSQL 15:
+CeleryExecutor (tests/airflow/celery_cluster.py: Redis, the API server, a
+free-running scheduler and DAG processor, workers of one slot each; runs
+triggered through the REST API) into a throwaway PostgreSQL 15:
   one: worker-a alone;
   two: worker-a and worker-b (the data database emptied and migrated again).
 It prints, for each, the DAG run's wall time (first task start to last task
@@ -92,8 +93,8 @@ def main():
     results = {}
     try:
         cluster.start(workers=("a",))
-        for label, when in (("one", "2026-10-20T12:00:00+00:00"),
-                            ("two", "2026-10-21T12:00:00+00:00")):
+        cluster.start_scheduler()
+        for label, when in (("one", "2026-10-20T12:00:00Z"), ("two", "2026-10-21T12:00:00Z")):
             if label == "two":
                 cluster.add_workers(("b",))
                 psql("postgres", "DROP DATABASE bench WITH (FORCE)")
@@ -101,14 +102,14 @@ def main():
                 subprocess.run([os.path.join(args.bindir, "finops_migrate"), "--dsn",
                                 "dbname=bench"], check=True, stderr=subprocess.DEVNULL)
             subprocess.run(["psql", "-X", "-q", "-d", "bench", "-c", "CHECKPOINT"], check=True)
-            cluster.dags_test("billing_ingest", when, timeout=3600)
+            assert cluster.trigger("billing_ingest", when, timeout=3600) == "success"
             span, hosts, states = psql("af_meta", f"""
                 SELECT extract(epoch FROM max(end_date) - min(start_date)),
                        string_agg(hostname, ',' ORDER BY hostname) FILTER (WHERE task_id = 'load'),
                        string_agg(DISTINCT state, ',')
                   FROM task_instance WHERE dag_id = 'billing_ingest'
                    AND run_id = (SELECT run_id FROM dag_run WHERE dag_id = 'billing_ingest'
-                                  AND logical_date = '{when}')""").split("|")
+                                  AND logical_date = '{when}'::timestamptz)""").split("|")
             assert states == "success", states
             rows = int(psql("bench", "SELECT count(*) FROM finops.billing_line_items"))
             assert rows == args.units * args.rows, rows

@@ -1,13 +1,13 @@
 """The billing and usage DAGs on Airflow's CeleryExecutor with two workers (issue 20):
 Redis from Debian's packages as the broker, the throwaway PostgreSQL as the
-metadata database and the result backend, Airflow's API server (the Task
-Execution API the workers call) and two Celery workers of one slot each, all
-on 127.0.0.1, started and stopped here. `airflow dags test --use-executor`
-schedules the run through the CeleryExecutor (a scheduler on its own would
-also start runs for the wall clock's intervals). Six report roots give six
-mapped billing loads, and four usage shards four mapped usage loads; the
-loads must run on both workers, and the tables must equal those of one
-serial billing_ingest and one unsharded usage_ingest."""
+metadata database and the result backend, Airflow's API server, a free-running
+scheduler and DAG processor, and two Celery workers of one slot each, all on
+127.0.0.1, started and stopped here (tests/airflow/celery_cluster.py). Runs are
+triggered through the REST API with fixed logical dates (the scheduler starts
+none of its own). Six report roots give six mapped billing loads, and four
+usage shards four mapped usage loads; the loads must run on both workers, and
+the tables must equal those of one serial billing_ingest and one unsharded
+usage_ingest."""
 import calendar
 import json
 import os
@@ -85,10 +85,11 @@ def test_billing_and_usage_fan_out_on_two_celery_workers(tmp_path):
         subprocess.run([os.path.join(BIN, "finops_migrate"), "--dsn", f"dbname={data}"],
                        check=True, capture_output=True)
         cluster.start(workers=("a", "b"))
-        cluster.dags_test("billing_ingest", "2026-11-20T12:00:00+00:00")
+        cluster.start_scheduler()
+        assert cluster.trigger("billing_ingest", "2026-11-20T12:00:00Z") == "success"
         billing, ran = ran_on(meta, "billing_ingest")
         assert len(billing) == 6 and all(":success:" in x for x in billing), ran
-        cluster.dags_test("usage_ingest", "2026-11-03T05:00:00+00:00")
+        assert cluster.trigger("usage_ingest", "2026-11-03T05:00:00Z") == "success"
         usage, ran = ran_on(meta, "usage_ingest")
         assert len(usage) == 4 and all(":success:" in x for x in usage), ran
         # Celery hands each queued task to a free worker (one slot each, prefetch 1), but
