@@ -33,6 +33,23 @@ fo_aws_sigv4(const struct fo_aws_creds *c, const char *region, const char *servi
 }
 
 void
+fo_aws_uri_encode(fo_buf *out, const char *s, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~' || (keep_slash && *p == '/')) {
+			fo_buf_putc(out, (char)*p);
+		} else {
+			fo_buf_putc(out, '%');
+			fo_buf_putc(out, hex[*p >> 4]);
+			fo_buf_putc(out, hex[*p & 15]);
+		}
+	}
+}
+
+void
 fo_aws_done(void)
 {
 	if (have_creds)

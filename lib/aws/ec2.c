@@ -1,7 +1,6 @@
 /*
  * ec2.c: EC2 DescribeInstances and StopInstances (see ec2.h).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +15,6 @@
 
 #define PER_CALL 200               /* values of one filter */
 #define API_VERSION "2016-11-15"
-
-/* Form encoding of a value (RFC 3986 unreserved characters kept). */
-static void
-form_value(fo_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			fo_buf_putc(b, (char)*p);
-		} else {
-			fo_buf_putc(b, '%');
-			fo_buf_putc(b, hex[*p >> 4]);
-			fo_buf_putc(b, hex[*p & 15]);
-		}
-}
 
 /* EC2's error code and message of an answer (Response/Errors/Error), or "". */
 static void
@@ -191,11 +174,11 @@ fo_ec2_describe(const char *region, const char *const *ids, size_t n,
 				    "&Filter.1.Name=instance-id");
 			for (size_t i = 0; i < k; i++) {
 				fo_buf_printf(&form, "&Filter.1.Value.%zu=", i + 1);
-				form_value(&form, ids[first + i]);
+				fo_aws_uri_encode(&form, ids[first + i], 0);
 			}
 			if (token) {
 				fo_buf_puts(&form, "&NextToken=");
-				form_value(&form, token);
+				fo_aws_uri_encode(&form, token, 0);
 				free(token);
 				token = NULL;
 			}
@@ -276,7 +259,7 @@ fo_ec2_stop_instance(const char *region, const char *id, int dry_run,
 
 	answer[0] = '\0';
 	fo_buf_puts(&form, "Action=StopInstances&Version=" API_VERSION "&InstanceId.1=");
-	form_value(&form, id);
+	fo_aws_uri_encode(&form, id, 0);
 	if (dry_run)
 		fo_buf_puts(&form, "&DryRun=true");
 	rc = post(region, dry_run ? "EC2 StopInstances (DryRun)" : "EC2 StopInstances", &form,

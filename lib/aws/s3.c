@@ -1,7 +1,6 @@
 /*
  * s3.c: S3 GetObject and ListObjectsV2 with SigV4 (see s3.h).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,24 +96,6 @@ fo_s3_parse_uri(const char *uri, char **bucket, char **key, fo_err *err)
 	return 0;
 }
 
-/* RFC 3986 percent-encoding as SigV4 wants it: all but A-Z a-z 0-9 - . _ ~ (and / when kept). */
-static void
-uri_encode(fo_buf *out, const char *s, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-		    (keep_slash && *p == '/')) {
-			fo_buf_putc(out, (char)*p);
-		} else {
-			fo_buf_putc(out, '%');
-			fo_buf_putc(out, hex[*p >> 4]);
-			fo_buf_putc(out, hex[*p & 15]);
-		}
-	}
-}
-
 static void
 bucket_url(const struct fo_s3 *s, const char *bucket, fo_buf *out)
 {
@@ -134,7 +115,7 @@ fo_s3_object_url(const struct fo_s3 *s, const char *bucket, const char *key, fo_
 {
 	bucket_url(s, bucket, out);
 	fo_buf_putc(out, '/');
-	uri_encode(out, key, 1);
+	fo_aws_uri_encode(out, key, 1);
 }
 
 static const char *
@@ -341,11 +322,11 @@ fo_s3_list(struct fo_s3 *s, const char *bucket, const char *prefix, char ***keys
 		fo_buf_puts(&url, "/?");
 		if (token.len) {
 			fo_buf_puts(&url, "continuation-token=");
-			uri_encode(&url, token.data, 0);
+			fo_aws_uri_encode(&url, token.data, 0);
 			fo_buf_putc(&url, '&');
 		}
 		fo_buf_puts(&url, "list-type=2&prefix=");
-		uri_encode(&url, prefix, 0);
+		fo_aws_uri_encode(&url, prefix, 0);
 		if (url.oom) {
 			rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 			break;
