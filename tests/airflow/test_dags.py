@@ -270,8 +270,9 @@ def test_templated_commands(dagbag):
     # report roots, each its periods
     roots = {"finops_cur_report_roots": '["s3://a/r1", "/srv/cur/r2"]'}
     cmd = render(billing, datetime(2026, 12, 2, 6, tzinfo=timezone.utc), roots, "list_units")
-    assert ('--list-units "s3://a/r1/20261101-20261201/" "s3://a/r1/20261201-20270101/"'
-            ' "/srv/cur/r2/20261101-20261201/" "/srv/cur/r2/20261201-20270101/" |') in cmd
+    assert ('--list-units --skip-undelivered "s3://a/r1/20261101-20261201/"'
+            ' "s3://a/r1/20261201-20270101/" "/srv/cur/r2/20261101-20261201/"'
+            ' "/srv/cur/r2/20261201-20270101/" |') in cmd
     cmd = render(dagbag.get_dag("instance_catalog_updater"),
                  datetime(2026, 11, 3, 3, tzinfo=timezone.utc), {})
     assert cmd == BIN + "/instance_catalog_updater --log-format json"
