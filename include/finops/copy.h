@@ -75,6 +75,19 @@ int fo_copy_text_rows(PGconn *conn, const char *table, const char *const *column
 		      size_t ncolumns, const struct fo_buf *rows, fo_err *err);
 
 /*
+ * Rows to COPY later, on a connection busy now (reading a COPY TO STDOUT, for
+ * one): fo_copy_put and fo_copy_end_row write text-format rows to a temporary
+ * file (a flat 256 KB in memory), and fo_copy_spool_send copies them into
+ * table on conn and frees the spool, whatever the outcome (fo_copy_abort
+ * frees it unsent). columns must outlive the spool. Errors as
+ * fo_copy_finish's.
+ */
+int fo_copy_spool(const char *table, const char *const *columns, size_t ncolumns,
+		  fo_copy **out, fo_err *err);
+int fo_copy_spool_send(fo_copy *spool, PGconn *conn, struct fo_copy_result *result,
+		       fo_err *err);
+
+/*
  * Appends the next field of the current row: n bytes of s. s == NULL sends
  * NULL. A NUL byte inside the field is refused (text COPY cannot carry it);
  * the error is reported by fo_copy_end_row().

@@ -1,6 +1,7 @@
 /*
  * copy.c: COPY FROM STDIN in text or binary format, in large buffers.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,9 @@
  * connection at a time: the sender from begin to finish, the caller after.
  */
 struct fo_copy {
-	PGconn *conn;
+	PGconn *conn;              /* NULL while spooling */
+	FILE *spool;               /* fo_copy_spool: rows go to this temporary file */
+	const char *const *columns;   /* fo_copy_spool: the caller's, for the COPY later */
 	char table[256];
 	size_t ncolumns;
 	size_t field;              /* fields put in the current row */
@@ -88,6 +91,8 @@ static void
 free_copy(fo_copy *c)
 {
 	stop_sender(c);
+	if (c->spool)
+		fclose(c->spool);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	fo_buf_free(&c->buf);
@@ -430,6 +435,13 @@ send_buffer(fo_copy *c, fo_err *err)
 
 	if (c->buf.len == 0)
 		return 0;
+	if (c->spool) {
+		if (fwrite(c->buf.data, 1, c->buf.len, c->spool) != c->buf.len)
+			return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: spooling rows to a"
+					  " temporary file: %s", c->table, strerror(errno));
+		fo_buf_reset(&c->buf);
+		return 0;
+	}
 	pthread_mutex_lock(&c->mu);
 	while (c->has_job)
 		pthread_cond_wait(&c->cv, &c->mu);
@@ -590,9 +602,81 @@ fo_copy_abort(fo_copy *c, const char *reason)
 	if (!c)
 		return;
 	stop_sender(c);
-	if (PQputCopyEnd(c->conn, reason ? reason : "aborted by client") == 1)
+	if (c->conn && PQputCopyEnd(c->conn, reason ? reason : "aborted by client") == 1)
 		drain_results(c->conn);
 	free_copy(c);
+}
+
+int
+fo_copy_spool(const char *table, const char *const *columns, size_t ncolumns, fo_copy **out,
+	      fo_err *err)
+{
+	fo_copy *c;
+
+	*out = NULL;
+	if (ncolumns == 0)
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: no columns", table);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->ncolumns = ncolumns;
+	c->columns = columns;
+	c->flush_at = FO_COPY_DEFAULT_BUFFER / 4;
+	snprintf(c->table, sizeof(c->table), "%s", table);
+	c->spool = tmpfile();
+	if (!c->spool || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0) {
+		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: %s", table, c->spool ?
+			   "out of memory" : "cannot make a temporary file");
+		free_copy(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+fo_copy_spool_send(fo_copy *spool, PGconn *conn, struct fo_copy_result *result, fo_err *err)
+{
+	fo_copy *c = NULL;
+	size_t got;
+	int rc;
+
+	if (spool->field != 0) {
+		fo_copy_abort(spool, "unfinished row");
+		return fo_err_set(err, FO_EXIT_FAILURE, "COPY: a row was left unfinished");
+	}
+	rc = send_buffer(spool, err);
+	if (rc == 0 && (fflush(spool->spool) != 0 || fseek(spool->spool, 0, SEEK_SET) != 0))
+		rc = fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: reading the spooled rows: %s",
+				spool->table, strerror(errno));
+	if (rc == 0)
+		rc = begin(conn, spool->table, spool->columns, spool->ncolumns, 0, 0, NULL, &c, err);
+	while (rc == 0) {
+		if (fo_buf_reserve(&c->buf, c->flush_at) < 0) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", c->table);
+			break;
+		}
+		got = fread(c->buf.data + c->buf.len, 1, c->flush_at, spool->spool);
+		c->buf.len += got;
+		if (got < c->flush_at) {
+			if (ferror(spool->spool))
+				rc = fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: reading the spooled"
+						" rows: %s", c->table, strerror(errno));
+			break;
+		}
+		rc = send_buffer(c, err);
+	}
+	if (c) {
+		c->rows = spool->rows;
+		if (rc == 0)
+			rc = fo_copy_finish(c, result, err);
+		else
+			fo_copy_abort(c, "failed");
+	}
+	free_copy(spool);
+	return rc;
 }
 
 int

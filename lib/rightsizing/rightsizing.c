@@ -79,7 +79,7 @@ struct sample {
 };
 
 struct inst {
-	char id[64], account[64], region[64];
+	char id[64];
 	struct sample *s;
 	size_t n, cap;
 	double *scratch;
@@ -228,8 +228,7 @@ emit(struct calc *k, const struct inst *in, const struct billed *b, const struct
 {
 	char saving[40], hours_s[16], idle_s[16], monthly[24];
 
-	if (!k->out && fo_copy_begin(k->ctx->conn, "rightsizing_stage", out_columns,
-				     NOUT, 0, &k->out, err) < 0)
+	if (!k->out && fo_copy_spool("rightsizing_stage", out_columns, NOUT, &k->out, err) < 0)
 		return -1;
 	k->by_finding[v->f]++;
 	if (v->f == F_IDLE || v->f == F_OVER)
@@ -240,8 +239,9 @@ emit(struct calc *k, const struct inst *in, const struct billed *b, const struct
 		 (long long)(v->centihours % 100));
 	money(v->saving_u, saving, sizeof(saving));
 	fo_copy_put_str(k->out, in->id);
-	fo_copy_put_nonempty(k->out, b && b->account ? b->account : in->account);
-	fo_copy_put_nonempty(k->out, b && b->region ? b->region : in->region);
+	/* not billed: the usage's own, looked up when the rows are written */
+	fo_copy_put_nonempty(k->out, b ? b->account : NULL);
+	fo_copy_put_nonempty(k->out, b ? b->region : NULL);
 	fo_copy_put_nonempty(k->out, b ? b->os : NULL);
 	fo_copy_put_nonempty(k->out, b ? b->tenancy : NULL);
 	fo_copy_put_nonempty(k->out, b ? b->type : NULL);
@@ -397,11 +397,10 @@ decide(struct calc *k, struct inst *in, fo_err *err)
 
 /* ---- reading the usage -------------------------------------------------------- */
 
-/* Binary result values: PostgreSQL sends them big-endian. */
+/* Binary values: PostgreSQL sends them big-endian. */
 static uint64_t
-be64(const char *p)
+be64(const unsigned char *u)
 {
-	const unsigned char *u = (const unsigned char *)p;
 	uint64_t v = 0;
 
 	for (int i = 0; i < 8; i++)
@@ -410,17 +409,25 @@ be64(const char *p)
 }
 
 static double
-float8_at(PGresult *res, int row, int col)
+float8_of(const unsigned char *u)
 {
-	uint64_t bits = be64(PQgetvalue(res, row, col));
+	uint64_t bits = be64(u);
 	double d;
 
 	memcpy(&d, &bits, sizeof(d));
 	return d;
 }
 
+/* One field of a binary COPY row: its bytes and length, -1 for NULL. */
+struct field {
+	const unsigned char *p;
+	int32_t len;
+};
+
+#define USAGE_FIELDS 7
+
 static int
-add_sample(struct inst *in, PGresult *res, int row)
+add_sample(struct inst *in, const struct field *f)
 {
 	struct sample *s;
 
@@ -439,34 +446,89 @@ add_sample(struct inst *in, PGresult *res, int row)
 	}
 	s = &in->s[in->n++];
 	memset(s, 0, sizeof(*s));
-	s->hour = (int64_t)be64(PQgetvalue(res, row, 3));
-	if (!PQgetisnull(res, row, 4) && !PQgetisnull(res, row, 5)) {
+	/* timestamptz: microseconds since 2000-01-01 UTC; hours are whole */
+	s->hour = (int64_t)be64(f[1].p) / 1000000 + 946684800;
+	if (f[2].len == 8 && f[3].len == 8) {
 		s->has_cpu = 1;
-		s->cpu_avg = float8_at(res, row, 4);
-		s->cpu_max = float8_at(res, row, 5);
+		s->cpu_avg = float8_of(f[2].p);
+		s->cpu_max = float8_of(f[3].p);
 	}
-	if (!PQgetisnull(res, row, 6)) {
+	if (f[4].len == 8) {
 		s->has_mem = 1;
-		s->mem_max = float8_at(res, row, 6);
+		s->mem_max = float8_of(f[4].p);
 	}
-	if (!PQgetisnull(res, row, 7) || !PQgetisnull(res, row, 8)) {
+	if (f[5].len == 8 || f[6].len == 8) {
 		s->has_net = 1;
-		s->net = (PQgetisnull(res, row, 7) ? 0 : float8_at(res, row, 7)) +
-			 (PQgetisnull(res, row, 8) ? 0 : float8_at(res, row, 8));
+		s->net = (f[5].len == 8 ? float8_of(f[5].p) : 0) +
+			 (f[6].len == 8 ? float8_of(f[6].p) : 0);
 	}
 	return 0;
 }
 
-/* Ends the COPY of the recommendations decided so far (the cursor needs the connection). */
+/*
+ * The fields of one binary COPY row (a CopyData message: PostgreSQL sends a
+ * row a message, the first after the file header): 1 and *f filled, 0 at
+ * the trailer, -1 when the message is not what the query makes.
+ */
 static int
-flush_out(struct calc *k, fo_err *err)
+parse_row(const unsigned char *p, size_t n, int first, struct field *f)
 {
-	int rc = 0;
+	static const unsigned char sig[11] = "PGCOPY\n\377\r\n";
+	const unsigned char *end = p + n;
 
-	if (k->out)
-		rc = fo_copy_finish(k->out, NULL, err);
-	k->out = NULL;
-	return rc;
+	if (first) {
+		uint32_t ext;
+
+		if (n < 19 || memcmp(p, sig, 11) != 0)
+			return -1;
+		ext = (uint32_t)p[15] << 24 | (uint32_t)p[16] << 16 | (uint32_t)p[17] << 8 | p[18];
+		if (ext > n - 19)
+			return -1;
+		p += 19 + ext;
+		if (p == end)
+			return 2;            /* the header alone */
+	}
+	if (end - p < 2)
+		return -1;
+	if (p[0] == 0xff && p[1] == 0xff)
+		return 0;
+	if ((p[0] << 8 | p[1]) != USAGE_FIELDS)
+		return -1;
+	p += 2;
+	for (int i = 0; i < USAGE_FIELDS; i++) {
+		if (end - p < 4)
+			return -1;
+		f[i].len = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+				     (uint32_t)p[2] << 8 | p[3]);
+		p += 4;
+		f[i].p = p;
+		if (f[i].len < 0) {
+			f[i].len = -1;
+			continue;
+		}
+		if (end - p < f[i].len)
+			return -1;
+		p += f[i].len;
+	}
+	/* the id and the hour must be there; numbers are float8 or NULL */
+	if (p != end || f[0].len < 0 || f[1].len != 8)
+		return -1;
+	for (int i = 2; i < USAGE_FIELDS; i++)
+		if (f[i].len != -1 && f[i].len != 8)
+			return -1;
+	return 1;
+}
+
+/* Copies a text field into out (cut to its size), NUL-terminated. */
+static void
+field_text(const struct field *f, char *out, size_t size)
+{
+	size_t n = f->len > 0 ? (size_t)f->len : 0;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, f->p, n);
+	out[n] = '\0';
 }
 
 /*
@@ -523,69 +585,105 @@ shard_instances(struct calc *k, const char *start, const char *end, fo_err *err)
 }
 
 /*
- * Reads the window's hours through a cursor, ordered by instance, deciding
- * each instance when its hours are all read; memory holds one batch.
+ * Reads the window's hours with one COPY (SELECT ...) TO STDOUT in binary,
+ * ordered by instance, deciding each instance when its hours are all read;
+ * memory holds one instance's hours. The recommendations go to a spool
+ * (the connection is busy with the COPY) and are copied in afterwards.
  */
 static int
 read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 {
 	const char *params[2] = {start, end};
+	PGconn *conn = k->ctx->conn;
+	struct field f[USAGE_FIELDS];
 	struct inst in;
-	int rc, rows;
+	char id[64];
+	int rc, got, first = 1, done = 0;
+	PGresult *res;
+	fo_buf sql = FO_BUF_INIT;
+	char *lit;
 
 	memset(&in, 0, sizeof(in));
 	rc = k->o->nshards ? shard_instances(k, start, end, err) : 0;
-	if (rc == 0)
-		rc = fo_pg_query(k->ctx->conn, k->o->nshards ?
-		"DECLARE usage_rows NO SCROLL CURSOR FOR"
-		" SELECT instance_id, coalesce(account_id, ''), coalesce(region, ''),"
-		"        extract(epoch FROM hour)::bigint, cpu_avg, cpu_max, mem_max, net_in_bytes,"
-		"        net_out_bytes"
-		"   FROM finops.instance_usage_hourly JOIN rightsizing_shard USING (instance_id)"
-		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
-		"  ORDER BY instance_id, hour" :
-		"DECLARE usage_rows NO SCROLL CURSOR FOR"
-		" SELECT instance_id, coalesce(account_id, ''), coalesce(region, ''),"
-		"        extract(epoch FROM hour)::bigint, cpu_avg, cpu_max, mem_max, net_in_bytes,"
-		"        net_out_bytes"
-		"   FROM finops.instance_usage_hourly"
-		"  WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
-		"  ORDER BY instance_id, hour", 2, params, NULL, err);
-	do {
-		PGresult *res;
+	if (rc < 0)
+		return -1;
+	/* COPY takes no parameters: the window's bounds as literals */
+	/*
+	 * Only what the decisions need, as stored: each value costs the server a
+	 * call of its send function per row, most of the read's time (the
+	 * account and region of an instance not billed are looked up once, when
+	 * the recommendations are written).
+	 */
+	fo_buf_puts(&sql, "COPY (SELECT instance_id, hour, cpu_avg, cpu_max, mem_max,"
+		    " net_in_bytes, net_out_bytes FROM finops.instance_usage_hourly");
+	if (k->o->nshards)
+		fo_buf_puts(&sql, " JOIN rightsizing_shard USING (instance_id)");
+	for (int i = 0; i < 2; i++) {
+		lit = PQescapeLiteral(conn, params[i], strlen(params[i]));
+		if (!lit) {
+			fo_buf_free(&sql);
+			return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		}
+		fo_buf_printf(&sql, i ? " AND hour < %s::timestamptz" :
+			      " WHERE hour >= %s::timestamptz", lit);
+		PQfreemem(lit);
+	}
+	fo_buf_puts(&sql, " ORDER BY instance_id, hour) TO STDOUT (FORMAT binary)");
+	if (sql.oom) {
+		fo_buf_free(&sql);
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	}
+	res = PQexec(conn, sql.data);
+	fo_buf_free(&sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		rc = fo_pg_fail(conn, res, "reading instance_usage_hourly", err);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	id[0] = '\0';
+	while (!done) {
+		char *msg = NULL;
+		int n = PQgetCopyData(conn, &msg, 0);
 
-		if (rc < 0)
-			break;
-		/* binary: no float formatting on the server, no parsing here */
-		res = PQexecParams(k->ctx->conn, "FETCH 50000 FROM usage_rows", 0, NULL, NULL, NULL,
-				   NULL, 1);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			rc = fo_pg_fail(k->ctx->conn, res, "reading instance_usage_hourly", err);
-			PQclear(res);
+		if (n == -1)
+			break;                   /* the COPY is over */
+		if (n == -2) {
+			rc = fo_pg_fail(conn, NULL, "reading instance_usage_hourly", err);
 			break;
 		}
-		rows = PQntuples(res);
-		for (int r = 0; r < rows && rc == 0; r++) {
-			const char *id = PQgetvalue(res, r, 0);
-
-			if (in.id[0] && strcmp(in.id, id) != 0) {
+		if (rc < 0) {                    /* an error: drain the rest */
+			PQfreemem(msg);
+			continue;
+		}
+		got = parse_row((const unsigned char *)msg, (size_t)n, first, f);
+		first = 0;
+		if (got == 1) {
+			if (id[0] && ((size_t)f[0].len != strlen(id) ||
+				      memcmp(id, f[0].p, (size_t)f[0].len) != 0)) {
 				rc = decide(k, &in, err);
 				in.n = 0;
 			}
-			snprintf(in.id, sizeof(in.id), "%s", id);
-			snprintf(in.account, sizeof(in.account), "%s", PQgetvalue(res, r, 1));
-			snprintf(in.region, sizeof(in.region), "%s", PQgetvalue(res, r, 2));
-			if (rc == 0 && add_sample(&in, res, r) < 0)
+			field_text(&f[0], id, sizeof(id));
+			field_text(&f[0], in.id, sizeof(in.id));
+			if (rc == 0 && add_sample(&in, f) < 0)
 				rc = fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+		} else if (got < 0) {
+			rc = fo_err_set(err, FO_EXIT_FAILURE, "reading instance_usage_hourly: a COPY"
+					" row not in the format asked for");
 		}
+		PQfreemem(msg);
+		if (rc == 0 && fo_stop_requested())
+			rc = fo_err_set(err, FO_EXIT_TRANSIENT, "interrupted");
+	}
+	/* the COPY's own result */
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = fo_pg_fail(conn, res, "reading instance_usage_hourly", err);
 		PQclear(res);
-		if (rc == 0 && rows == 0 && in.id[0])
-			rc = decide(k, &in, err);
-		if (rc == 0)
-			rc = flush_out(k, err);
-	} while (rc == 0 && rows > 0 && !fo_stop_requested());
-	if (rc == 0 && fo_stop_requested())
-		rc = fo_err_set(err, FO_EXIT_TRANSIENT, "interrupted");
+	}
+	if (rc == 0 && in.id[0] && in.n)
+		rc = decide(k, &in, err);
 	free(in.s);
 	free(in.scratch);
 	return rc;
@@ -665,10 +763,11 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 			"  ALTER monthly_saving_effective DROP NOT NULL", err);
 	if (rc == 0)
 		rc = read_usage(&k, start, end, err);
-	if (k.out) {
+	if (rc == 0 && k.out)
+		rc = fo_copy_spool_send(k.out, ctx->conn, NULL, err);
+	else if (k.out)
 		fo_copy_abort(k.out, "failed");
-		k.out = NULL;
-	}
+	k.out = NULL;
 	qp[0] = run;
 	qp[1] = start;
 	qp[2] = end;
@@ -692,7 +791,15 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 			"  cpu_demand_vcpu, memory_peak_gib, idle_days, current_hourly_price,"
 			"  recommended_hourly_price, effective_hourly_rate, billed_hours, monthly_hours,"
 			"  monthly_saving_list, monthly_saving_effective, reason)"
-			" SELECT $1::bigint, instance_id, account_id, region, operating_system, tenancy,"
+			" SELECT $1::bigint, instance_id,"
+			"        coalesce(account_id, (SELECT u.account_id"
+			"          FROM finops.instance_usage_hourly u"
+			"         WHERE u.instance_id = s.instance_id AND u.hour >= $2::timestamptz"
+			"           AND u.hour < $3::timestamptz ORDER BY u.hour DESC LIMIT 1)),"
+			"        coalesce(region, (SELECT u.region FROM finops.instance_usage_hourly u"
+			"         WHERE u.instance_id = s.instance_id AND u.hour >= $2::timestamptz"
+			"           AND u.hour < $3::timestamptz ORDER BY u.hour DESC LIMIT 1)),"
+			"        operating_system, tenancy,"
 			"        current_type, recommended_type, finding, hours, cpu_statistic,"
 			"        cpu_percent, cpu_demand_vcpu, memory_peak_gib, idle_days,"
 			"        current_hourly_price, recommended_hourly_price, effective_hourly_rate,"
@@ -701,7 +808,7 @@ fo_rightsizing_calc(struct fo_run *ctx, const struct fo_rightsizing_opts *o, fo_
 			"             THEN round(monthly_saving_list * effective_hourly_rate"
 			"                        / current_hourly_price, 2)"
 			"             ELSE monthly_saving_list END, reason"
-			"   FROM rightsizing_stage", 1, qp, NULL, err);
+			"   FROM rightsizing_stage s", 3, qp, NULL, err);
 	if (rc == 0)
 		rc = fo_pg_query(ctx->conn,
 			"UPDATE finops.rightsizing_runs SET"

@@ -372,3 +372,15 @@ def test_a_bad_shard_is_a_usage_error(bad):
     r = run("rightsizing_calc", "--dsn", "dbname=nonexistent", "--shard", bad)
     assert r.code == 2
     assert "--shard" in r.stderr
+
+
+def test_an_instance_not_billed_keeps_the_account_and_region_of_its_usage(base):
+    # no billing line: type unknown, the account and region of its newest hour of usage
+    usage(base, "i-nobill", ALL, 30.0)
+    psql(base, "UPDATE finops.instance_usage_hourly SET region = 'eu-west-1'"
+               f" WHERE hour = '{(START + timedelta(hours=14 * 24 - 1)).isoformat()}'")
+    assert calc(base).code == 0
+    assert psql(base, "SELECT finding || ' ' || account_id || ' ' || region || ' ' || reason"
+                      " FROM finops.rightsizing_current") == \
+        ("insufficient_data 111122223333 eu-west-1 no EC2 instance hours in the billing table"
+         " for the window: its type is unknown")

@@ -361,6 +361,71 @@ test_binary_refuses_what_the_server_could_not_hold(void **state)
 	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM bin_refused"), "0");
 }
 
+/*
+ * A spool holds rows while the connection is busy (here, with a COPY TO
+ * STDOUT being read) and copies them in afterwards: more rows than its
+ * buffer, awkward values intact; a server error names the row; an abort
+ * sends nothing.
+ */
+static void
+test_spooled_rows_are_copied_after_the_connection_is_free(void **state)
+{
+	static const char *const scols[] = {"id", "val"};
+	struct fo_copy_result r;
+	fo_copy *c;
+	fo_err err;
+	PGresult *res;
+	char *msg, val[64];
+	int n, rows_out = 0;
+
+	(void)state;
+	pgtest_exec(conn, "CREATE TABLE spooled (id int PRIMARY KEY, val text)");
+	assert_int_equal(fo_copy_spool("spooled", scols, 2, &c, &err), 0);
+	res = PQexec(conn, "COPY (SELECT g FROM generate_series(1, 30000) g) TO STDOUT");
+	assert_int_equal(PQresultStatus(res), PGRES_COPY_OUT);
+	PQclear(res);
+	while ((n = PQgetCopyData(conn, &msg, 0)) > 0) {
+		int id = atoi(msg);
+
+		PQfreemem(msg);
+		rows_out++;
+		snprintf(val, sizeof(val), "row\t%d\\ \n", id);
+		fo_copy_put_int(c, id);
+		fo_copy_put_str(c, id % 1000 ? val : NULL);
+		assert_int_equal(fo_copy_end_row(c, &err), 0);
+	}
+	assert_int_equal(n, -1);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	assert_int_equal(rows_out, 30000);
+	assert_int_equal(fo_copy_spool_send(c, conn, &r, &err), 0);
+	assert_int_equal(r.rows, 30000);
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) || ' ' || count(val) || ' ' ||"
+					 " sum(id) FROM spooled"), "30000 29970 450015000");
+	assert_string_equal(pgtest_value(conn, "SELECT val FROM spooled WHERE id = 12345"),
+			    "row\t12345\\ \n");
+
+	/* a row the server refuses: named, nothing kept */
+	assert_int_equal(fo_copy_spool("spooled", scols, 2, &c, &err), 0);
+	fo_copy_put_int(c, 30001);
+	fo_copy_put_str(c, "new");
+	assert_int_equal(fo_copy_end_row(c, &err), 0);
+	fo_copy_put_int(c, 1);                       /* already there */
+	fo_copy_put_str(c, "duplicate");
+	assert_int_equal(fo_copy_end_row(c, &err), 0);
+	assert_int_equal(fo_copy_spool_send(c, conn, &r, &err), -1);
+	assert_int_equal(r.failed_row, 2);
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM spooled"), "30000");
+
+	/* aborted: nothing sent, the connection as it was */
+	assert_int_equal(fo_copy_spool("spooled", scols, 2, &c, &err), 0);
+	fo_copy_put_int(c, 30002);
+	fo_copy_put_str(c, "never");
+	assert_int_equal(fo_copy_end_row(c, &err), 0);
+	fo_copy_abort(c, "failed");
+	assert_string_equal(pgtest_value(conn, "SELECT count(*) FROM spooled"), "30000");
+}
+
 int
 main(void)
 {
@@ -375,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_binary_numbers_equal_the_servers_own_parse),
 		cmocka_unit_test(test_binary_row_of_every_type_round_trips),
 		cmocka_unit_test(test_binary_refuses_what_the_server_could_not_hold),
+		cmocka_unit_test(test_spooled_rows_are_copied_after_the_connection_is_free),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
