@@ -598,7 +598,7 @@ read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 	struct field f[USAGE_FIELDS];
 	struct inst in;
 	char id[64];
-	int rc, got, first = 1, done = 0;
+	int rc, got, first = 1, cancelled = 0;
 	PGresult *res;
 	fo_buf sql = FO_BUF_INIT;
 	char *lit;
@@ -642,17 +642,33 @@ read_usage(struct calc *k, const char *start, const char *end, fo_err *err)
 	}
 	PQclear(res);
 	id[0] = '\0';
-	while (!done) {
+	for (;;) {
 		char *msg = NULL;
 		int n = PQgetCopyData(conn, &msg, 0);
 
 		if (n == -1)
 			break;                   /* the COPY is over */
 		if (n == -2) {
-			rc = fo_pg_fail(conn, NULL, "reading instance_usage_hourly", err);
+			if (rc == 0)
+				rc = fo_pg_fail(conn, NULL, "reading instance_usage_hourly", err);
 			break;
 		}
-		if (rc < 0) {                    /* an error: drain the rest */
+		if (rc < 0) {
+			/*
+			 * An error or a stop request: the server is asked to cancel, so
+			 * that what it still sends is a moment's worth, not the rest of
+			 * the window, before the connection is free again.
+			 */
+			if (!cancelled) {
+				PGcancel *cancel = PQgetCancel(conn);
+				char why[256];
+
+				if (cancel) {
+					PQcancel(cancel, why, sizeof(why));
+					PQfreeCancel(cancel);
+				}
+				cancelled = 1;
+			}
 			PQfreemem(msg);
 			continue;
 		}
