@@ -155,6 +155,29 @@ fo_copy_begin(PGconn *conn, const char *table, const char *const *columns,
 	return fo_copy_begin_with(conn, table, columns, ncolumns, buffer_size, NULL, out, err);
 }
 
+/* A writer of ncolumns into table, flushing at flush_at bytes; NULL (err set) on failure. */
+static fo_copy *
+new_copy(const char *table, size_t ncolumns, size_t flush_at, fo_err *err)
+{
+	fo_copy *c;
+
+	if (ncolumns == 0) {
+		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: no columns", table);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
+		return NULL;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->ncolumns = ncolumns;
+	c->flush_at = flush_at;
+	snprintf(c->table, sizeof(c->table), "%s", table);
+	return c;
+}
+
 static int
 begin(PGconn *conn, const char *table, const char *const *columns, size_t ncolumns,
       size_t buffer_size, int binary, const char *options, fo_copy **out, fo_err *err)
@@ -164,17 +187,10 @@ begin(PGconn *conn, const char *table, const char *const *columns, size_t ncolum
 	PGresult *res;
 
 	*out = NULL;
-	if (ncolumns == 0)
-		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: no columns", table);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
+	if (!(c = new_copy(table, ncolumns, buffer_size ? buffer_size : FO_COPY_DEFAULT_BUFFER,
+			   err)))
+		return -1;
 	c->conn = conn;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	c->ncolumns = ncolumns;
-	c->flush_at = buffer_size ? buffer_size : FO_COPY_DEFAULT_BUFFER;
-	snprintf(c->table, sizeof(c->table), "%s", table);
 
 	fo_buf_printf(&sql, "COPY %s (", table);
 	for (size_t i = 0; i < ncolumns; i++) {
@@ -614,17 +630,9 @@ fo_copy_spool(const char *table, const char *const *columns, size_t ncolumns, fo
 	fo_copy *c;
 
 	*out = NULL;
-	if (ncolumns == 0)
-		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: no columns", table);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: out of memory", table);
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	c->ncolumns = ncolumns;
+	if (!(c = new_copy(table, ncolumns, FO_COPY_DEFAULT_BUFFER / 4, err)))
+		return -1;
 	c->columns = columns;
-	c->flush_at = FO_COPY_DEFAULT_BUFFER / 4;
-	snprintf(c->table, sizeof(c->table), "%s", table);
 	c->spool = tmpfile();
 	if (!c->spool || fo_buf_reserve(&c->buf, c->flush_at + 4096) < 0) {
 		fo_err_set(err, FO_EXIT_FAILURE, "COPY into %s: %s", table, c->spool ?
