@@ -408,6 +408,12 @@ be64(const unsigned char *u)
 	return v;
 }
 
+static uint32_t
+be32(const unsigned char *u)
+{
+	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
 static double
 float8_of(const unsigned char *u)
 {
@@ -447,7 +453,7 @@ add_sample(struct inst *in, const struct field *f)
 	s = &in->s[in->n++];
 	memset(s, 0, sizeof(*s));
 	/* timestamptz: microseconds since 2000-01-01 UTC; hours are whole */
-	s->hour = (int64_t)be64(f[1].p) / 1000000 + 946684800;
+	s->hour = (int64_t)be64(f[1].p) / 1000000 + 946684800;   /* 2000-01-01 */
 	if (f[2].len == 8 && f[3].len == 8) {
 		s->has_cpu = 1;
 		s->cpu_avg = float8_of(f[2].p);
@@ -481,7 +487,7 @@ parse_row(const unsigned char *p, size_t n, int first, struct field *f)
 
 		if (n < 19 || memcmp(p, sig, 11) != 0)
 			return -1;
-		ext = (uint32_t)p[15] << 24 | (uint32_t)p[16] << 16 | (uint32_t)p[17] << 8 | p[18];
+		ext = be32(p + 15);
 		if (ext > n - 19)
 			return -1;
 		p += 19 + ext;
@@ -498,8 +504,7 @@ parse_row(const unsigned char *p, size_t n, int first, struct field *f)
 	for (int i = 0; i < USAGE_FIELDS; i++) {
 		if (end - p < 4)
 			return -1;
-		f[i].len = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-				     (uint32_t)p[2] << 8 | p[3]);
+		f[i].len = (int32_t)be32(p);
 		p += 4;
 		f[i].p = p;
 		if (f[i].len < 0) {

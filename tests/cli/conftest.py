@@ -199,3 +199,12 @@ def demo_database(tmp_path_factory):
         yield name, proc.stdout
     finally:
         psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def shard_of(key, n):
+    """The shard of an id or series key among n: FNV-1a 64 of its bytes, modulo n
+    (docs/operations.md, "Shards and fan-out"), computed here independently of the C."""
+    h = 0xcbf29ce484222325
+    for b in key.encode():
+        h = ((h ^ b) * 0x100000001b3) % 2**64
+    return h % n

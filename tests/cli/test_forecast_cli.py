@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import psql, run, start
+from conftest import psql, run, shard_of, start
 from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
 
 FIRST = date(2026, 8, 1)
@@ -280,13 +280,6 @@ def test_a_month_of_support_billed_on_the_first_is_spread_over_its_month(db, tmp
                               " '2026-11-01'"))
     assert abs(november - (30 * 100 + 620)) <= 0.05 * (30 * 100 + 620), november
 
-
-def shard_of(key, n):
-    """FNV-1a 64 of the key's bytes, modulo n: docs/operations.md, "Shards"."""
-    h = 0xcbf29ce484222325
-    for b in key.encode():
-        h = ((h ^ b) * 0x100000001b3) % 2**64
-    return h % n
 
 
 CURRENT = ("SELECT string_agg(series_key || ' ' || currency || ' ' || day || ' ' || point"

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import psql, run, start
+from conftest import psql, run, shard_of, start
 from curfixtures import LEGACY_COLUMNS, legacy_row, write_csv
 
 END = datetime(2026, 10, 15, tzinfo=timezone.utc)
@@ -319,13 +319,6 @@ def test_the_idle_rule_reads_the_window_it_was_given(base, tmp_path):
     assert calc(base).code == 0
     assert found(base)["i-idle"][0] == "optimized"
 
-
-def shard_of(inst, n):
-    """FNV-1a 64 of the id's bytes, modulo n: docs/operations.md, "Shards"."""
-    h = 0xcbf29ce484222325
-    for b in inst.encode():
-        h = ((h ^ b) * 0x100000001b3) % 2**64
-    return h % n
 
 
 def test_shards_at_once_give_the_unsharded_answer(scenario):
