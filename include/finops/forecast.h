@@ -20,7 +20,7 @@
 
 struct fo_fc_out {
 	double *point, *lo80, *hi80, *lo95, *hi95;   /* h values each, the caller's */
-	char model[32];                              /* what actually ran */
+	char model[48];                              /* what actually ran */
 	double params[5];                            /* alpha, beta, gamma, phi, sigma */
 	int nparams;
 };
@@ -72,6 +72,13 @@ int fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origin
 double fo_fc_smape(const double *actual, const double *forecast, size_t h);
 double fo_fc_mase(const double *insample, size_t n, int m, const double *actual,
 		  const double *forecast, size_t h);
+
+/*
+ * The mean scaled interval score of a (1 - alpha) interval [lo, hi] (M4):
+ * its width plus 2 / alpha times each miss, over h, scaled like MASE.
+ */
+double fo_fc_msis(const double *insample, size_t n, int m, const double *actual,
+		  const double *lo, const double *hi, size_t h, double alpha);
 
 /*
  * Minimises f over dim (<= 8) parameters inside [lo, hi] with the adaptive

@@ -555,28 +555,127 @@ fo_fc_smape(const double *a, const double *f, size_t h)
 	return h ? s / (double)h : 0;
 }
 
-double
-fo_fc_mase(const double *insample, size_t n, int m, const double *a, const double *f,
-	   size_t h)
+/* MASE's denominator: the in-sample mean absolute difference at lag m (NAN when none). */
+static double
+mase_scale(const double *insample, size_t n, int m)
 {
-	double scale = 0, err = 0;
+	double scale = 0;
 	size_t k = 0, lag = m >= 1 && n > (size_t)m ? (size_t)m : 1;
 
 	for (size_t t = lag; t < n; t++, k++)
 		scale += fabs(insample[t] - insample[t - lag]);
+	return k && scale > 0 ? scale / (double)k : NAN;
+}
+
+double
+fo_fc_mase(const double *insample, size_t n, int m, const double *a, const double *f,
+	   size_t h)
+{
+	double err = 0;
+
 	for (size_t i = 0; i < h; i++)
 		err += fabs(a[i] - f[i]);
-	if (!k || scale == 0 || !h)
-		return NAN;
-	return (err / (double)h) / (scale / (double)k);
+	return h ? (err / (double)h) / mase_scale(insample, n, m) : NAN;
+}
+
+double
+fo_fc_msis(const double *insample, size_t n, int m, const double *a, const double *lo,
+	   const double *hi, size_t h, double alpha)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < h; i++) {
+		s += hi[i] - lo[i];
+		if (a[i] < lo[i])
+			s += 2 / alpha * (lo[i] - a[i]);
+		if (a[i] > hi[i])
+			s += 2 / alpha * (a[i] - hi[i]);
+	}
+	return h ? (s / (double)h) / mase_scale(insample, n, m) : NAN;
+}
+
+/* ---- seasonal means ------------------------------------------------------------- */
+
+/*
+ * The mean of the last k seasons of length s at each position of the
+ * season; intervals from its in-sample errors, widening a season at a time.
+ */
+static int
+seasonal_mean(const double *y, size_t n, size_t s, size_t k, size_t h, struct fo_fc_out *out)
+{
+	double e2 = 0;
+	size_t ne = 0;
+
+	if (s < 2 || k < 1 || n < (k + 1) * s)
+		return fo_fc_seasonal_naive(y, n, (int)s, h, out);
+	for (size_t t = k * s; t < n; t++, ne++) {
+		double p = 0;
+
+		for (size_t j = 1; j <= k; j++)
+			p += y[t - j * s];
+		p /= (double)k;
+		e2 += (y[t] - p) * (y[t] - p);
+	}
+	for (size_t i = 0; i < h; i++) {
+		double p = 0;
+
+		for (size_t j = 1; j <= k; j++)
+			p += y[n - j * s + i % s];
+		out->point[i] = p / (double)k;
+		intervals(out, i, sqrt(e2 / (double)ne * (double)(i / s + 1)));
+	}
+	snprintf(out->model, sizeof(out->model), "seasonal_mean_%zux%zu", k, s);
+	out->nparams = 0;
+	return 0;
 }
 
 /* ---- model choice by backtest ------------------------------------------------------ */
 
-enum cand { C_SNAIVE, C_ANN, C_AADN, C_ANA, C_AADA, C_THETA, C_COMBO, NCANDS };
+/*
+ * The candidates. Those after C_COMBO use a second, longer season m2 (the
+ * week of an hourly series) or several seasons of history, and run only
+ * where the series has them.
+ */
+enum cand {
+	C_SNAIVE, C_ANN, C_AADN, C_ANA, C_AADA, C_THETA, C_COMBO,
+	C_SMEAN,                     /* the mean of the last (up to 7) seasons */
+	C_SNAIVE2, C_SMEAN2, C_THETA2, C_MIX2,
+	NCANDS
+};
+
+/* The most seasons C_SMEAN averages, and the fewest it needs. */
+#define SMEAN_MAX 7
+#define SMEAN_MIN 3
 
 static int
-run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_out *out)
+mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2, size_t h,
+	struct fo_fc_out *out);
+
+/* Whether candidate c can run on n values. */
+static int
+cand_fits(enum cand c, size_t n, int m, int m2)
+{
+	switch (c) {
+	case C_ANA:
+	case C_AADA:
+	case C_COMBO:
+		return n >= 2 * (size_t)m;
+	case C_SMEAN:
+		return m >= 2 && n >= (SMEAN_MIN + 1) * (size_t)m;
+	case C_SNAIVE2:
+	case C_MIX2:
+		return m2 > 0 && n >= 2 * (size_t)m2;
+	case C_SMEAN2:
+		return m2 > 0 && n >= 3 * (size_t)m2;
+	case C_THETA2:
+		return m2 > 0 && n >= 3 * (size_t)m2;
+	default:
+		return 1;
+	}
+}
+
+static int
+run_cand(enum cand c, const double *y, size_t n, int m, int m2, size_t h, struct fo_fc_out *out)
 {
 	switch (c) {
 	case C_SNAIVE:
@@ -594,25 +693,33 @@ run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_o
 	case C_COMBO: {
 		/* the mean of three (M4: combinations were robustly strong) */
 		static const enum cand parts[3] = {C_ANA, C_AADA, C_THETA};
-		struct fo_fc_out p;
 
-		if (fo_fc_out_alloc(&p, h) < 0)
+		if (mean_of(parts, 3, y, n, m, m2, h, out) < 0)
 			return -1;
-		for (size_t i = 0; i < h; i++)
-			out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
-		for (int k = 0; k < 3; k++) {
-			run_cand(parts[k], y, n, m, h, &p);
-			for (size_t i = 0; i < h; i++) {
-				out->point[i] += p.point[i] / 3;
-				out->lo80[i] += p.lo80[i] / 3;
-				out->hi80[i] += p.hi80[i] / 3;
-				out->lo95[i] += p.lo95[i] / 3;
-				out->hi95[i] += p.hi95[i] / 3;
-			}
-		}
-		fo_fc_out_free(&p);
 		snprintf(out->model, sizeof(out->model), "combination");
-		out->nparams = 0;
+		return 0;
+	}
+	case C_SMEAN: {
+		size_t k = m >= 2 ? n / (size_t)m - 1 : 0;
+
+		return seasonal_mean(y, n, (size_t)m, k > SMEAN_MAX ? SMEAN_MAX : k, h, out);
+	}
+	case C_SNAIVE2:
+		return fo_fc_seasonal_naive(y, n, m2, h, out);
+	case C_SMEAN2:
+		return seasonal_mean(y, n, (size_t)m2, 2, h, out);
+	case C_THETA2:
+		if (fo_fc_theta(y, n, m2, h, out) < 0)
+			return -1;
+		snprintf(out->model, sizeof(out->model), "theta_seasonal_%d", m2);
+		return 0;
+	case C_MIX2: {
+		/* the last day and the same day a week ago, at once */
+		static const enum cand parts[2] = {C_SNAIVE, C_SNAIVE2};
+
+		if (mean_of(parts, 2, y, n, m, m2, h, out) < 0)
+			return -1;
+		snprintf(out->model, sizeof(out->model), "seasonal_naive_%d_%d", m, m2);
 		return 0;
 	}
 	default:
@@ -620,20 +727,72 @@ run_cand(enum cand c, const double *y, size_t n, int m, size_t h, struct fo_fc_o
 	}
 }
 
+/* The mean of k candidates' forecasts and bounds. */
+static int
+mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2, size_t h,
+	struct fo_fc_out *out)
+{
+	struct fo_fc_out p;
+
+	if (fo_fc_out_alloc(&p, h) < 0)
+		return -1;
+	for (size_t i = 0; i < h; i++)
+		out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
+	for (int j = 0; j < k; j++) {
+		if (run_cand(parts[j], y, n, m, m2, h, &p) < 0) {
+			fo_fc_out_free(&p);
+			return -1;
+		}
+		for (size_t i = 0; i < h; i++) {
+			out->point[i] += p.point[i] / k;
+			out->lo80[i] += p.lo80[i] / k;
+			out->hi80[i] += p.hi80[i] / k;
+			out->lo95[i] += p.lo95[i] / k;
+			out->hi95[i] += p.hi95[i] / k;
+		}
+	}
+	fo_fc_out_free(&p);
+	out->nparams = 0;
+	return 0;
+}
+
+/* The longer season fo_fc_auto also tries: an hourly series' week. */
+static int
+second_season(int m)
+{
+	return m == 24 ? 7 * 24 : 0;
+}
+
+/* Backtest score of a forecast: MASE, or sMAPE / 100 on a flat history. */
+static double
+score_of(const double *y, size_t cut, int m, const double *f, size_t bh)
+{
+	double e = fo_fc_mase(y, cut, m, y + cut, f, bh);
+
+	return isfinite(e) ? e : fo_fc_smape(y + cut, f, bh) / 100;
+}
+
 int
 fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	   struct fo_fc_out *out, double *mase, double *smape)
 {
-	double score[NCANDS] = {0}, sm[NCANDS] = {0};
-	int tried[NCANDS] = {0}, best = -1;
-	struct fo_fc_out p;
+	double score[NCANDS] = {0}, sm[NCANDS] = {0}, combo_score = 0, combo_sm = 0;
+	double *fc = NULL;           /* each candidate's backtest forecasts, origin by origin */
+	int tried[NCANDS] = {0}, best = -1, second = -1, done = 0, m2 = second_season(m);
+	struct fo_fc_out p, q;
 
 	if (mase)
 		*mase = NAN;
 	if (smape)
 		*smape = NAN;
-	if (fo_fc_out_alloc(&p, bh) < 0)
+	if (origins < 0)
+		origins = 0;
+	if (bh > 0 && origins > 0)
+		fc = malloc((size_t)NCANDS * (size_t)origins * bh * sizeof(double));
+	if ((bh > 0 && origins > 0 && !fc) || fo_fc_out_alloc(&p, bh) < 0) {
+		free(fc);
 		return -1;
+	}
 	for (int o = 1; o <= origins && bh > 0; o++) {
 		size_t cut;
 
@@ -641,31 +800,93 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 			break;
 		cut = n - (size_t)o * bh;
 		for (int c = 0; c < NCANDS; c++) {
-			double e;
-
-			if ((c == C_ANA || c == C_AADA || c == C_COMBO) && cut < 2 * (size_t)m)
+			if (!cand_fits((enum cand)c, cut, m, m2))
 				continue;
-			run_cand((enum cand)c, y, cut, m, bh, &p);
-			e = fo_fc_mase(y, cut, m, y + cut, p.point, bh);
-			if (!isfinite(e))
-				e = fo_fc_smape(y + cut, p.point, bh) / 100;  /* flat history: a scale of 1 */
-			score[c] += e;
+			run_cand((enum cand)c, y, cut, m, m2, bh, &p);
+			memcpy(fc + ((size_t)c * (size_t)origins + (size_t)(o - 1)) * bh, p.point,
+			       bh * sizeof(double));
+			score[c] += score_of(y, cut, m, p.point, bh);
 			sm[c] += fo_fc_smape(y + cut, p.point, bh);
 			tried[c]++;
 		}
+		done = o;
 	}
-	for (int c = 0; c < NCANDS; c++)
-		if (tried[c] && tried[c] == tried[C_SNAIVE] &&
-		    (best < 0 || score[c] / tried[c] < score[best] / tried[best] - 1e-12))
+	/* the best two candidates tried at every origin */
+	for (int c = 0; c < NCANDS; c++) {
+		if (!tried[c] || tried[c] != done)
+			continue;
+		if (best < 0 || score[c] < score[best] - 1e-12) {
+			second = best;
 			best = c;
+		} else if (second < 0 || score[c] < score[second] - 1e-12) {
+			second = c;
+		}
+	}
 	fo_fc_out_free(&p);
 	if (best < 0) {
+		free(fc);
 		/* too short to backtest: the simplest model the length allows */
-		return run_cand(n >= 2 * (size_t)m ? C_SNAIVE : C_ANN, y, n, m, h, out);
+		return run_cand(n >= 2 * (size_t)m ? C_SNAIVE : C_ANN, y, n, m, m2, h, out);
+	}
+	/*
+	 * The mean of the two (M4: combinations of a few strong models beat
+	 * choosing one), scored on the same origins, when it backtests better
+	 * than the best alone.
+	 */
+	if (second >= 0) {
+		for (int o = 0; o < done; o++) {
+			size_t cut = n - (size_t)(o + 1) * bh;
+			const double *a = fc + ((size_t)best * (size_t)origins + (size_t)o) * bh;
+			const double *b = fc + ((size_t)second * (size_t)origins + (size_t)o) * bh;
+			double mix[64], *f = bh <= 64 ? mix : malloc(bh * sizeof(double));
+
+			if (!f) {
+				free(fc);
+				return -1;
+			}
+			for (size_t i = 0; i < bh; i++)
+				f[i] = (a[i] + b[i]) / 2;
+			combo_score += score_of(y, cut, m, f, bh);
+			combo_sm += fo_fc_smape(y + cut, f, bh);
+			if (f != mix)
+				free(f);
+		}
+		if (combo_score >= score[best])
+			second = -1;
+	}
+	free(fc);
+	if (second < 0) {
+		if (mase)
+			*mase = score[best] / done;
+		if (smape)
+			*smape = sm[best] / done;
+		return run_cand((enum cand)best, y, n, m, m2, h, out);
 	}
 	if (mase)
-		*mase = score[best] / tried[best];
+		*mase = combo_score / done;
 	if (smape)
-		*smape = sm[best] / tried[best];
-	return run_cand((enum cand)best, y, n, m, h, out);
+		*smape = combo_sm / done;
+	if (fo_fc_out_alloc(&q, h) < 0)
+		return -1;
+	if (run_cand((enum cand)best, y, n, m, m2, h, &q) < 0 ||
+	    run_cand((enum cand)second, y, n, m, m2, h, out) < 0) {
+		fo_fc_out_free(&q);
+		return -1;
+	}
+	{
+		char name[sizeof(out->model)];
+
+		snprintf(name, sizeof(name), "%s+%s", q.model, out->model);
+		memcpy(out->model, name, sizeof(name));
+	}
+	for (size_t i = 0; i < h; i++) {
+		out->point[i] = (out->point[i] + q.point[i]) / 2;
+		out->lo80[i] = (out->lo80[i] + q.lo80[i]) / 2;
+		out->hi80[i] = (out->hi80[i] + q.hi80[i]) / 2;
+		out->lo95[i] = (out->lo95[i] + q.lo95[i]) / 2;
+		out->hi95[i] = (out->hi95[i] + q.hi95[i]) / 2;
+	}
+	out->nparams = 0;
+	fo_fc_out_free(&q);
+	return 0;
 }

@@ -252,6 +252,15 @@ test_accuracy_measures(void **state)
 	/* MASE with m = 1: in-sample scale 1 */
 	assert_true(fabs(fo_fc_mase(in, 8, 1, a, f, 2) - 5) < 1e-12);
 	assert_true(isnan(fo_fc_mase(a, 1, 1, a, f, 2)));
+	/*
+	 * MSIS at alpha 0.05: widths 20 and 10, the second value 5 below its
+	 * interval (penalty 2 / 0.05 * 5 = 200): (20 + 10 + 200) / 2, scale 1
+	 */
+	{
+		double lo[2] = {90, 55}, hi[2] = {110, 65};
+
+		assert_true(fabs(fo_fc_msis(in, 8, 1, a, lo, hi, 2, 0.05) - 115) < 1e-9);
+	}
 }
 
 int
