@@ -224,7 +224,7 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < train.n; i++) {
 			const struct series *tr = &train.s[i];
 			double *f = methods[k].fc + i * 5 * h;
-			struct fo_fc_out out = {f, f + h, f + 2 * h, f + 3 * h, f + 4 * h, "", {0}, 0};
+			struct fo_fc_out out = {f, f + h, f + 2 * h, f + 3 * h, f + 4 * h, "", {0}, 0, NULL};
 			int c;
 
 			if (k == 0)

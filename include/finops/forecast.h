@@ -23,6 +23,14 @@ struct fo_fc_out {
 	char model[48];                              /* what actually ran */
 	double params[5];                            /* alpha, beta, gamma, phi, sigma */
 	int nparams;
+	/*
+	 * May be NULL (fo_fc_out_alloc gives it): the forecast errors' weights
+	 * on the innovations, psi[0] = sigma, psi[j] = sigma c_j, so that the
+	 * error of step j is the sum of psi[j - i] e_i over the innovations
+	 * e_i (unit variance) of steps i <= j. Sums of steps are correlated
+	 * through them (fo_fc_sum_sd).
+	 */
+	double *psi;
 };
 
 /* Gives out arrays for h values (one allocation), or fails (-1); free with fo_fc_out_free. */
@@ -46,6 +54,21 @@ int fo_fc_naive2(const double *y, size_t n, int m, size_t h, struct fo_fc_out *o
 int fo_fc_ets(const double *y, size_t n, int m, int damped, int seasonal, size_t h,
 	      struct fo_fc_out *out);
 
+/*
+ * TSB (Teunter, Syntetos and Babai) for intermittent series: the size of the
+ * non-zero values and the probability of one, each smoothed (alpha, beta by
+ * Nelder-Mead on the one-step squared error); the forecast is their product,
+ * the expected value a day (every other day at 15: 7.5 a day).
+ */
+int fo_fc_tsb(const double *y, size_t n, size_t h, struct fo_fc_out *out);
+
+/*
+ * The standard deviation of the sum of the forecast's errors over steps
+ * from..to-1, from out->psi (correlated steps), or when it is NULL from the
+ * 95% intervals as if the steps were independent.
+ */
+double fo_fc_sum_sd(const struct fo_fc_out *out, size_t from, size_t to);
+
 /* The Theta method (forecast::thetaf), on seasonally adjusted data when seasonal. */
 int fo_fc_theta(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out);
 
@@ -58,12 +81,17 @@ int fo_fc_seasonal_indices(const double *y, size_t n, int m, double *index);
 /*
  * Chooses the model for y by rolling-origin backtest: at each of `origins`
  * cut points bh apart before the end, every candidate (seasonal naive, ETS
- * without and with damped trend, with and without season, Theta, and the
- * mean of ETS and Theta) is fitted on the data before the cut and scored by
- * MASE on the bh values after it; the lowest mean MASE wins, and forecasts
- * h values from the whole series. *mase and *smape (may be NULL) get its backtest
- * scores (NAN when the series is too short to backtest: then the choice
- * falls back by length, and out->model says which).
+ * without and with damped trend, with and without season, Theta, the mean
+ * of ETS and Theta, the mean of the last up to 7 seasons; for an hourly
+ * series (m 24) also its week: the seasonal naive and Theta at 168, the
+ * mean of the last two weeks, the mean of the last day and the last week;
+ * for an intermittent series, 30% or more zeros, TSB) is fitted on the data
+ * before the cut and scored on the bh values after it, by MASE (by squared
+ * error when intermittent). The best wins, or the mean of the best two when
+ * it scores better on the same cuts; it forecasts h values from the whole
+ * series. *mase and *smape (may be NULL) get the backtest scores of what
+ * was chosen (NAN when the series is too short to backtest: then the choice
+ * falls back by length, and out->model says which; "a+b" is a mean of two).
  */
 int fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	       struct fo_fc_out *out, double *mase, double *smape);

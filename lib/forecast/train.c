@@ -164,18 +164,17 @@ train(struct out *o, const char *run, const char *key, const char *dim, const ch
 	/* this month and the next: actual to date plus the forecast of the rest */
 	for (int mo = 0; mo < 2; mo++) {
 		long from = month_start(cutoff + 1, mo), to = month_start(cutoff + 1, mo + 1);
-		double actual = 0, rest = 0, var = 0;
+		double actual = 0, rest = 0, var;
+		long a = from > cutoff + 1 ? from : cutoff + 1;
+		long b = to - 1 < horizon_end ? to - 1 : horizon_end;
 
 		for (long d = from; d < to && d <= cutoff; d++)
 			if (d >= first)
 				actual += y[d - first];
-		for (long d = from > cutoff + 1 ? from : cutoff + 1; d < to && d <= horizon_end; d++) {
-			size_t i = (size_t)(d - cutoff - 1);
-			double sd = (f.hi95[i] - f.lo95[i]) / (2 * FO_FC_Z95);
-
-			rest += f.point[i];
-			var += isfinite(sd) ? sd * sd : 0;
-		}
+		for (long d = a; d <= b; d++)
+			rest += f.point[d - cutoff - 1];
+		/* the days' errors are correlated (the model's psi weights): summed as such */
+		var = b >= a ? pow(fo_fc_sum_sd(&f, (size_t)(a - cutoff - 1), (size_t)(b - cutoff)), 2) : 0;
 		fo_day_text(from, day);
 		field(&o->months, run, 0);
 		field(&o->months, key, 0);

@@ -122,7 +122,7 @@ fo_nelder_mead(double (*f)(const double *x, void *ctx), void *ctx, double *x, in
 int
 fo_fc_out_alloc(struct fo_fc_out *out, size_t h)
 {
-	double *buf = calloc(5 * (h ? h : 1), sizeof(double));
+	double *buf = calloc(6 * (h ? h : 1), sizeof(double));
 
 	memset(out, 0, sizeof(*out));
 	if (!buf)
@@ -132,6 +132,7 @@ fo_fc_out_alloc(struct fo_fc_out *out, size_t h)
 	out->hi80 = buf + 2 * h;
 	out->lo95 = buf + 3 * h;
 	out->hi95 = buf + 4 * h;
+	out->psi = buf + 5 * h;
 	return 0;
 }
 
@@ -151,6 +152,46 @@ intervals(struct fo_fc_out *out, size_t i, double sd)
 	out->hi80[i] = out->point[i] + FO_FC_Z80 * sd;
 	out->lo95[i] = out->point[i] - FO_FC_Z95 * sd;
 	out->hi95[i] = out->point[i] + FO_FC_Z95 * sd;
+}
+
+/*
+ * The forecast error's weights on the innovations (see forecast.h): sigma
+ * for step 0, sigma c_j for step j; c(j) gives c_j.
+ */
+static void
+set_psi(struct fo_fc_out *out, size_t h, double sigma, double (*c)(size_t j, const void *ctx),
+	const void *ctx)
+{
+	if (!out->psi)
+		return;
+	if (!isfinite(sigma) || sigma < 0)
+		sigma = 0;
+	for (size_t j = 0; j < h; j++)
+		out->psi[j] = j ? sigma * c(j, ctx) : sigma;
+}
+
+/* c_j of a random walk: every past innovation stays */
+static double
+c_one(size_t j, const void *ctx)
+{
+	(void)j;
+	(void)ctx;
+	return 1;
+}
+
+/* c_j of a seasonal random walk of period *(size_t *)ctx */
+static double
+c_season(size_t j, const void *ctx)
+{
+	return j % *(const size_t *)ctx == 0 ? 1 : 0;
+}
+
+/* c_j of simple exponential smoothing: alpha, *(double *)ctx */
+static double
+c_const(size_t j, const void *ctx)
+{
+	(void)j;
+	return *(const double *)ctx;
 }
 
 static double
@@ -175,6 +216,7 @@ naive_fallback(const double *y, size_t n, size_t h, struct fo_fc_out *out, const
 		out->point[i] = last;
 		intervals(out, i, k ? sqrt(s / (double)k * (double)(i + 1)) : 0);
 	}
+	set_psi(out, h, k ? sqrt(s / (double)k) : 0, c_one, NULL);
 	snprintf(out->model, sizeof(out->model), "%s", why);
 	out->nparams = 0;
 }
@@ -196,6 +238,11 @@ fo_fc_seasonal_naive(const double *y, size_t n, int m, size_t h, struct fo_fc_ou
 	for (size_t i = 0; i < h; i++) {
 		out->point[i] = y[n - (size_t)m + i % (size_t)m];
 		intervals(out, i, k ? sqrt(s / (double)k * (double)(i / (size_t)m + 1)) : 0);
+	}
+	{
+		size_t period = (size_t)m;
+
+		set_psi(out, h, k ? sqrt(s / (double)k) : 0, c_season, &period);
 	}
 	snprintf(out->model, sizeof(out->model), "seasonal_naive");
 	out->nparams = 0;
@@ -445,7 +492,7 @@ fo_fc_ets(const double *y, size_t n, int m, int damped, int seasonal, size_t h,
 	sse = ets_run(&e, a, b, g, phi, &l, &tr);
 	sigma2 = sse / (double)(n > (size_t)k + 1 ? n - (size_t)k - 1 : 1);
 	{
-		double damp_sum = 0, var_sum = 1, phi_pow = 1;
+		double damp_sum = 0, var_sum = 1, phi_pow = 1, prev_c = 0;
 
 		for (size_t i = 0; i < h; i++) {
 			double season = e.seasonal ? e.s[(n + i) % (size_t)m] : 0;
@@ -460,6 +507,9 @@ fo_fc_ets(const double *y, size_t n, int m, int damped, int seasonal, size_t h,
 					    (e.seasonal && (i + 1) % (size_t)m == 0 ? g : 0);
 
 				var_sum += cj * cj;
+				if (out->psi)
+					out->psi[i] = sqrt(sigma2) * (i ? prev_c : 1);
+				prev_c = cj;
 			}
 		}
 	}
@@ -529,6 +579,7 @@ fo_fc_theta(const double *y, size_t n, int m, size_t h, struct fo_fc_out *out)
 		out->point[i] = l + slope / 2 * ((double)i + (1 - pow(1 - alpha, (double)n)) / alpha);
 		intervals(out, i, sigma * sqrt(1 + (double)i * alpha * alpha));
 	}
+	set_psi(out, h, sigma, c_const, &alpha);
 	reseason(out, n, m, h, index);
 	snprintf(out->model, sizeof(out->model), "theta%s", index ? "_seasonal" : "");
 	out->params[0] = alpha;
@@ -603,18 +654,22 @@ fo_fc_msis(const double *insample, size_t n, int m, const double *a, const doubl
 static int
 seasonal_mean(const double *y, size_t n, size_t s, size_t k, size_t h, struct fo_fc_out *out)
 {
-	double e2 = 0;
+	double e2 = 0, mu = 0, r = 0, *e;
 	size_t ne = 0;
 
 	if (s < 2 || k < 1 || n < (k + 1) * s)
 		return fo_fc_seasonal_naive(y, n, (int)s, h, out);
+	e = malloc((n - k * s) * sizeof(double));
+	if (!e)
+		return -1;
 	for (size_t t = k * s; t < n; t++, ne++) {
 		double p = 0;
 
 		for (size_t j = 1; j <= k; j++)
 			p += y[t - j * s];
-		p /= (double)k;
-		e2 += (y[t] - p) * (y[t] - p);
+		e[ne] = y[t] - p / (double)k;
+		e2 += e[ne] * e[ne];
+		mu += e[ne] / (double)(n - k * s);
 	}
 	for (size_t i = 0; i < h; i++) {
 		double p = 0;
@@ -624,9 +679,145 @@ seasonal_mean(const double *y, size_t n, size_t s, size_t k, size_t h, struct fo
 		out->point[i] = p / (double)k;
 		intervals(out, i, sqrt(e2 / (double)ne * (double)(i / s + 1)));
 	}
+	/*
+	 * The days' errors are as correlated as the in-sample errors within a
+	 * season were (the mean lags a moving level; a steady series' errors
+	 * are nearly independent): their mean autocorrelation over lags 1..s
+	 * stands for every c_j.
+	 */
+	{
+		double var = 0;
+
+		for (size_t t = 0; t < ne; t++)
+			var += (e[t] - mu) * (e[t] - mu);
+		for (size_t lag = 1; lag <= s && lag < ne; lag++)
+			r += acf(e, ne, lag, mu, var) / (double)s;
+		r = r > 0 ? r : 0;
+		set_psi(out, h, sqrt(e2 / (double)ne), c_const, &r);
+	}
+	free(e);
 	snprintf(out->model, sizeof(out->model), "seasonal_mean_%zux%zu", k, s);
 	out->nparams = 0;
 	return 0;
+}
+
+/* ---- intermittent series: TSB ------------------------------------------------------ */
+
+struct tsb {
+	const double *y;
+	size_t n;
+	double z0, p0;               /* initial size and probability */
+};
+
+/* One pass: the sum of squared one-step errors; the final size and probability. */
+static double
+tsb_run(const struct tsb *t, double a, double b, double *z_out, double *p_out)
+{
+	double z = t->z0, p = t->p0, sse = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		double err = t->y[i] - p * z;
+
+		sse += err * err;
+		if (t->y[i] != 0) {
+			z += a * (t->y[i] - z);
+			p += b * (1 - p);
+		} else {
+			p -= b * p;
+		}
+	}
+	if (z_out)
+		*z_out = z;
+	if (p_out)
+		*p_out = p;
+	return sse;
+}
+
+static double
+tsb_loss(const double *x, void *ctx)
+{
+	double sse = tsb_run(ctx, x[0], x[1], NULL, NULL);
+
+	return isfinite(sse) ? sse : DBL_MAX;
+}
+
+int
+fo_fc_tsb(const double *y, size_t n, size_t h, struct fo_fc_out *out)
+{
+	struct tsb t = {y, n, 0, 0};
+	double x[2] = {0.1, 0.1}, lo[2] = {0.01, 0.01}, hi[2] = {0.5, 0.5}, z, p, sigma, rate;
+	size_t nz = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (y[i] != 0) {
+			t.z0 += y[i];
+			nz++;
+		}
+	if (n < 4 || nz == 0) {
+		naive_fallback(y, n, h, out, "naive");
+		return 0;
+	}
+	t.z0 /= (double)nz;
+	t.p0 = (double)nz / (double)n;
+	fo_nelder_mead(tsb_loss, &t, x, 2, lo, hi, 500);
+	sigma = sqrt(tsb_run(&t, x[0], x[1], &z, &p) / (double)(n > 3 ? n - 3 : 1));
+	rate = fmax(x[0], x[1]);
+	for (size_t i = 0; i < h; i++) {
+		out->point[i] = p * z;
+		intervals(out, i, sigma * sqrt(1 + (double)i * rate * rate));
+	}
+	set_psi(out, h, sigma, c_const, &rate);
+	snprintf(out->model, sizeof(out->model), "tsb");
+	out->params[0] = x[0];
+	out->params[1] = x[1];
+	out->params[2] = 0;
+	out->params[3] = 1;
+	out->params[4] = sigma;
+	out->nparams = 5;
+	return 0;
+}
+
+/* The share of zero values of y. */
+static double
+zero_share(const double *y, size_t n)
+{
+	size_t z = 0;
+
+	for (size_t i = 0; i < n; i++)
+		z += y[i] == 0;
+	return n ? (double)z / (double)n : 0;
+}
+
+/* ---- sums of forecast steps ------------------------------------------------------- */
+
+double
+fo_fc_sum_sd(const struct fo_fc_out *out, size_t from, size_t to)
+{
+	double var = 0;
+
+	if (to <= from)
+		return 0;
+	if (!out->psi) {
+		for (size_t i = from; i < to; i++) {
+			double sd = (out->hi95[i] - out->lo95[i]) / (2 * FO_FC_Z95);
+
+			var += isfinite(sd) ? sd * sd : 0;
+		}
+		return sqrt(var);
+	}
+	/*
+	 * error of step j = sum over innovations i <= j of psi[j - i] e_i, so
+	 * the sum over steps from..to-1 weighs innovation i by the psi of its
+	 * distances to those steps
+	 */
+	for (size_t i = 0; i < to; i++) {
+		double w = 0;
+
+		for (size_t j = i > from ? i : from; j < to; j++)
+			w += out->psi[j - i];
+		var += w * w;
+	}
+	return isfinite(var) ? sqrt(var) : 0;
 }
 
 /* ---- model choice by backtest ------------------------------------------------------ */
@@ -640,6 +831,7 @@ enum cand {
 	C_SNAIVE, C_ANN, C_AADN, C_ANA, C_AADA, C_THETA, C_COMBO,
 	C_SMEAN,                     /* the mean of the last (up to 7) seasons */
 	C_SNAIVE2, C_SMEAN2, C_THETA2, C_MIX2,
+	C_TSB,                       /* intermittent series only */
 	NCANDS
 };
 
@@ -669,6 +861,8 @@ cand_fits(enum cand c, size_t n, int m, int m2)
 		return m2 > 0 && n >= 3 * (size_t)m2;
 	case C_THETA2:
 		return m2 > 0 && n >= 3 * (size_t)m2;
+	case C_TSB:
+		return 0;            /* fo_fc_auto decides */
 	default:
 		return 1;
 	}
@@ -722,6 +916,8 @@ run_cand(enum cand c, const double *y, size_t n, int m, int m2, size_t h, struct
 		snprintf(out->model, sizeof(out->model), "seasonal_naive_%d_%d", m, m2);
 		return 0;
 	}
+	case C_TSB:
+		return fo_fc_tsb(y, n, h, out);
 	default:
 		return -1;
 	}
@@ -736,8 +932,11 @@ mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2,
 
 	if (fo_fc_out_alloc(&p, h) < 0)
 		return -1;
-	for (size_t i = 0; i < h; i++)
+	for (size_t i = 0; i < h; i++) {
 		out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
+		if (out->psi)
+			out->psi[i] = 0;
+	}
 	for (int j = 0; j < k; j++) {
 		if (run_cand(parts[j], y, n, m, m2, h, &p) < 0) {
 			fo_fc_out_free(&p);
@@ -749,6 +948,8 @@ mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2,
 			out->hi80[i] += p.hi80[i] / k;
 			out->lo95[i] += p.lo95[i] / k;
 			out->hi95[i] += p.hi95[i] / k;
+			if (out->psi)
+				out->psi[i] += p.psi[i] / k;
 		}
 	}
 	fo_fc_out_free(&p);
@@ -763,6 +964,17 @@ second_season(int m)
 	return m == 24 ? 7 * 24 : 0;
 }
 
+/*
+ * Whether c sits out on an intermittent series: a trend there is the noise
+ * of which days happened to be billed, and TSB is its level model.
+ */
+static int
+not_intermittent(enum cand c)
+{
+	return c == C_ANN || c == C_AADN || c == C_AADA || c == C_THETA || c == C_COMBO ||
+	       c == C_THETA2;
+}
+
 /* Backtest score of a forecast: MASE, or sMAPE / 100 on a flat history. */
 static double
 score_of(const double *y, size_t cut, int m, const double *f, size_t bh)
@@ -772,13 +984,34 @@ score_of(const double *y, size_t cut, int m, const double *f, size_t bh)
 	return isfinite(e) ? e : fo_fc_smape(y + cut, f, bh) / 100;
 }
 
+/* Mean squared error. */
+static double
+mse_of(const double *a, const double *f, size_t h)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < h; i++)
+		s += (a[i] - f[i]) * (a[i] - f[i]);
+	return h ? s / (double)h : 0;
+}
+
+/*
+ * A series with at least this share of zero days is intermittent: TSB is a
+ * candidate, the level and trend models are not, and the backtest ranks by squared
+ * error, which the mean minimises (absolute errors, as MASE's, favour
+ * forecasting the zeros).
+ */
+#define INTERMITTENT_SHARE 0.3
+
 int
 fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	   struct fo_fc_out *out, double *mase, double *smape)
 {
-	double score[NCANDS] = {0}, sm[NCANDS] = {0}, combo_score = 0, combo_sm = 0;
+	double score[NCANDS] = {0}, sm[NCANDS] = {0}, rank[NCANDS] = {0};
+	double combo_score = 0, combo_sm = 0, combo_rank = 0;
 	double *fc = NULL;           /* each candidate's backtest forecasts, origin by origin */
 	int tried[NCANDS] = {0}, best = -1, second = -1, done = 0, m2 = second_season(m);
+	int intermittent = n >= 8 && zero_share(y, n) >= INTERMITTENT_SHARE && zero_share(y, n) < 1;
 	struct fo_fc_out p, q;
 
 	if (mase)
@@ -800,12 +1033,17 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 			break;
 		cut = n - (size_t)o * bh;
 		for (int c = 0; c < NCANDS; c++) {
-			if (!cand_fits((enum cand)c, cut, m, m2))
+			double e;
+
+			if (!(c == C_TSB ? intermittent : cand_fits((enum cand)c, cut, m, m2)) ||
+			    (intermittent && not_intermittent((enum cand)c)))
 				continue;
 			run_cand((enum cand)c, y, cut, m, m2, bh, &p);
 			memcpy(fc + ((size_t)c * (size_t)origins + (size_t)(o - 1)) * bh, p.point,
 			       bh * sizeof(double));
-			score[c] += score_of(y, cut, m, p.point, bh);
+			e = score_of(y, cut, m, p.point, bh);
+			score[c] += e;
+			rank[c] += intermittent ? mse_of(y + cut, p.point, bh) : e;
 			sm[c] += fo_fc_smape(y + cut, p.point, bh);
 			tried[c]++;
 		}
@@ -815,10 +1053,10 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	for (int c = 0; c < NCANDS; c++) {
 		if (!tried[c] || tried[c] != done)
 			continue;
-		if (best < 0 || score[c] < score[best] - 1e-12) {
+		if (best < 0 || rank[c] < rank[best] - 1e-12) {
 			second = best;
 			best = c;
-		} else if (second < 0 || score[c] < score[second] - 1e-12) {
+		} else if (second < 0 || rank[c] < rank[second] - 1e-12) {
 			second = c;
 		}
 	}
@@ -826,6 +1064,8 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	if (best < 0) {
 		free(fc);
 		/* too short to backtest: the simplest model the length allows */
+		if (intermittent)
+			return fo_fc_tsb(y, n, h, out);
 		return run_cand(n >= 2 * (size_t)m ? C_SNAIVE : C_ANN, y, n, m, m2, h, out);
 	}
 	/*
@@ -834,24 +1074,28 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	 * than the best alone.
 	 */
 	if (second >= 0) {
+		double mix[64], *f = bh <= 64 ? mix : malloc(bh * sizeof(double));
+
+		if (!f) {
+			free(fc);
+			return -1;
+		}
 		for (int o = 0; o < done; o++) {
 			size_t cut = n - (size_t)(o + 1) * bh;
 			const double *a = fc + ((size_t)best * (size_t)origins + (size_t)o) * bh;
 			const double *b = fc + ((size_t)second * (size_t)origins + (size_t)o) * bh;
-			double mix[64], *f = bh <= 64 ? mix : malloc(bh * sizeof(double));
+			double e;
 
-			if (!f) {
-				free(fc);
-				return -1;
-			}
 			for (size_t i = 0; i < bh; i++)
 				f[i] = (a[i] + b[i]) / 2;
-			combo_score += score_of(y, cut, m, f, bh);
+			e = score_of(y, cut, m, f, bh);
+			combo_score += e;
+			combo_rank += intermittent ? mse_of(y + cut, f, bh) : e;
 			combo_sm += fo_fc_smape(y + cut, f, bh);
-			if (f != mix)
-				free(f);
 		}
-		if (combo_score >= score[best])
+		if (f != mix)
+			free(f);
+		if (combo_rank >= rank[best])
 			second = -1;
 	}
 	free(fc);
@@ -885,6 +1129,8 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		out->hi80[i] = (out->hi80[i] + q.hi80[i]) / 2;
 		out->lo95[i] = (out->lo95[i] + q.lo95[i]) / 2;
 		out->hi95[i] = (out->hi95[i] + q.hi95[i]) / 2;
+		if (out->psi)
+			out->psi[i] = (out->psi[i] + q.psi[i]) / 2;
 	}
 	out->nparams = 0;
 	fo_fc_out_free(&q);

@@ -26,7 +26,7 @@ normal(void)
 }
 
 struct fc {
-	double point[64], lo80[64], hi80[64], lo95[64], hi95[64];
+	double point[64], lo80[64], hi80[64], lo95[64], hi95[64], psi[64];
 	struct fo_fc_out out;
 };
 
@@ -39,6 +39,7 @@ fc(struct fc *f)
 	f->out.hi80 = f->hi80;
 	f->out.lo95 = f->lo95;
 	f->out.hi95 = f->hi95;
+	f->out.psi = f->psi;
 	return &f->out;
 }
 
@@ -263,6 +264,72 @@ test_accuracy_measures(void **state)
 	}
 }
 
+static void
+test_intermittent_series_forecast_their_daily_mean(void **state)
+{
+	double y[120], sum = 0;
+	struct fc f;
+
+	(void)state;
+	/* billed every other day at 15: the expected cost a day is 7.5 */
+	for (int t = 0; t < 120; t++)
+		y[t] = t % 2 == 0 ? 15 : 0;
+	fo_fc_tsb(y, 120, 30, fc(&f));
+	assert_string_equal(f.out.model, "tsb");
+	for (int i = 0; i < 30; i++)
+		assert_true(fabs(f.point[i] - 7.5) < 0.75);
+	fo_fc_auto(y, 120, 7, 30, 14, 3, fc(&f), NULL, NULL);
+	for (int i = 0; i < 30; i++)
+		sum += f.point[i];
+	assert_true(fabs(sum / 30 - 7.5) < 0.75);
+	/* and on random days, about a third of them, at 30 +- 5: near their mean a day */
+	for (int r = 0; r < 20; r++) {
+		double mean = 0;
+
+		sum = 0;
+		for (int t = 0; t < 120; t++) {
+			y[t] = xs_uniform(&rng) < 1.0 / 3 ? 30 + 5 * normal() : 0;
+			mean += y[t] / 120;
+		}
+		fo_fc_auto(y, 120, 7, 30, 14, 3, fc(&f), NULL, NULL);
+		for (int i = 0; i < 30; i++)
+			sum += f.point[i];
+		assert_true(fabs(sum / 30 - mean) < 0.2 * mean);
+	}
+}
+
+static void
+test_month_totals_cover_at_their_nominal_rate(void **state)
+{
+	int in = 0, in_independent = 0, runs = 300;
+
+	(void)state;
+	/* a wandering level with a weekly pattern: its days' errors are correlated */
+	for (int r = 0; r < runs; r++) {
+		double y[230], level = 200, truth = 0, point = 0, sd, sd_ind;
+		struct fc f;
+
+		for (int t = 0; t < 230; t++) {
+			level += 2 * normal();
+			y[t] = level * (t % 7 >= 5 ? 0.6 : 1) + 4 * normal();
+		}
+		fo_fc_auto(y, 200, 7, 30, 14, 3, fc(&f), NULL, NULL);
+		for (int i = 0; i < 30; i++) {
+			truth += y[200 + i];
+			point += f.point[i];
+		}
+		f.out.psi = f.psi;
+		sd = fo_fc_sum_sd(&f.out, 0, 30);
+		f.out.psi = NULL;
+		sd_ind = fo_fc_sum_sd(&f.out, 0, 30);
+		in += fabs(truth - point) <= FO_FC_Z80 * sd;
+		in_independent += fabs(truth - point) <= FO_FC_Z80 * sd_ind;
+	}
+	assert_true(in > runs * 0.72 && in < runs * 0.88);
+	/* the days taken as independent: far too narrow */
+	assert_true(in_independent < runs * 0.70);
+}
+
 int
 main(void)
 {
@@ -277,6 +344,8 @@ main(void)
 		cmocka_unit_test(test_degenerate_series_give_numbers),
 		cmocka_unit_test(test_backtest_picks_a_model_that_beats_the_seasonal_naive),
 		cmocka_unit_test(test_accuracy_measures),
+		cmocka_unit_test(test_intermittent_series_forecast_their_daily_mean),
+		cmocka_unit_test(test_month_totals_cover_at_their_nominal_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
