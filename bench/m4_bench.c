@@ -11,7 +11,7 @@
  * method's sMAPE, MASE and OWA (relative to Naive2, as the M4 competition
  * defines them), the coverage of its 80% and 95% intervals, its MSIS (the
  * 95% interval's mean scaled interval score, scaled like MASE) and how often
- * each model was chosen (alone or in the mean of two).
+ * each model was chosen (alone or in a mean of two or three).
  *
  * --score FILE.csv (method,id,step,point,lo80,hi80,lo95,hi95, one row per
  * series and step; bench/m4_statsforecast.py writes it) adds the methods in
@@ -316,7 +316,7 @@ main(int argc, char **argv)
 			printf("\n");
 		}
 	}
-	printf("fo_fc_auto: the mean of two models for %d of the %zu series; each model chosen:",
+	printf("fo_fc_auto: the mean of two or three models for %d of the %zu series; each model chosen:",
 	       pairs, train.n);
 	for (int c = 0; c < nchosen; c++)
 		printf(" %s %d", chosen[c], counts[c]);

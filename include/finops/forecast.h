@@ -20,7 +20,7 @@
 
 struct fo_fc_out {
 	double *point, *lo80, *hi80, *lo95, *hi95;   /* h values each, the caller's */
-	char model[48];                              /* what actually ran */
+	char model[64];                              /* what actually ran */
 	double params[5];                            /* alpha, beta, gamma, phi, sigma */
 	int nparams;
 	/*
@@ -87,11 +87,11 @@ int fo_fc_seasonal_indices(const double *y, size_t n, int m, double *index);
  * mean of the last two weeks, the mean of the last day and the last week;
  * for an intermittent series, 30% or more zeros, TSB) is fitted on the data
  * before the cut and scored on the bh values after it, by MASE (by squared
- * error when intermittent). The best wins, or the mean of the best two when
- * it scores better on the same cuts; it forecasts h values from the whole
- * series. *mase and *smape (may be NULL) get the backtest scores of what
+ * error when intermittent). The best wins, or the mean of the best two or
+ * three when that scores better on the same cuts; it forecasts h values
+ * from the whole series. *mase and *smape (may be NULL) get the backtest scores of what
  * was chosen (NAN when the series is too short to backtest: then the choice
- * falls back by length, and out->model says which; "a+b" is a mean of two).
+ * falls back by length, and out->model says which; "a+b" is a mean).
  */
 int fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	       struct fo_fc_out *out, double *mase, double *smape);

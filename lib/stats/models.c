@@ -1003,14 +1003,17 @@ mse_of(const double *a, const double *f, size_t h)
  */
 #define INTERMITTENT_SHARE 0.3
 
+/* fo_fc_auto's forecast is the mean of at most this many of the best candidates */
+#define MAX_MEAN 3
+
 int
 fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	   struct fo_fc_out *out, double *mase, double *smape)
 {
 	double score[NCANDS] = {0}, sm[NCANDS] = {0}, rank[NCANDS] = {0};
-	double combo_score = 0, combo_sm = 0, combo_rank = 0;
+	double use_rank, use_score, use_sm;
 	double *fc = NULL;           /* each candidate's backtest forecasts, origin by origin */
-	int tried[NCANDS] = {0}, best = -1, second = -1, done = 0, m2 = second_season(m);
+	int tried[NCANDS] = {0}, order[NCANDS], nranked = 0, use, done = 0, m2 = second_season(m);
 	int intermittent = n >= 8 && zero_share(y, n) >= INTERMITTENT_SHARE && zero_share(y, n) < 1;
 	struct fo_fc_out p, q;
 
@@ -1049,19 +1052,20 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		}
 		done = o;
 	}
-	/* the best two candidates tried at every origin */
+	/* the candidates tried at every origin, best first */
 	for (int c = 0; c < NCANDS; c++) {
-		if (!tried[c] || tried[c] != done)
+		int j = nranked++;
+
+		if (!tried[c] || tried[c] != done) {
+			nranked--;
 			continue;
-		if (best < 0 || rank[c] < rank[best] - 1e-12) {
-			second = best;
-			best = c;
-		} else if (second < 0 || rank[c] < rank[second] - 1e-12) {
-			second = c;
 		}
+		for (; j > 0 && rank[c] < rank[order[j - 1]] - 1e-12; j--)
+			order[j] = order[j - 1];
+		order[j] = c;
 	}
 	fo_fc_out_free(&p);
-	if (best < 0) {
+	if (nranked == 0) {
 		free(fc);
 		/* too short to backtest: the simplest model the length allows */
 		if (intermittent)
@@ -1069,12 +1073,17 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		return run_cand(n >= 2 * (size_t)m ? C_SNAIVE : C_ANN, y, n, m, m2, h, out);
 	}
 	/*
-	 * The mean of the two (M4: combinations of a few strong models beat
-	 * choosing one), scored on the same origins, when it backtests better
-	 * than the best alone.
+	 * The mean of the best two or three (M4: combinations of a few strong
+	 * models beat choosing one), scored on the same origins, when it
+	 * backtests better than the best alone.
 	 */
-	if (second >= 0) {
+	use = 1;
+	use_rank = rank[order[0]];
+	use_score = score[order[0]];
+	use_sm = sm[order[0]];
+	for (int k = 2; k <= MAX_MEAN && k <= nranked; k++) {
 		double mix[64], *f = bh <= 64 ? mix : malloc(bh * sizeof(double));
+		double r = 0, sc = 0, s2 = 0;
 
 		if (!f) {
 			free(fc);
@@ -1082,57 +1091,58 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		}
 		for (int o = 0; o < done; o++) {
 			size_t cut = n - (size_t)(o + 1) * bh;
-			const double *a = fc + ((size_t)best * (size_t)origins + (size_t)o) * bh;
-			const double *b = fc + ((size_t)second * (size_t)origins + (size_t)o) * bh;
 			double e;
 
-			for (size_t i = 0; i < bh; i++)
-				f[i] = (a[i] + b[i]) / 2;
+			for (size_t i = 0; i < bh; i++) {
+				f[i] = 0;
+				for (int j = 0; j < k; j++)
+					f[i] += fc[((size_t)order[j] * (size_t)origins + (size_t)o) * bh + i] / k;
+			}
 			e = score_of(y, cut, m, f, bh);
-			combo_score += e;
-			combo_rank += intermittent ? mse_of(y + cut, f, bh) : e;
-			combo_sm += fo_fc_smape(y + cut, f, bh);
+			sc += e;
+			r += intermittent ? mse_of(y + cut, f, bh) : e;
+			s2 += fo_fc_smape(y + cut, f, bh);
 		}
 		if (f != mix)
 			free(f);
-		if (combo_rank >= rank[best])
-			second = -1;
+		if (r < use_rank - 1e-12) {
+			use = k;
+			use_rank = r;
+			use_score = sc;
+			use_sm = s2;
+		}
 	}
 	free(fc);
-	if (second < 0) {
-		if (mase)
-			*mase = score[best] / done;
-		if (smape)
-			*smape = sm[best] / done;
-		return run_cand((enum cand)best, y, n, m, m2, h, out);
-	}
 	if (mase)
-		*mase = combo_score / done;
+		*mase = use_score / done;
 	if (smape)
-		*smape = combo_sm / done;
-	if (fo_fc_out_alloc(&q, h) < 0)
-		return -1;
-	if (run_cand((enum cand)best, y, n, m, m2, h, &q) < 0 ||
-	    run_cand((enum cand)second, y, n, m, m2, h, out) < 0) {
-		fo_fc_out_free(&q);
-		return -1;
-	}
+		*smape = use_sm / done;
+	if (use == 1)
+		return run_cand((enum cand)order[0], y, n, m, m2, h, out);
 	{
-		char name[sizeof(out->model)];
+		enum cand parts[MAX_MEAN];
+		char name[sizeof(out->model)] = "";
+		size_t len = 0;
 
-		snprintf(name, sizeof(name), "%s+%s", q.model, out->model);
+		for (int j = 0; j < use; j++)
+			parts[j] = (enum cand)order[j];
+		if (fo_fc_out_alloc(&q, h) < 0)
+			return -1;
+		/* the name: each part's, best first, joined by + */
+		for (int j = 0; j < use; j++) {
+			if (run_cand(parts[j], y, n, m, m2, h, &q) < 0) {
+				fo_fc_out_free(&q);
+				return -1;
+			}
+			len += (size_t)snprintf(name + len, len < sizeof(name) ? sizeof(name) - len : 0,
+						"%s%s", j ? "+" : "", q.model);
+			if (len >= sizeof(name))
+				len = sizeof(name) - 1;
+		}
+		fo_fc_out_free(&q);
+		if (mean_of(parts, use, y, n, m, m2, h, out) < 0)
+			return -1;
 		memcpy(out->model, name, sizeof(name));
 	}
-	for (size_t i = 0; i < h; i++) {
-		out->point[i] = (out->point[i] + q.point[i]) / 2;
-		out->lo80[i] = (out->lo80[i] + q.lo80[i]) / 2;
-		out->hi80[i] = (out->hi80[i] + q.hi80[i]) / 2;
-		out->lo95[i] = (out->lo95[i] + q.lo95[i]) / 2;
-		out->hi95[i] = (out->hi95[i] + q.hi95[i]) / 2;
-		if (out->psi)
-			out->psi[i] = (out->psi[i] + q.psi[i]) / 2;
-	}
-	out->nparams = 0;
-	fo_fc_out_free(&q);
 	return 0;
 }
