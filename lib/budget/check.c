@@ -359,12 +359,10 @@ forecast_rest(const double *y, size_t n, size_t h, double *rest, double *half)
 		double mase, smape;
 
 		fo_fc_auto(y, n, 7, h, 7, 2, &f, &mase, &smape);
-		for (size_t i = 0; i < h; i++) {
-			double sd = (f.hi80[i] - f.lo80[i]) / (2 * FO_FC_Z80);
-
+		for (size_t i = 0; i < h; i++)
 			*rest += f.point[i] > 0 ? f.point[i] : 0;
-			var += isfinite(sd) ? sd * sd : 0;
-		}
+		/* the days' errors correlated as the model has them, as forecast_train's months */
+		var = pow(fo_fc_sum_sd(&f, 0, h), 2);
 		fo_fc_out_free(&f);
 	} else {
 		/* too little history for a model: its mean and spread */

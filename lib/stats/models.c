@@ -179,19 +179,53 @@ c_one(size_t j, const void *ctx)
 	return 1;
 }
 
-/* c_j of a seasonal random walk of period *(size_t *)ctx */
-static double
-c_season(size_t j, const void *ctx)
-{
-	return j % *(const size_t *)ctx == 0 ? 1 : 0;
-}
-
 /* c_j of simple exponential smoothing: alpha, *(double *)ctx */
 static double
 c_const(size_t j, const void *ctx)
 {
 	(void)j;
 	return *(const double *)ctx;
+}
+
+/*
+ * The c of c_const that makes sigma2 sum_i (1 + c (L - 1 - i))^2, the
+ * variance a constant c gives a sum of L steps, the variance of the sums of
+ * L steps of the repeated-season forecast (the last k seasons' mean of
+ * period s; k 1 is the seasonal naive) from every origin of the history:
+ * the errors of a model that repeats past seasons are correlated through
+ * the seasons it repeats and through the level moving, by an amount only
+ * the data tells. 0 when the history is too short.
+ */
+static double
+c_from_sums(const double *y, size_t n, size_t s, size_t k, double sigma2)
+{
+	size_t L = 4 * s, origins = 0;
+	double v = 0, R, K1, K2, disc;
+
+	if (n > k * s && L > (n - k * s) / 2)
+		L = (n - k * s) / 2;
+	if (!(sigma2 > 0) || L < 2 || n < k * s + L)
+		return 0;
+	for (size_t t = k * s; t + L <= n; t++, origins++) {
+		double sum = 0;
+
+		for (size_t j = 0; j < L; j++) {
+			double p = 0;
+
+			for (size_t i = 1; i <= k; i++)
+				p += y[t - i * s + j % s];
+			sum += y[t + j] - p / (double)k;
+		}
+		v += sum * sum;
+	}
+	R = v / (double)origins / sigma2;
+	K1 = (double)L * (double)(L - 1) / 2;
+	K2 = (double)(L - 1) * (double)L * (double)(2 * L - 1) / 6;
+	disc = K1 * K1 - K2 * ((double)L - R);
+	if (R <= (double)L || disc < 0)
+		return 0;
+	disc = (-K1 + sqrt(disc)) / K2;
+	return disc < 1 ? disc : 1;
 }
 
 static double
@@ -240,9 +274,9 @@ fo_fc_seasonal_naive(const double *y, size_t n, int m, size_t h, struct fo_fc_ou
 		intervals(out, i, k ? sqrt(s / (double)k * (double)(i / (size_t)m + 1)) : 0);
 	}
 	{
-		size_t period = (size_t)m;
+		double c = c_from_sums(y, n, (size_t)m, 1, k ? s / (double)k : 0);
 
-		set_psi(out, h, k ? sqrt(s / (double)k) : 0, c_season, &period);
+		set_psi(out, h, k ? sqrt(s / (double)k) : 0, c_const, &c);
 	}
 	snprintf(out->model, sizeof(out->model), "seasonal_naive");
 	out->nparams = 0;
@@ -654,22 +688,18 @@ fo_fc_msis(const double *insample, size_t n, int m, const double *a, const doubl
 static int
 seasonal_mean(const double *y, size_t n, size_t s, size_t k, size_t h, struct fo_fc_out *out)
 {
-	double e2 = 0, mu = 0, r = 0, *e;
+	double e2 = 0;
 	size_t ne = 0;
 
 	if (s < 2 || k < 1 || n < (k + 1) * s)
 		return fo_fc_seasonal_naive(y, n, (int)s, h, out);
-	e = malloc((n - k * s) * sizeof(double));
-	if (!e)
-		return -1;
 	for (size_t t = k * s; t < n; t++, ne++) {
 		double p = 0;
 
 		for (size_t j = 1; j <= k; j++)
 			p += y[t - j * s];
-		e[ne] = y[t] - p / (double)k;
-		e2 += e[ne] * e[ne];
-		mu += e[ne] / (double)(n - k * s);
+		p /= (double)k;
+		e2 += (y[t] - p) * (y[t] - p);
 	}
 	for (size_t i = 0; i < h; i++) {
 		double p = 0;
@@ -679,23 +709,11 @@ seasonal_mean(const double *y, size_t n, size_t s, size_t k, size_t h, struct fo
 		out->point[i] = p / (double)k;
 		intervals(out, i, sqrt(e2 / (double)ne * (double)(i / s + 1)));
 	}
-	/*
-	 * The days' errors are as correlated as the in-sample errors within a
-	 * season were (the mean lags a moving level; a steady series' errors
-	 * are nearly independent): their mean autocorrelation over lags 1..s
-	 * stands for every c_j.
-	 */
 	{
-		double var = 0;
+		double c = c_from_sums(y, n, s, k, e2 / (double)ne);
 
-		for (size_t t = 0; t < ne; t++)
-			var += (e[t] - mu) * (e[t] - mu);
-		for (size_t lag = 1; lag <= s && lag < ne; lag++)
-			r += acf(e, ne, lag, mu, var) / (double)s;
-		r = r > 0 ? r : 0;
-		set_psi(out, h, sqrt(e2 / (double)ne), c_const, &r);
+		set_psi(out, h, sqrt(e2 / (double)ne), c_const, &c);
 	}
-	free(e);
 	snprintf(out->model, sizeof(out->model), "seasonal_mean_%zux%zu", k, s);
 	out->nparams = 0;
 	return 0;
@@ -1003,12 +1021,62 @@ mse_of(const double *a, const double *f, size_t h)
  */
 #define INTERMITTENT_SHARE 0.3
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n-1] (n > 0), which it sorts. */
+static double
+median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * The share of the spread of y's changes over a season that is not a few
+ * outlying days': the root mean square of the changes winsorized at 3
+ * robust standard deviations (1.4826 MAD) over their plain root mean
+ * square; 1 for normal noise (0.99), small after an incident of a few days.
+ */
+static double
+ordinary_share(const double *y, size_t n, size_t m)
+{
+	double *d, med, mad, cap, all = 0, wins = 0;
+	size_t k;
+
+	if (m < 1 || n < m + 8 || !(d = malloc((n - m) * sizeof(double))))
+		return 1;
+	k = n - m;
+	for (size_t t = m; t < n; t++)
+		d[t - m] = y[t] - y[t - m];
+	for (size_t t = 0; t < k; t++)
+		all += d[t] * d[t];
+	med = median(d, k);
+	for (size_t t = 0; t < k; t++)
+		d[t] = fabs(d[t] - med);
+	mad = median(d, k);
+	cap = 3 * 1.4826 * mad;
+	for (size_t t = m; t < n; t++) {
+		double v = y[t] - y[t - m];
+
+		v = v > med + cap ? med + cap : v < med - cap ? med - cap : v;
+		wins += v * v;
+	}
+	free(d);
+	return all > 0 && mad > 0 ? fmin(1, sqrt(wins / all)) : 1;
+}
+
 /* fo_fc_auto's forecast is the mean of at most this many of the best candidates */
 #define MAX_MEAN 3
 
-int
-fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
-	   struct fo_fc_out *out, double *mase, double *smape)
+static int
+choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
+       struct fo_fc_out *out, double *mase, double *smape)
 {
 	double score[NCANDS] = {0}, sm[NCANDS] = {0}, rank[NCANDS] = {0};
 	double use_rank, use_score, use_sm;
@@ -1145,4 +1213,25 @@ fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		memcpy(out->model, name, sizeof(name));
 	}
 	return 0;
+}
+
+int
+fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
+	   struct fo_fc_out *out, double *mase, double *smape)
+{
+	int rc = choose(y, n, m, h, bh, origins, out, mase, smape);
+
+	/*
+	 * The errors of sums of days (month totals) are not set by the few
+	 * outlying days of the history (an incident of three days inflates a
+	 * model's sigma, and a sum of correlated days grows with its square):
+	 * their weights take only the ordinary share of the spread.
+	 */
+	if (rc == 0 && out->psi) {
+		double share = ordinary_share(y, n, m >= 1 ? (size_t)m : 1);
+
+		for (size_t i = 0; i < h; i++)
+			out->psi[i] *= share;
+	}
+	return rc;
 }
