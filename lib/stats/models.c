@@ -1097,6 +1097,7 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 		free(fc);
 		return -1;
 	}
+	p.psi = NULL;                /* the backtests need no sums */
 	for (int o = 1; o <= origins && bh > 0; o++) {
 		size_t cut;
 
@@ -1188,19 +1189,30 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	if (use == 1)
 		return run_cand((enum cand)order[0], y, n, m, m2, h, out);
 	{
-		enum cand parts[MAX_MEAN];
 		char name[sizeof(out->model)] = "";
 		size_t len = 0;
 
-		for (int j = 0; j < use; j++)
-			parts[j] = (enum cand)order[j];
 		if (fo_fc_out_alloc(&q, h) < 0)
 			return -1;
-		/* the name: each part's, best first, joined by + */
+		for (size_t i = 0; i < h; i++) {
+			out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
+			if (out->psi)
+				out->psi[i] = 0;
+		}
+		/* the mean of the parts; the name: each part's, best first, joined by + */
 		for (int j = 0; j < use; j++) {
-			if (run_cand(parts[j], y, n, m, m2, h, &q) < 0) {
+			if (run_cand((enum cand)order[j], y, n, m, m2, h, &q) < 0) {
 				fo_fc_out_free(&q);
 				return -1;
+			}
+			for (size_t i = 0; i < h; i++) {
+				out->point[i] += q.point[i] / use;
+				out->lo80[i] += q.lo80[i] / use;
+				out->hi80[i] += q.hi80[i] / use;
+				out->lo95[i] += q.lo95[i] / use;
+				out->hi95[i] += q.hi95[i] / use;
+				if (out->psi)
+					out->psi[i] += q.psi[i] / use;
 			}
 			len += (size_t)snprintf(name + len, len < sizeof(name) ? sizeof(name) - len : 0,
 						"%s%s", j ? "+" : "", q.model);
@@ -1208,8 +1220,7 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 				len = sizeof(name) - 1;
 		}
 		fo_fc_out_free(&q);
-		if (mean_of(parts, use, y, n, m, m2, h, out) < 0)
-			return -1;
+		out->nparams = 0;
 		memcpy(out->model, name, sizeof(name));
 	}
 	return 0;
