@@ -299,6 +299,28 @@ test_intermittent_series_forecast_their_daily_mean(void **state)
 }
 
 static void
+test_sums_of_steps_add_their_shared_innovations(void **state)
+{
+	struct fc f;
+
+	(void)state;
+	fc(&f);
+	/* a random walk (sigma 2): step j carries innovations 0..j */
+	for (int j = 0; j < 3; j++)
+		f.psi[j] = 2;
+	/* steps 0..1: innovation 0 twice, 1 once: 4 (2^2 + 1) = 20 */
+	assert_true(fabs(fo_fc_sum_sd(&f.out, 0, 2) - sqrt(20)) < 1e-12);
+	/* steps 1..2: innovation 0 and 1 twice, 2 once: 4 (4 + 4 + 1) = 36 */
+	assert_true(fabs(fo_fc_sum_sd(&f.out, 1, 3) - 6) < 1e-12);
+	assert_true(fo_fc_sum_sd(&f.out, 2, 2) == 0);
+	/* without weights, independent steps from the 95% intervals: sd 1 and 2 */
+	f.out.psi = NULL;
+	f.lo95[0] = -FO_FC_Z95, f.hi95[0] = FO_FC_Z95;
+	f.lo95[1] = -2 * FO_FC_Z95, f.hi95[1] = 2 * FO_FC_Z95;
+	assert_true(fabs(fo_fc_sum_sd(&f.out, 0, 2) - sqrt(5)) < 1e-12);
+}
+
+static void
 test_month_totals_cover_at_their_nominal_rate(void **state)
 {
 	int in = 0, in_independent = 0, runs = 300;
@@ -345,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_backtest_picks_a_model_that_beats_the_seasonal_naive),
 		cmocka_unit_test(test_accuracy_measures),
 		cmocka_unit_test(test_intermittent_series_forecast_their_daily_mean),
+		cmocka_unit_test(test_sums_of_steps_add_their_shared_innovations),
 		cmocka_unit_test(test_month_totals_cover_at_their_nominal_rate),
 	};
 
