@@ -859,7 +859,7 @@ enum cand {
 
 static int
 mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2, size_t h,
-	struct fo_fc_out *out);
+	struct fo_fc_out *out, int named);
 
 /* Whether candidate c can run on n values. */
 static int
@@ -906,7 +906,7 @@ run_cand(enum cand c, const double *y, size_t n, int m, int m2, size_t h, struct
 		/* the mean of three (M4: combinations were robustly strong) */
 		static const enum cand parts[3] = {C_ANA, C_AADA, C_THETA};
 
-		if (mean_of(parts, 3, y, n, m, m2, h, out) < 0)
+		if (mean_of(parts, 3, y, n, m, m2, h, out, 0) < 0)
 			return -1;
 		snprintf(out->model, sizeof(out->model), "combination");
 		return 0;
@@ -929,7 +929,7 @@ run_cand(enum cand c, const double *y, size_t n, int m, int m2, size_t h, struct
 		/* the last day and the same day a week ago, at once */
 		static const enum cand parts[2] = {C_SNAIVE, C_SNAIVE2};
 
-		if (mean_of(parts, 2, y, n, m, m2, h, out) < 0)
+		if (mean_of(parts, 2, y, n, m, m2, h, out, 0) < 0)
 			return -1;
 		snprintf(out->model, sizeof(out->model), "seasonal_naive_%d_%d", m, m2);
 		return 0;
@@ -941,11 +941,16 @@ run_cand(enum cand c, const double *y, size_t n, int m, int m2, size_t h, struct
 	}
 }
 
-/* The mean of k candidates' forecasts and bounds. */
+/*
+ * The mean of k candidates' forecasts, bounds and weights; named: out->model
+ * is theirs joined by + (else the caller names it).
+ */
 static int
 mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2, size_t h,
-	struct fo_fc_out *out)
+	struct fo_fc_out *out, int named)
 {
+	char name[sizeof(out->model)] = "";
+	size_t len = 0;
 	struct fo_fc_out p;
 
 	if (fo_fc_out_alloc(&p, h) < 0)
@@ -969,8 +974,14 @@ mean_of(const enum cand *parts, int k, const double *y, size_t n, int m, int m2,
 			if (out->psi)
 				out->psi[i] += p.psi[i] / k;
 		}
+		len += (size_t)snprintf(name + len, len < sizeof(name) ? sizeof(name) - len : 0,
+					"%s%s", j ? "+" : "", p.model);
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
 	}
 	fo_fc_out_free(&p);
+	if (named)
+		memcpy(out->model, name, sizeof(name));
 	out->nparams = 0;
 	return 0;
 }
@@ -1083,7 +1094,7 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	double *fc = NULL;           /* each candidate's backtest forecasts, origin by origin */
 	int tried[NCANDS] = {0}, order[NCANDS], nranked = 0, use, done = 0, m2 = second_season(m);
 	int intermittent = n >= 8 && zero_share(y, n) >= INTERMITTENT_SHARE && zero_share(y, n) < 1;
-	struct fo_fc_out p, q;
+	struct fo_fc_out p;
 
 	if (mase)
 		*mase = NAN;
@@ -1189,41 +1200,12 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	if (use == 1)
 		return run_cand((enum cand)order[0], y, n, m, m2, h, out);
 	{
-		char name[sizeof(out->model)] = "";
-		size_t len = 0;
+		enum cand parts[MAX_MEAN];
 
-		if (fo_fc_out_alloc(&q, h) < 0)
-			return -1;
-		for (size_t i = 0; i < h; i++) {
-			out->point[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = 0;
-			if (out->psi)
-				out->psi[i] = 0;
-		}
-		/* the mean of the parts; the name: each part's, best first, joined by + */
-		for (int j = 0; j < use; j++) {
-			if (run_cand((enum cand)order[j], y, n, m, m2, h, &q) < 0) {
-				fo_fc_out_free(&q);
-				return -1;
-			}
-			for (size_t i = 0; i < h; i++) {
-				out->point[i] += q.point[i] / use;
-				out->lo80[i] += q.lo80[i] / use;
-				out->hi80[i] += q.hi80[i] / use;
-				out->lo95[i] += q.lo95[i] / use;
-				out->hi95[i] += q.hi95[i] / use;
-				if (out->psi)
-					out->psi[i] += q.psi[i] / use;
-			}
-			len += (size_t)snprintf(name + len, len < sizeof(name) ? sizeof(name) - len : 0,
-						"%s%s", j ? "+" : "", q.model);
-			if (len >= sizeof(name))
-				len = sizeof(name) - 1;
-		}
-		fo_fc_out_free(&q);
-		out->nparams = 0;
-		memcpy(out->model, name, sizeof(name));
+		for (int j = 0; j < use; j++)
+			parts[j] = (enum cand)order[j];
+		return mean_of(parts, use, y, n, m, m2, h, out, 1);
 	}
-	return 0;
 }
 
 int
