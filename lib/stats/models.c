@@ -438,17 +438,28 @@ ets_run(const struct ets *e, double a, double b, double g, double phi, double *l
 	double l = e->l0, tr = e->trend ? e->b0 : 0, sse = 0;
 	size_t m = (size_t)e->m;
 
-	if (e->seasonal)
-		memcpy(e->s, e->s0, m * sizeof(double));
-	for (size_t t = 0; t < e->n; t++) {
-		double season = e->seasonal ? e->s[t % m] : 0;
-		double fit = l + phi * tr + season, err = e->y[t] - fit;
+	/* the hot loop of every fit: one without the season, one with (no division) */
+	if (!e->seasonal) {
+		for (size_t t = 0; t < e->n; t++) {
+			double fit = l + phi * tr, err = e->y[t] - fit;
 
-		sse += err * err;
-		l = l + phi * tr + a * err;
-		tr = phi * tr + b * err;
-		if (e->seasonal)
-			e->s[t % m] = season + g * err;
+			sse += err * err;
+			l = l + phi * tr + a * err;
+			tr = phi * tr + b * err;
+		}
+	} else {
+		memcpy(e->s, e->s0, m * sizeof(double));
+		for (size_t t = 0, j = 0; t < e->n; t++) {
+			double season = e->s[j];
+			double fit = l + phi * tr + season, err = e->y[t] - fit;
+
+			sse += err * err;
+			l = l + phi * tr + a * err;
+			tr = phi * tr + b * err;
+			e->s[j] = season + g * err;
+			if (++j == m)
+				j = 0;
+		}
 	}
 	if (l_out)
 		*l_out = l;
@@ -1121,7 +1132,21 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 			if (!(c == C_TSB ? intermittent : cand_fits((enum cand)c, cut, m, m2)) ||
 			    (intermittent && not_intermittent((enum cand)c)))
 				continue;
-			run_cand((enum cand)c, y, cut, m, m2, bh, &p);
+			if (c == C_COMBO && tried[C_ANA] == o && tried[C_AADA] == o &&
+			    tried[C_THETA] == o) {
+				/* its parts' forecasts at this origin, already made */
+				for (size_t i = 0; i < bh; i++) {
+					p.point[i] = 0;
+					for (int k = 0; k < 3; k++) {
+						static const enum cand parts[3] = {C_ANA, C_AADA, C_THETA};
+
+						p.point[i] += fc[((size_t)parts[k] * (size_t)origins +
+								  (size_t)(o - 1)) * bh + i] / 3;
+					}
+				}
+			} else {
+				run_cand((enum cand)c, y, cut, m, m2, bh, &p);
+			}
 			memcpy(fc + ((size_t)c * (size_t)origins + (size_t)(o - 1)) * bh, p.point,
 			       bh * sizeof(double));
 			e = score_of(y, cut, m, p.point, bh);
