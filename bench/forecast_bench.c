@@ -67,7 +67,7 @@ main(int argc, char **argv)
 		fo_fc_auto(y, (size_t)(days - h), 7, (size_t)h, 14, 3, &out, NULL, NULL);
 		for (long from = 0; from + 30 <= h; from += 30) {
 			double truth = 0, point = 0, sd = fo_fc_sum_sd(&out, (size_t)from, (size_t)from + 30);
-			double ind;
+			double ind, *psi = out.psi;
 
 			for (long d = from; d < from + 30; d++) {
 				truth += y[days - h + d];
@@ -75,7 +75,7 @@ main(int argc, char **argv)
 			}
 			out.psi = NULL;      /* the same, the days independent */
 			ind = fo_fc_sum_sd(&out, (size_t)from, (size_t)from + 30);
-			out.psi = out.point + 5 * h;
+			out.psi = psi;
 			totals++;
 			in80 += fabs(truth - point) <= FO_FC_Z80 * sd;
 			in95 += fabs(truth - point) <= FO_FC_Z95 * sd;
@@ -87,7 +87,8 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (months) {
-		printf("%ld series x %ld days, %ld month totals of 30 held-out days: 80%% interval covers %.1f%%, 95%% covers %.1f%%;"
+		printf("%ld series x %ld days, %ld month totals of 30 held-out days:"
+		       " 80%% interval covers %.1f%%, 95%% covers %.1f%%;"
 		       " with the days independent %.1f%% and %.1f%%\n", series, days, totals,
 		       100.0 * in80 / totals, 100.0 * in95 / totals,
 		       100.0 * ind80 / totals, 100.0 * ind95 / totals);

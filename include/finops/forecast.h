@@ -89,9 +89,10 @@ int fo_fc_seasonal_indices(const double *y, size_t n, int m, double *index);
  * before the cut and scored on the bh values after it, by MASE (by squared
  * error when intermittent). The best wins, or the mean of the best two or
  * three when that scores better on the same cuts; it forecasts h values
- * from the whole series. *mase and *smape (may be NULL) get the backtest scores of what
- * was chosen (NAN when the series is too short to backtest: then the choice
- * falls back by length, and out->model says which; "a+b" is a mean).
+ * from the whole series. *mase and *smape (may be NULL) get the backtest
+ * scores of what was chosen (NAN when the series is too short to backtest:
+ * then the choice falls back by length, and out->model says which; "a+b"
+ * is a mean).
  */
 int fo_fc_auto(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	       struct fo_fc_out *out, double *mase, double *smape);

@@ -274,7 +274,7 @@ fo_fc_seasonal_naive(const double *y, size_t n, int m, size_t h, struct fo_fc_ou
 		intervals(out, i, k ? sqrt(s / (double)k * (double)(i / (size_t)m + 1)) : 0);
 	}
 	{
-		double c = c_from_sums(y, n, (size_t)m, 1, k ? s / (double)k : 0);
+		double c = out->psi ? c_from_sums(y, n, (size_t)m, 1, k ? s / (double)k : 0) : 0;
 
 		set_psi(out, h, k ? sqrt(s / (double)k) : 0, c_const, &c);
 	}
@@ -721,7 +721,7 @@ seasonal_mean(const double *y, size_t n, size_t s, size_t k, size_t h, struct fo
 		intervals(out, i, sqrt(e2 / (double)ne * (double)(i / s + 1)));
 	}
 	{
-		double c = c_from_sums(y, n, s, k, e2 / (double)ne);
+		double c = out->psi ? c_from_sums(y, n, s, k, e2 / (double)ne) : 0;
 
 		set_psi(out, h, sqrt(e2 / (double)ne), c_const, &c);
 	}
@@ -1037,9 +1037,9 @@ mse_of(const double *a, const double *f, size_t h)
 
 /*
  * A series with at least this share of zero days is intermittent: TSB is a
- * candidate, the level and trend models are not, and the backtest ranks by squared
- * error, which the mean minimises (absolute errors, as MASE's, favour
- * forecasting the zeros).
+ * candidate, the level and trend models are not, and the backtest ranks by
+ * squared error, which the mean minimises (absolute errors, as MASE's,
+ * favour forecasting the zeros).
  */
 #define INTERMITTENT_SHARE 0.3
 
@@ -1096,6 +1096,21 @@ ordinary_share(const double *y, size_t n, size_t m)
 /* fo_fc_auto's forecast is the mean of at most this many of the best candidates */
 #define MAX_MEAN 3
 
+/*
+ * f = the mean of k candidates' backtest forecasts at origin o (0-based),
+ * from fc: each candidate's bh values at each of the origins.
+ */
+static void
+mean_backtest(const double *fc, int origins, size_t bh, const int *parts, int k, int o,
+	      double *f)
+{
+	for (size_t i = 0; i < bh; i++) {
+		f[i] = 0;
+		for (int j = 0; j < k; j++)
+			f[i] += fc[((size_t)parts[j] * (size_t)origins + (size_t)o) * bh + i] / k;
+	}
+}
+
 static int
 choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
        struct fo_fc_out *out, double *mase, double *smape)
@@ -1104,7 +1119,8 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	double use_rank, use_score, use_sm;
 	double *fc = NULL;           /* each candidate's backtest forecasts, origin by origin */
 	int tried[NCANDS] = {0}, order[NCANDS], nranked = 0, use, done = 0, m2 = second_season(m);
-	int intermittent = n >= 8 && zero_share(y, n) >= INTERMITTENT_SHARE && zero_share(y, n) < 1;
+	double zeros = zero_share(y, n);
+	int intermittent = n >= 8 && zeros >= INTERMITTENT_SHARE && zeros < 1;
 	struct fo_fc_out p;
 
 	if (mase)
@@ -1135,15 +1151,9 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 			if (c == C_COMBO && tried[C_ANA] == o && tried[C_AADA] == o &&
 			    tried[C_THETA] == o) {
 				/* its parts' forecasts at this origin, already made */
-				for (size_t i = 0; i < bh; i++) {
-					p.point[i] = 0;
-					for (int k = 0; k < 3; k++) {
-						static const enum cand parts[3] = {C_ANA, C_AADA, C_THETA};
+				static const int parts[3] = {C_ANA, C_AADA, C_THETA};
 
-						p.point[i] += fc[((size_t)parts[k] * (size_t)origins +
-								  (size_t)(o - 1)) * bh + i] / 3;
-					}
-				}
+				mean_backtest(fc, origins, bh, parts, 3, o - 1, p.point);
 			} else {
 				run_cand((enum cand)c, y, cut, m, m2, bh, &p);
 			}
@@ -1169,8 +1179,8 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 			order[j] = order[j - 1];
 		order[j] = c;
 	}
-	fo_fc_out_free(&p);
 	if (nranked == 0) {
+		fo_fc_out_free(&p);
 		free(fc);
 		/* too short to backtest: the simplest model the length allows */
 		if (intermittent)
@@ -1187,29 +1197,18 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 	use_score = score[order[0]];
 	use_sm = sm[order[0]];
 	for (int k = 2; k <= MAX_MEAN && k <= nranked; k++) {
-		double mix[64], *f = bh <= 64 ? mix : malloc(bh * sizeof(double));
-		double r = 0, sc = 0, s2 = 0;
+		double r = 0, sc = 0, s2 = 0, *f = p.point;
 
-		if (!f) {
-			free(fc);
-			return -1;
-		}
 		for (int o = 0; o < done; o++) {
 			size_t cut = n - (size_t)(o + 1) * bh;
 			double e;
 
-			for (size_t i = 0; i < bh; i++) {
-				f[i] = 0;
-				for (int j = 0; j < k; j++)
-					f[i] += fc[((size_t)order[j] * (size_t)origins + (size_t)o) * bh + i] / k;
-			}
+			mean_backtest(fc, origins, bh, order, k, o, f);
 			e = score_of(y, cut, m, f, bh);
 			sc += e;
 			r += intermittent ? mse_of(y + cut, f, bh) : e;
 			s2 += fo_fc_smape(y + cut, f, bh);
 		}
-		if (f != mix)
-			free(f);
 		if (r < use_rank - 1e-12) {
 			use = k;
 			use_rank = r;
@@ -1217,6 +1216,7 @@ choose(const double *y, size_t n, int m, size_t h, size_t bh, int origins,
 			use_sm = s2;
 		}
 	}
+	fo_fc_out_free(&p);
 	free(fc);
 	if (mase)
 		*mase = use_score / done;
