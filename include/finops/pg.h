@@ -37,6 +37,14 @@ struct fo_pg_connect_opts {
 int fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err);
 
 /*
+ * Another connection with the settings conn was opened with (PQconninfo:
+ * host, database, user, password, SSL...), for work done on several
+ * connections at once. One attempt: FO_EXIT_TRANSIENT when it fails (the
+ * server's max_connections, say), so the caller can do with fewer.
+ */
+int fo_pg_connect_like(PGconn *conn, PGconn **out, fo_err *err);
+
+/*
  * Writes a conninfo string or postgresql:// URI to out for logs, the process
  * title and job_runs.arguments, judged by what libpq parses (PQconninfoParse),
  * never by spelling: without a secret option (libpq marks password and
@@ -94,6 +102,12 @@ int fo_pg_begin_writer(PGconn *conn, fo_err *err);
  * so what a run reads and what it records as read are the same data.
  */
 int fo_pg_begin_writer_snapshot(PGconn *conn, fo_err *err);
+/*
+ * As fo_pg_begin_writer_snapshot, seeing the snapshot another session's
+ * transaction exported (pg_export_snapshot()), so that several connections
+ * read the same data; that transaction must still be open.
+ */
+int fo_pg_begin_snapshot_of(PGconn *conn, const char *snapshot, fo_err *err);
 int fo_pg_commit(PGconn *conn, fo_err *err);
 /* Rolls back if a transaction is open; safe to call on a failed connection. */
 void fo_pg_rollback(PGconn *conn);

@@ -21,6 +21,10 @@ struct fo_rightsizing_opts {
 	int allow_arch_change;
 	double under_threshold;     /* CPU statistic above this %: under-provisioned (90) */
 	int min_hours;              /* fewer hours of metrics: insufficient data (30) */
+	int jobs;                   /* connections reading the usage at once, each a part of
+				       the window's days (2) */
+	int memory_mb;              /* for every instance's statistics at once (40); a
+				       window that needs more is read in instance order */
 	int shard, nshards;         /* --shard I/N: only instances whose id is in shard I of N
 				       (core.h fo_shard_of); nshards 0: every instance */
 };

@@ -333,6 +333,50 @@ fo_pg_connect(const struct fo_pg_connect_opts *opts, PGconn **out, fo_err *err)
 			  attempts, msg);
 }
 
+int
+fo_pg_connect_like(PGconn *conn, PGconn **out, fo_err *err)
+{
+	PQconninfoOption *opts = PQconninfo(conn), *o;
+	const char **keywords = NULL, **values = NULL;
+	size_t n = 0;
+	char msg[1024];
+	PGconn *c = NULL;
+
+	*out = NULL;
+	for (o = opts; o && o->keyword; o++)
+		n++;
+	if (opts) {
+		keywords = calloc(n + 1, sizeof(*keywords));
+		values = calloc(n + 1, sizeof(*values));
+	}
+	if (keywords && values) {
+		n = 0;
+		for (o = opts; o->keyword; o++) {
+			if (!o->val)
+				continue;
+			keywords[n] = o->keyword;
+			values[n++] = o->val;
+		}
+		c = PQconnectdbParams(keywords, values, 0);
+	}
+	free(keywords);
+	free(values);
+	/* the password, when there is one, is not left in freed memory */
+	for (o = opts; o && o->keyword; o++)
+		if (o->val && (o->dispchar[0] == '*' || strcmp(o->keyword, "password") == 0))
+			memset(o->val, 0, strlen(o->val));
+	PQconninfoFree(opts);
+	if (c && PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeReceiver(c, notice_receiver, NULL);
+		*out = c;
+		return 0;
+	}
+	clean_message(c ? PQerrorMessage(c) : "out of memory", msg, sizeof(msg));
+	PQfinish(c);
+	return fo_err_set(err, FO_EXIT_TRANSIENT, "cannot open another database connection: %s",
+			  msg);
+}
+
 /* The first words of a statement, on one line, say what failed. */
 static void
 statement_label(const char *sql, char *out, size_t len)
@@ -431,6 +475,25 @@ int
 fo_pg_begin_writer_snapshot(PGconn *conn, fo_err *err)
 {
 	return begin_writer(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err);
+}
+
+int
+fo_pg_begin_snapshot_of(PGconn *conn, const char *snapshot, fo_err *err)
+{
+	char *lit = PQescapeLiteral(conn, snapshot, strlen(snapshot));
+	fo_buf sql = FO_BUF_INIT;
+	int rc;
+
+	if (!lit)
+		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
+	/* the snapshot is set before any query, the role's DO block included */
+	fo_buf_printf(&sql, "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT %s",
+		      lit);
+	PQfreemem(lit);
+	rc = sql.oom ? fo_err_set(err, FO_EXIT_FAILURE, "out of memory")
+		     : begin_writer(conn, sql.data, err);
+	fo_buf_free(&sql);
+	return rc;
 }
 
 int

@@ -109,10 +109,19 @@ billed_of(const struct catalog *c, const char *id)
 	return bsearch(&k, c->billed, c->nbilled, sizeof(k), cmp_billed);
 }
 
+/* A value of res copied to *text (NULL for SQL NULL), which moves past it. */
 static char *
-dup_value(PGresult *res, int row, int col)
+take_value(PGresult *res, int row, int col, char **text)
 {
-	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+	char *v = *text;
+	size_t n;
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	n = (size_t)PQgetlength(res, row, col) + 1;
+	memcpy(v, PQgetvalue(res, row, col), n);
+	*text += n;
+	return v;
 }
 
 void
@@ -124,17 +133,7 @@ catalog_free(struct catalog *c)
 		free(c->prices[i].key);
 		free(c->prices[i].text);
 	}
-	for (size_t i = 0; i < c->nbilled; i++) {
-		struct billed *b = &c->billed[i];
-
-		free(b->id);
-		free(b->type);
-		free(b->region);
-		free(b->os);
-		free(b->tenancy);
-		free(b->account);
-		free(b->eff_rate);
-	}
+	free(c->billed_text);
 	free(c->types);
 	free(c->prices);
 	free(c->billed);
@@ -146,6 +145,8 @@ load_catalog(PGconn *conn, const char *start, const char *end, struct catalog *c
 {
 	const char *params[2] = {start, end};
 	PGresult *res;
+	size_t text_size = 0;
+	char *text;
 
 	if (fo_pg_query(conn, "SELECT instance_type, vcpu, memory_gib, gpu_count,"
 			" coalesce(storage, 'EBS only') <> 'EBS only', current_generation,"
@@ -220,23 +221,29 @@ load_catalog(PGconn *conn, const char *start, const char *end, struct catalog *c
 		"        s AS (PARTITION BY source_id)"
 		" ORDER BY resource_id, charge_period_start DESC", 2, params, &res, err) < 0)
 		return -1;
+	/* the texts of every instance in one block: a fleet's worth is a few MB */
 	c->nbilled = (size_t)PQntuples(res);
+	for (size_t i = 0; i < c->nbilled; i++)
+		for (int col = 0; col < 7; col++)
+			text_size += (size_t)PQgetlength(res, (int)i, col) + 1;
 	c->billed = calloc(c->nbilled + 1, sizeof(*c->billed));
-	for (size_t i = 0; c->billed && i < c->nbilled; i++) {
+	c->billed_text = malloc(text_size + 1);
+	text = c->billed_text;
+	for (size_t i = 0; c->billed && c->billed_text && i < c->nbilled; i++) {
 		struct billed *b = &c->billed[i];
 
-		b->id = dup_value(res, (int)i, 0);
-		b->type = dup_value(res, (int)i, 1);
-		b->region = dup_value(res, (int)i, 2);
-		b->os = dup_value(res, (int)i, 3);
-		b->tenancy = dup_value(res, (int)i, 4);
-		b->account = dup_value(res, (int)i, 5);
-		b->eff_rate = dup_value(res, (int)i, 6);
+		b->id = take_value(res, (int)i, 0, &text);
+		b->type = take_value(res, (int)i, 1, &text);
+		b->region = take_value(res, (int)i, 2, &text);
+		b->os = take_value(res, (int)i, 3, &text);
+		b->tenancy = take_value(res, (int)i, 4, &text);
+		b->account = take_value(res, (int)i, 5, &text);
+		b->eff_rate = take_value(res, (int)i, 6, &text);
 		b->hours = atof(PQgetvalue(res, (int)i, 7));
 		b->covered = atof(PQgetvalue(res, (int)i, 8));
 	}
 	PQclear(res);
-	if (!c->billed)
+	if (!c->billed || !c->billed_text)
 		return fo_err_set(err, FO_EXIT_FAILURE, "out of memory");
 	qsort(c->billed, c->nbilled, sizeof(*c->billed), cmp_billed);
 	return 0;

@@ -39,6 +39,7 @@ struct catalog {
 	size_t nprices;
 	struct billed *billed;
 	size_t nbilled;
+	char *billed_text;           /* the billed instances' texts, one block */
 };
 
 

@@ -397,12 +397,105 @@ def test_a_stop_during_the_read_ends_soon_and_changes_nothing(base):
                " 5, 9, 1e8, 12, 'cloudwatch'"
                " FROM generate_series(1, 6000) i, generate_series(0, 14 * 24 - 1) h")
     proc = start("rightsizing_calc", "--dsn", f"dbname={base}", "--end", END.isoformat())
+    # both connections of --jobs 2 (the default) read their half of the window
     reading = ("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-               " AND query LIKE 'COPY (SELECT instance_id, hour%'")
-    assert wait_for(lambda: psql(base, reading) == "1", timeout=30)
+               " AND state = 'active' AND query LIKE 'COPY (SELECT instance_id, hour%'")
+    assert wait_for(lambda: psql(base, reading) == "2", timeout=30)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 4, err
     assert "interrupted" in err
     assert psql(base, "SELECT count(*) FROM finops.rightsizing_runs") == "0"
     assert psql(base, reading) == "0"
+    # the second connection's session ends with the run
+    assert wait_for(lambda: psql(base, "SELECT count(*) FROM pg_stat_activity"
+                                       f" WHERE datname = '{base}' AND pid <> pg_backend_pid()")
+                    == "0", timeout=10)
+
+
+def recommendations(db):
+    """Every column of the current set but the run's id, in instance order."""
+    return psql(db, "SELECT instance_id, account_id, region, current_type, recommended_type,"
+                    " finding, hours, cpu_statistic, cpu_percent, cpu_demand_vcpu,"
+                    " memory_peak_gib, idle_days, current_hourly_price,"
+                    " recommended_hourly_price, billed_hours, monthly_hours,"
+                    " monthly_saving_list, monthly_saving_effective, reason"
+                    " FROM finops.rightsizing_current ORDER BY instance_id")
+
+
+def test_every_way_of_reading_the_window_gives_the_same_answers(scenario):
+    """--jobs N reads N parts of the window's days at once, in the table's own
+    order; the answers are the hand-worked ones of one connection, whatever N."""
+    assert calc(scenario, "--jobs", "1").code == 0
+    one = recommendations(scenario)
+    for jobs in ("2", "3", "5", "14", "16"):
+        r = calc(scenario, "--jobs", jobs)
+        assert r.code == 0, r.stderr
+        assert recommendations(scenario) == one, jobs
+
+
+def fleet(db, instances, hours):
+    """instances x hours of varied usage (some quiet days, some without memory)."""
+    psql(db, "INSERT INTO finops.instance_usage_hourly (instance_id, hour, account_id,"
+             " region, cpu_avg, cpu_max, mem_avg, mem_max, net_in_bytes, net_out_bytes,"
+             " sample_count, source)"
+             " SELECT 'i-' || lpad(i::text, 17, '0'),"
+             f" '{START.isoformat()}'::timestamptz + h * interval '1 hour', '1', 'us-east-1',"
+             " c / 4, c, CASE WHEN i % 3 = 0 THEN NULL ELSE c / 2 END,"
+             " CASE WHEN i % 3 = 0 THEN NULL ELSE c / 2 END,"
+             " CASE WHEN i % 5 = 0 THEN 1e3 ELSE 1e8 END, 0, 12, 'cloudwatch'"
+             f" FROM generate_series(1, {instances}) i, generate_series(0, {hours} - 1) h,"
+             " LATERAL (SELECT CASE WHEN (i + h / 24) % 4 = 0 THEN 4.0"
+             "   ELSE ((i * 7919 + h * 104729) % 1000) / 10.0 END AS c) x")
+
+
+def test_a_fleet_beyond_the_memory_is_read_in_instance_order_with_the_same_answers(base):
+    """--memory bounds the statistics of every instance at once; a window that
+    needs more is read again in instance order, one instance in memory at a
+    time, and decides exactly as the in-memory read does."""
+    fleet(base, 6000, 14 * 24)
+    r = calc(base)
+    assert r.code == 0, r.stderr
+    assert "in instance order" not in r.stderr
+    whole = recommendations(base)
+    assert psql(base, "SELECT count(*), count(*) FILTER (WHERE idle_days > 0)"
+                      " FROM finops.rightsizing_current") == "6000|1200"
+    r = calc(base, "--memory", "1")
+    assert r.code == 0, r.stderr
+    assert "more instances than 1 MB of statistics hold (--memory): reading the window" \
+        " again in instance order" in r.stderr
+    assert "6000 instance(s) examined" in r.summary()["msg"]
+    assert recommendations(base) == whole
+
+
+def test_a_day_averaging_exactly_ten_percent_is_idle_whatever_the_order(base):
+    """Hours of 9.9% and 10.1% average exactly 10%, which the idle rule allows:
+    a day's sums are exact (fixed point), so no reading order of the hours
+    makes it 10.000000000000002."""
+    usage(base, "i-edge", ALL, 12.0, cpu_avg=lambda h: 9.9 if h % 2 else 10.1, net=1e5)
+    usage(base, "i-above", ALL, 12.0, cpu_avg=lambda h: 9.9 if h % 2 else 10.1000001,
+          net=1e5)
+    for jobs in ("1", "2", "3"):
+        assert calc(base, "--jobs", jobs).code == 0
+        assert psql(base, "SELECT string_agg(instance_id || ' ' || idle_days, ', '"
+                          " ORDER BY instance_id) FROM finops.rightsizing_current") == \
+            "i-above 0, i-edge 14"
+
+
+def test_a_connection_the_server_refuses_is_a_warning_not_a_failure(base):
+    """--jobs 2 under a role allowed one connection: the run reads the window
+    on the one it has, says so, and answers as usual."""
+    fleet(base, 20, 14 * 24)
+    assert calc(base, "--jobs", "1").code == 0
+    one = recommendations(base)
+    role = f"{base}_one"      # roles are the cluster's: one per test database
+    psql(base, f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1; GRANT finops_writer TO {role}")
+    try:
+        r = run("rightsizing_calc", "--dsn", f"dbname={base} user={role}", "--end",
+                END.isoformat(), "--jobs", "2")
+        assert r.code == 0, r.stderr
+        assert "reading the usage on 1 connection(s) instead of 2" in r.stderr
+        assert "too many connections for role" in r.stderr
+        assert recommendations(base) == one
+    finally:
+        psql(base, f"DROP OWNED BY {role}; DROP ROLE {role}")
