@@ -9,8 +9,16 @@ work directory) is loaded into a throwaway PostgreSQL 15 by:
   ours:  billing_ingest --force FILE (parse, check, map, COPY, reconcile,
          swap the partition, commit),
 alternating floor/ours for each repeat, with a CHECKPOINT before each run.
-It prints wall times, rows per second, the ratio ours/floor (target <= 1.0)
-and billing_ingest's peak RSS (target < 64 MB, the same at every size).
+After each of ours, the rows it loaded are written to a binary file on the
+server and timed as
+  limit: COPY t FROM 'file' (FORMAT binary) into a fresh table like
+         finops.billing_line_items, no index: the server's own work for the
+         same typed rows, with no client, no index and no checks.
+It prints wall times, rows per second, the ratios ours/floor and
+limit/floor, billing_ingest's own CPU seconds (the server's are not in
+them) and its peak RSS (target < 64 MB, the same at
+every size). The limit's file is as large as the rows (about 1 GB a
+million) and lives in the throwaway cluster's directory.
 
 Usage: bench/billing_bench.py [--rows 1000000 10000000] [--repeat 1]
        [--bindir build] [--workdir build/bench]
@@ -35,7 +43,8 @@ def sh(*args, env=None, check=True, capture=False):
 
 
 def timed(argv, env, shell=False):
-    """Runs a command; returns (seconds, peak RSS in MB of the process or pipeline)."""
+    """Runs a command; returns (seconds, peak RSS in MB of the process or pipeline,
+    its CPU seconds, user and system)."""
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, env=env, shell=shell, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -45,7 +54,7 @@ def timed(argv, env, shell=False):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"{argv} failed with {code}:\n{err[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024.0
+    return seconds, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def psql(env, sql):
@@ -95,20 +104,32 @@ def main():
             with gzip.open(path, "rt") as f:
                 header = f.readline().rstrip("\n").split(",")
             cols = ", ".join('"%s" text' % h.replace('"', '""') for h in header)
-            floor_t, ours_t, ours_rss = [], [], []
+            floor_t, ours_t, ours_rss, ours_cpu, limit_t = [], [], [], [], []
+            dump = os.path.join(pgdir, "limit.bin")
             for _ in range(args.repeat):
                 psql(env, f"DROP TABLE IF EXISTS raw; CREATE TABLE raw ({cols}); CHECKPOINT")
-                t, _ = timed(f"zcat '{path}' | psql -X -q -c "
+                t, _, _ = timed(f"zcat '{path}' | psql -X -q -c "
                              f"\"\\copy raw FROM STDIN (FORMAT csv, HEADER)\"", env, shell=True)
                 floor_t.append(t)
                 assert psql(env, "SELECT count(*) FROM raw") == str(rows)
                 psql(env, "DROP TABLE raw; CHECKPOINT")
-                t, rss = timed([ingest, "--force", path], env)
+                t, rss, cpu = timed([ingest, "--force", path], env)
                 ours_t.append(t)
                 ours_rss.append(rss)
+                ours_cpu.append(cpu)
                 assert psql(env, "SELECT count(*) FROM finops.billing_line_items") == str(rows)
+                psql(env, f"COPY (SELECT * FROM finops.billing_line_items) TO '{dump}'"
+                          " (FORMAT binary); DROP TABLE IF EXISTS limit_rows;"
+                          " CREATE TABLE limit_rows (LIKE finops.billing_line_items); CHECKPOINT")
+                t, _, _ = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                              f"COPY limit_rows FROM '{dump}' (FORMAT binary)"], env)
+                limit_t.append(t)
+                psql(env, "DROP TABLE limit_rows; CHECKPOINT")
+                os.unlink(dump)
             f, o = statistics.median(floor_t), statistics.median(ours_t)
-            results.append((rows, f, o, o / f, max(ours_rss), os.path.getsize(path)))
+            lim = statistics.median(limit_t)
+            results.append((rows, f, o, o / f, max(ours_rss), os.path.getsize(path), lim,
+                            statistics.median(ours_cpu)))
     finally:
         sh(pgtmp, "stop", pgdir, check=False)
         shutil.rmtree(pgdir, ignore_errors=True)
@@ -116,10 +137,12 @@ def main():
     print(f"\nbilling_ingest vs COPY floor, PostgreSQL {version}, {os.cpu_count()} cores,"
           f" median of {args.repeat} run(s) each")
     print(f"{'rows':>10} {'gz MB':>7} {'floor s':>8} {'ours s':>8} {'floor rows/s':>13}"
-          f" {'ours rows/s':>12} {'ratio':>6} {'ours peak RSS MB':>17}")
-    for rows, f, o, ratio, rss, size in results:
+          f" {'ours rows/s':>12} {'ratio':>6} {'limit s':>8} {'limit/floor':>12}"
+          f" {'ours CPU s':>11} {'ours peak RSS MB':>17}")
+    for rows, f, o, ratio, rss, size, lim, cpu in results:
         print(f"{rows:>10} {size / 1e6:>7.0f} {f:>8.1f} {o:>8.1f} {rows / f:>13.0f}"
-              f" {rows / o:>12.0f} {ratio:>6.2f} {rss:>17.1f}")
+              f" {rows / o:>12.0f} {ratio:>6.2f} {lim:>8.1f} {lim / f:>12.2f} {cpu:>11.1f}"
+              f" {rss:>17.1f}")
 
 
 if __name__ == "__main__":

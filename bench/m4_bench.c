@@ -49,6 +49,17 @@ struct method {
 	double cpu;                  /* seconds; < 0 when not timed here */
 };
 
+/* An allocation that worked, or the bench ends saying why (it has nothing to report without it). */
+static void *
+need(void *p)
+{
+	if (!p) {
+		fprintf(stderr, "m4_bench: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
 static int
 on_record(void *ctx, const struct fo_csv_record *rec, fo_err *err)
 {
@@ -58,10 +69,10 @@ on_record(void *ctx, const struct fo_csv_record *rec, fo_err *err)
 	(void)err;
 	if (rec->index == 1)
 		return 0;                /* the header */
-	set->s = realloc(set->s, (set->n + 1) * sizeof(*set->s));
+	set->s = need(realloc(set->s, (set->n + 1) * sizeof(*set->s)));
 	s = &set->s[set->n++];
 	snprintf(s->id, sizeof(s->id), "%s", rec->field[0]);
-	s->v = malloc(rec->nfields * sizeof(double));
+	s->v = need(malloc(rec->nfields * sizeof(double)));
 	s->n = 0;
 	for (size_t i = 1; i < rec->nfields && rec->len[i]; i++)
 		s->v[s->n++] = atof(rec->field[i]);
@@ -110,8 +121,8 @@ method_named(struct method *methods, int *nmethods, const char *name, size_t nse
 		return NULL;
 	m = &methods[(*nmethods)++];
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	m->fc = calloc(nseries * h * 5, sizeof(double));
-	m->have = calloc(nseries, 1);
+	m->fc = need(calloc(nseries * h * 5, sizeof(double)));
+	m->have = need(calloc(nseries, 1));
 	m->cpu = -1;
 	return m;
 }
@@ -214,8 +225,8 @@ main(int argc, char **argv)
 
 		for (int k = 0; k < 3; k++) {
 			snprintf(methods[k].name, sizeof(methods[k].name), "%s", names[k]);
-			methods[k].fc = calloc(train.n * h * 5, sizeof(double));
-			methods[k].have = calloc(train.n, 1);
+			methods[k].fc = need(calloc(train.n * h * 5, sizeof(double)));
+			methods[k].have = need(calloc(train.n, 1));
 		}
 	}
 	for (int k = 0; k < 3; k++) {

@@ -53,7 +53,6 @@ money(int64_t u, char *out, size_t len)
 		 (long long)(cents % 100));
 }
 
-
 /* ---- one instance's statistics ----------------------------------------------- */
 
 /* Binary COPY values: PostgreSQL sends them big-endian. */
@@ -310,7 +309,7 @@ ustat_idle_days(const struct ulayout *l, const struct ustat *s)
  * statistics and ids in blocks. Its memory is bounded (--memory, "budget");
  * a window with more instances is read again in instance order.
  */
-#define BLOCK_SIZE ((size_t)1 << 20)
+#define BLOCK_SIZE ((size_t)256 << 10)
 
 struct block {
 	struct block *next;
@@ -981,8 +980,8 @@ read_copies(struct calc *k, struct reader *rd, int nr, int rc, fo_err *err)
 								" the format asked for");
 				}
 				PQfreemem(msg);
-				if (rc < 0)
-					break;
+				if (rc < 0 && !r->cancelled)
+					break;       /* to cancel every reader, then drain */
 			}
 		}
 		if (rc == 0 && fo_stop_requested())
