@@ -466,6 +466,23 @@ def test_a_fleet_beyond_the_memory_is_read_in_instance_order_with_the_same_answe
         " again in instance order" in r.stderr
     assert "6000 instance(s) examined" in r.summary()["msg"]
     assert recommendations(base) == whole
+    # three readers cancelled and drained when the memory runs out, then the
+    # instance-order read on the run's own connection
+    r = calc(base, "--memory", "1", "--jobs", "3")
+    assert r.code == 0, r.stderr
+    assert "in instance order" in r.stderr
+    assert recommendations(base) == whole
+    # a shard's fallback reads its own instances only (the temp table of its
+    # ids); over 93 days an instance's statistics are about 1 kB, so a third
+    # of the fleet outgrows 1 MB as well
+    assert calc(base, "--lookback-days", "93").code == 0
+    whole93 = recommendations(base)
+    r = calc(base, "--lookback-days", "93", "--memory", "1", "--shard", "1/3")
+    assert r.code == 0, r.stderr
+    assert "in instance order" in r.stderr
+    mine = [line for line in whole93.splitlines() if shard_of(line.split("|")[0], 3) == 1]
+    assert f"{len(mine)} instance(s) examined" in r.summary()["msg"]
+    assert recommendations(base) == "\n".join(mine)
 
 
 def test_a_day_averaging_exactly_ten_percent_is_idle_whatever_the_order(base):
