@@ -11,6 +11,7 @@ check_layers.py --self-test: the check fails on a small tree that breaks
 each rule, and passes on the same tree mended."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,8 +41,11 @@ def self_test():
                                     ("upward", upward, 1, "a layer above it"),
                                     ("cycle", cycle, 1, "include cycle between modules"),
                                     ("sideways", sideways, 1, "another area of its layer")):
-        r = subprocess.run([sys.executable, __file__, tree(files)], capture_output=True,
-                           text=True)
+        d = tree(files)
+        try:
+            r = subprocess.run([sys.executable, __file__, d], capture_output=True, text=True)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
         if r.returncode != want or says not in r.stdout:
             sys.exit(f"self-test: the {name} tree exits {r.returncode}, not {want}, saying"
                      f" {r.stdout.strip()!r}")
